@@ -1,0 +1,1 @@
+"""Providers turn a source of Kubernetes objects into calls of `apply(objects)`."""

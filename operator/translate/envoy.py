@@ -1,0 +1,328 @@
+"""The gateway's IR and routing table → Envoy resources (listeners, clusters, endpoints).
+
+Resources are plain dicts in Envoy's JSON form. The same resources are served over ADS by the
+xDS server or packed into a static bootstrap (`static_bootstrap`, used by `envoy --mode
+validate` in tests), so there is one translation whatever carries it.
+
+How a request flows through what this builds:
+1. `header_mutation` strips any client-sent destination header: only the router may choose.
+2. `ext_proc` sends headers and the buffered body to the router; the route's per-filter config
+   tells the router which pool(s) the route targets (gRPC initial metadata `x-igw-pools`).
+3. The router answers with `x-gateway-destination-endpoint: ip:port`; Envoy re-evaluates the
+   route and the copy of the rule that requires that header sends it to the ORIGINAL_DST
+   cluster, i.e. to exactly the chosen pod.
+4. If the router is unreachable: fail-closed pools answer 503 (ext_proc `status_on_error`);
+   fail-open pools fall through to the rule's other copy, a plain round-robin cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from inference_gateway.router.table import RoutingTable
+
+from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
+
+DESTINATION_HEADER = "x-gateway-destination-endpoint"
+POOLS_METADATA_KEY = "x-igw-pools"
+EXT_PROC_CLUSTER = "igw-ext-proc"
+ORIGINAL_DST_CLUSTER = "igw-original-dst"
+XDS_CLUSTER = "igw-xds"
+
+T = "type.googleapis.com/"
+LISTENER_TYPE = T + "envoy.config.listener.v3.Listener"
+CLUSTER_TYPE = T + "envoy.config.cluster.v3.Cluster"
+ENDPOINT_TYPE = T + "envoy.config.endpoint.v3.ClusterLoadAssignment"
+HCM_TYPE = T + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+EXT_PROC_TYPE = T + "envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor"
+EXT_PROC_PER_ROUTE_TYPE = T + "envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute"
+HEADER_MUTATION_TYPE = T + "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation"
+ROUTER_TYPE = T + "envoy.extensions.filters.http.router.v3.Router"
+HTTP_OPTIONS_TYPE = T + "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+# Generous: a long generation must never be cut by a proxy timeout, only by the client.
+STREAM_IDLE_TIMEOUT = "600s"
+# Bodies up to this size are buffered for the router (long-context prompts exceed 1 MiB).
+BODY_LIMIT_BYTES = 64 * 1024 * 1024
+UNLIMITED = 1_000_000
+
+
+@dataclass(frozen=True)
+class EnvoySettings:
+    bind_address: str = "127.0.0.1"
+    # Where the router's ext_proc server is. None: the extensionRef Service's cluster DNS name.
+    ext_proc_address: tuple[str, int] | None = ("127.0.0.1", 9002)
+    ext_proc_message_timeout: str = "10s"   # per message; NOTES: the 200 ms default gives 504s
+    ext_proc_max_message_timeout: str = "600s"  # the router may extend it while a request queues
+    connect_timeout: str = "5s"
+
+
+@dataclass
+class EnvoyResources:
+    listeners: list[dict[str, Any]] = field(default_factory=list)
+    clusters: list[dict[str, Any]] = field(default_factory=list)
+    endpoints: list[dict[str, Any]] = field(default_factory=list)
+
+    def by_type(self) -> dict[str, list[dict[str, Any]]]:
+        return {LISTENER_TYPE: self.listeners, CLUSTER_TYPE: self.clusters, ENDPOINT_TYPE: self.endpoints}
+
+
+def pool_cluster_name(pool: str) -> str:
+    return f"igw-pool/{pool}"
+
+
+def _json_error(status: int, message: str, kind: str) -> dict[str, Any]:
+    body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": status}})
+    return {"status": status, "body": {"inline_string": body}}
+
+
+def _match(route: RouteIR, require_destination: bool) -> dict[str, Any]:
+    match: dict[str, Any] = {}
+    if route.path_type == "Exact":
+        match["path"] = route.path_value
+    elif route.path_type == "RegularExpression":
+        match["safe_regex"] = {"regex": route.path_value}
+    elif route.path_value in ("", "/"):
+        match["prefix"] = "/"
+    else:
+        # Gateway API PathPrefix matches whole segments: /v1 matches /v1 and /v1/x, not /v10.
+        match["path_separated_prefix"] = route.path_value.rstrip("/")
+    headers = []
+    for name, kind, value in route.headers:
+        matcher = {"exact": value} if kind == "Exact" else {"safe_regex": {"regex": value}}
+        headers.append({"name": name, "string_match": matcher})
+    if route.method:
+        headers.append({"name": ":method", "string_match": {"exact": route.method}})
+    if require_destination:
+        headers.append({"name": DESTINATION_HEADER, "present_match": True})
+    if headers:
+        match["headers"] = headers
+    return match
+
+
+def _pools_metadata(backends: tuple[PoolBackend, ...]) -> str:
+    """`ns/a=70,ns/b=30`: the router splits traffic between pools by these weights."""
+    return ",".join(f"{b.pool}={b.weight}" for b in backends)
+
+
+def _per_route_ext_proc(route: RouteIR, settings: EnvoySettings) -> dict[str, Any]:
+    overrides: dict[str, Any] = {
+        "grpc_initial_metadata": [{"key": POOLS_METADATA_KEY, "value": _pools_metadata(route.backends)}],
+        # One pool's FailOpen is honoured only if every pool of the rule asks for it.
+        "failure_mode_allow": all(b.fail_open for b in route.backends),
+    }
+    return {"@type": EXT_PROC_PER_ROUTE_TYPE, "overrides": overrides}
+
+
+def _upstream_action(cluster: str | None = None, weighted: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    action: dict[str, Any] = {"timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT}
+    if weighted is not None:
+        action["weighted_clusters"] = {"clusters": weighted}
+    else:
+        action["cluster"] = cluster
+    return action
+
+
+def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
+    if route.error is not None or not route.backends:
+        return [{
+            "name": route.name,
+            "match": _match(route, require_destination=False),
+            "direct_response": _json_error(500, route.error or "no backend", "BackendNotFound"),
+            "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"}}],
+            "typed_per_filter_config": {"envoy.filters.http.ext_proc": {
+                "@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True}},
+        }]
+    per_filter = {"envoy.filters.http.ext_proc": _per_route_ext_proc(route, settings)}
+    picked = {
+        "name": route.name + "/picked",
+        "match": _match(route, require_destination=True),
+        "route": _upstream_action(ORIGINAL_DST_CLUSTER),
+        "typed_per_filter_config": per_filter,
+    }
+    fallback: dict[str, Any] = {"name": route.name, "match": _match(route, require_destination=False),
+                                "typed_per_filter_config": per_filter}
+    if all(b.fail_open for b in route.backends):
+        if len(route.backends) == 1:
+            fallback["route"] = _upstream_action(pool_cluster_name(route.backends[0].pool))
+        else:
+            fallback["route"] = _upstream_action(weighted=[
+                {"name": pool_cluster_name(b.pool), "weight": b.weight} for b in route.backends])
+    else:
+        # Reached only if the router answered without choosing; it always chooses or refuses.
+        fallback["direct_response"] = _json_error(503, "no endpoint was chosen for this request", "ServiceUnavailable")
+        fallback["response_headers_to_add"] = [{"header": {"key": "content-type", "value": "application/json"}}]
+    return [picked, fallback]
+
+
+def _http_filters(settings: EnvoySettings) -> list[dict[str, Any]]:
+    return [
+        {"name": "envoy.filters.http.header_mutation", "typed_config": {
+            "@type": HEADER_MUTATION_TYPE,
+            "mutations": {"request_mutations": [{"remove": DESTINATION_HEADER}]},
+        }},
+        {"name": "envoy.filters.http.ext_proc", "typed_config": {
+            "@type": EXT_PROC_TYPE,
+            "grpc_service": {"envoy_grpc": {"cluster_name": EXT_PROC_CLUSTER}},
+            "failure_mode_allow": False,
+            "status_on_error": {"code": 503},
+            "processing_mode": {
+                "request_header_mode": "SEND",
+                "response_header_mode": "SKIP",
+                "request_body_mode": "BUFFERED",
+                # NONE: responses (SSE included) stream to the client untouched and unbuffered.
+                "response_body_mode": "NONE",
+                "request_trailer_mode": "SKIP",
+                "response_trailer_mode": "SKIP",
+            },
+            "message_timeout": settings.ext_proc_message_timeout,
+            "max_message_timeout": settings.ext_proc_max_message_timeout,
+            # Without this Envoy drops the metadata the router returns.
+            "metadata_options": {"receiving_namespaces": {"untyped": ["envoy.lb"]}},
+        }},
+        {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}},
+    ]
+
+
+def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
+    routes = [r for route in listener.routes for r in _routes(route, settings)]
+    domains = [listener.hostname, f"{listener.hostname}:*"] if listener.hostname else ["*"]
+    hcm = {
+        "@type": HCM_TYPE,
+        "stat_prefix": listener.name.replace("/", "_"),
+        "codec_type": "AUTO",
+        "stream_idle_timeout": STREAM_IDLE_TIMEOUT,
+        "request_timeout": "0s",
+        "route_config": {
+            "name": listener.name,
+            "virtual_hosts": [{"name": listener.name, "domains": domains, "routes": routes}],
+        },
+        "http_filters": _http_filters(settings),
+    }
+    return {
+        "name": listener.name,
+        "address": {"socket_address": {"address": settings.bind_address, "port_value": listener.port}},
+        "per_connection_buffer_limit_bytes": BODY_LIMIT_BYTES,
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
+    }
+
+
+def _circuit_breakers() -> dict[str, Any]:
+    # Envoy's defaults (1024 requests) would queue requests the router already admitted.
+    return {"thresholds": [{"max_connections": UNLIMITED, "max_pending_requests": UNLIMITED,
+                            "max_requests": UNLIMITED, "max_retries": 3}]}
+
+
+def _http2_options() -> dict[str, Any]:
+    return {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": HTTP_OPTIONS_TYPE,
+        "explicit_http_config": {"http2_protocol_options": {}},
+    }}
+
+
+def _static_cluster(name: str, host: str, port: int, settings: EnvoySettings, http2: bool = False) -> dict[str, Any]:
+    cluster: dict[str, Any] = {
+        "name": name,
+        "type": "STRICT_DNS" if not _is_ip(host) else "STATIC",
+        "connect_timeout": settings.connect_timeout,
+        "load_assignment": _load_assignment(name, [(host, port)]),
+    }
+    if http2:
+        cluster["typed_extension_protocol_options"] = _http2_options()
+    return cluster
+
+
+def _is_ip(host: str) -> bool:
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() for p in parts)
+
+
+def _load_assignment(name: str, addresses: list[tuple[str, int]]) -> dict[str, Any]:
+    return {"cluster_name": name, "endpoints": [{"lb_endpoints": [
+        {"endpoint": {"address": {"socket_address": {"address": h, "port_value": p}}}} for h, p in addresses
+    ]}]}
+
+
+def _ext_proc_target(ir: GatewayIR, settings: EnvoySettings, namespace: str) -> tuple[str, int]:
+    if settings.ext_proc_address is not None:
+        return settings.ext_proc_address
+    for listener in ir.listeners:
+        for route in listener.routes:
+            for b in route.backends:
+                if b.ext_proc_service:
+                    ns = b.pool.split("/", 1)[0]
+                    return (f"{b.ext_proc_service}.{ns}.svc.cluster.local", b.ext_proc_port)
+    return (f"inference-gateway-ext-proc.{namespace}.svc.cluster.local", 9002)
+
+
+def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings = EnvoySettings(),
+                    namespace: str = "default") -> EnvoyResources:
+    res = EnvoyResources()
+    res.listeners = [_listener(listener, settings) for listener in ir.listeners]
+    host, port = _ext_proc_target(ir, settings, namespace)
+    res.clusters.append(_static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
+    res.clusters.append({
+        "name": ORIGINAL_DST_CLUSTER,
+        "type": "ORIGINAL_DST",
+        "lb_policy": "CLUSTER_PROVIDED",
+        "connect_timeout": settings.connect_timeout,
+        "original_dst_lb_config": {"use_http_header": True, "http_header_name": DESTINATION_HEADER},
+        "cleanup_interval": "60s",
+        "circuit_breakers": _circuit_breakers(),
+    })
+    pools = sorted({b.pool for li in ir.listeners for r in li.routes for b in r.backends})
+    for key in pools:
+        name = pool_cluster_name(key)
+        res.clusters.append({
+            "name": name,
+            "type": "EDS",
+            "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},
+            "connect_timeout": settings.connect_timeout,
+            "lb_policy": "ROUND_ROBIN",
+            "circuit_breakers": _circuit_breakers(),
+        })
+        pool = table.pools.get(key)
+        addresses = [(ep.ip, ep.port) for ep in pool.endpoints] if pool else []
+        res.endpoints.append(_load_assignment(name, addresses))
+    return res
+
+
+def _admin(admin_port: int, settings: EnvoySettings) -> dict[str, Any]:
+    return {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}}
+
+
+def ads_bootstrap(node_id: str, xds_address: tuple[str, int], admin_port: int,
+                  settings: EnvoySettings = EnvoySettings()) -> dict[str, Any]:
+    """A bootstrap that takes everything but the xDS cluster from our ADS server."""
+    ads = {"ads": {}, "resource_api_version": "V3"}
+    return {
+        "node": {"id": node_id, "cluster": "inference-gateway"},
+        "admin": _admin(admin_port, settings),
+        "dynamic_resources": {
+            "ads_config": {"api_type": "GRPC", "transport_api_version": "V3", "set_node_on_first_message_only": True,
+                           "grpc_services": [{"envoy_grpc": {"cluster_name": XDS_CLUSTER}}]},
+            "cds_config": ads,
+            "lds_config": ads,
+        },
+        "static_resources": {"clusters": [_static_cluster(XDS_CLUSTER, *xds_address, settings, http2=True)]},
+    }
+
+
+def static_bootstrap(resources: EnvoyResources, admin_port: int,
+                     settings: EnvoySettings = EnvoySettings()) -> dict[str, Any]:
+    """The same resources as a static bootstrap: EDS clusters get their endpoints inline."""
+    endpoints = {e["cluster_name"]: e for e in resources.endpoints}
+    clusters = []
+    for cluster in resources.clusters:
+        if cluster.get("type") == "EDS":
+            cluster = {k: v for k, v in cluster.items() if k != "eds_cluster_config"}
+            cluster["type"] = "STATIC"
+            cluster["load_assignment"] = endpoints.get(cluster["name"], _load_assignment(cluster["name"], []))
+        clusters.append(cluster)
+    return {
+        "node": {"id": "validate", "cluster": "inference-gateway"},
+        "admin": _admin(admin_port, settings),
+        "static_resources": {"listeners": resources.listeners, "clusters": clusters},
+    }

@@ -1,0 +1,128 @@
+"""GatewayClass, Gateway and HTTPRoute → listeners and routes (the gateway's IR).
+
+Only Gateways whose class names our controller are ours; HTTPRoutes attach to them by
+parentRefs. A backendRef to an InferencePool that does not exist becomes a route that answers
+500, as the Gateway API asks of invalid backends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inference_gateway.router.table import pool_key
+
+from ..api import CONTROLLER_NAME, Gateway, HTTPRoute
+from ..api.gateway import BackendRef, RouteMatch
+from ..api.inference import INFERENCE_GROUP
+from .objects import ObjectSet
+
+
+@dataclass(frozen=True, slots=True)
+class PoolBackend:
+    pool: str            # pool key, namespace/name
+    weight: int
+    fail_open: bool
+    ext_proc_service: str  # extensionRef: Service name (namespace of the pool)
+    ext_proc_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class RouteIR:
+    name: str
+    path_type: str
+    path_value: str
+    headers: tuple[tuple[str, str, str], ...]  # (name, match type, value)
+    method: str | None
+    backends: tuple[PoolBackend, ...]
+    error: str | None = None  # set when no backend resolves: answer 500 with this message
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerIR:
+    name: str          # namespace/gateway/listener
+    port: int
+    hostname: str | None
+    routes: tuple[RouteIR, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayIR:
+    listeners: tuple[ListenerIR, ...]
+
+
+def our_gateways(objects: ObjectSet) -> list[Gateway]:
+    classes = {c.metadata.name for c in objects.gateway_classes if c.spec.controller_name == CONTROLLER_NAME}
+    return [g for g in objects.gateways if g.spec.gateway_class_name in classes]
+
+
+def _attaches(route: HTTPRoute, gateway: Gateway, listener_name: str) -> bool:
+    for ref in route.spec.parent_refs:
+        ns = ref.namespace or route.metadata.namespace
+        if ref.kind == "Gateway" and ref.name == gateway.metadata.name and ns == gateway.metadata.namespace:
+            if ref.section_name in (None, listener_name):
+                return True
+    return False
+
+
+def _backend(ref: BackendRef, route: HTTPRoute, objects: ObjectSet) -> PoolBackend | None:
+    if ref.kind != "InferencePool" or ref.group != INFERENCE_GROUP:
+        return None
+    ns = ref.namespace or route.metadata.namespace
+    pool = objects.pool(ns, ref.name)
+    if pool is None:
+        return None
+    ext = pool.spec.extension_ref
+    return PoolBackend(
+        pool=pool_key(ns, ref.name),
+        weight=ref.weight,
+        fail_open=bool(ext and ext.failure_mode == "FailOpen"),
+        ext_proc_service=ext.name if ext else "",
+        ext_proc_port=ext.port_number if ext else 9002,
+    )
+
+
+def _route(route: HTTPRoute, rule_index: int, match_index: int, match: RouteMatch,
+           backend_refs: list[BackendRef], objects: ObjectSet) -> RouteIR:
+    resolved = [b for b in (_backend(r, route, objects) for r in backend_refs) if b is not None]
+    missing = [r.name for r in backend_refs if _backend(r, route, objects) is None]
+    error = None
+    if not resolved:
+        error = (f"HTTPRoute {route.metadata.namespace}/{route.metadata.name}: backend "
+                 f"{', '.join(missing) or '(none)'} not found")
+    return RouteIR(
+        name=f"{route.metadata.namespace}/{route.metadata.name}/rule{rule_index}/match{match_index}",
+        path_type=match.path.type,
+        path_value=match.path.value,
+        headers=tuple((h.name.lower(), h.type, h.value) for h in match.headers),
+        method=match.method,
+        backends=tuple(b for b in resolved if b.weight > 0),
+        error=error,
+    )
+
+
+def _specificity(route: RouteIR) -> tuple[int, int, int]:
+    """Gateway API precedence: Exact before prefix, longer paths first, more header matches first."""
+    return (0 if route.path_type == "Exact" else 1, -len(route.path_value), -len(route.headers))
+
+
+def build_gateway_ir(objects: ObjectSet) -> GatewayIR:
+    listeners: list[ListenerIR] = []
+    for gateway in our_gateways(objects):
+        for listener in gateway.spec.listeners:
+            if listener.protocol.upper() != "HTTP":
+                continue
+            routes: list[RouteIR] = []
+            for route in objects.routes:
+                if not _attaches(route, gateway, listener.name):
+                    continue
+                for r_i, rule in enumerate(route.spec.rules):
+                    for m_i, match in enumerate(rule.matches):
+                        routes.append(_route(route, r_i, m_i, match, rule.backend_refs, objects))
+            routes.sort(key=_specificity)
+            listeners.append(ListenerIR(
+                name=f"{gateway.metadata.namespace}/{gateway.metadata.name}/{listener.name}",
+                port=listener.port,
+                hostname=listener.hostname,
+                routes=tuple(routes),
+            ))
+    return GatewayIR(listeners=tuple(listeners))

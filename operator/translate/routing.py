@@ -1,0 +1,94 @@
+"""InferencePools, InferenceModels and Pods → the router's `RoutingTable`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from inference_gateway.router.table import (
+    Criticality, Endpoint, ModelRule, Pool, RoutingTable, Runtime, Strategy, TargetModel, pool_key,
+)
+
+from ..api import InferenceModel, InferencePool, Pod
+from ..api.inference import RUNTIME_ANNOTATION, STRATEGY_ANNOTATION
+from .objects import ObjectSet
+
+_EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def selects(selector: dict[str, str], pod: Pod) -> bool:
+    labels = pod.metadata.labels
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def pool_endpoints(pool: InferencePool, pods: tuple[Pod, ...]) -> tuple[Endpoint, ...]:
+    """Ready pods of the pool's namespace that its selector picks, at the pool's target port."""
+    return tuple(
+        Endpoint(
+            name=pod.metadata.name,
+            namespace=pod.metadata.namespace,
+            ip=pod.status.pod_ip or "",
+            port=pool.spec.target_port_number,
+            labels=dict(pod.metadata.labels),
+        )
+        for pod in pods
+        if pod.metadata.namespace == pool.metadata.namespace
+        and selects(pool.spec.selector, pod)
+        and pod.ready
+    )
+
+
+def pool_runtime(pool: InferencePool) -> Runtime:
+    value = pool.metadata.annotations.get(RUNTIME_ANNOTATION, "").strip().lower()
+    return Runtime.SGLANG if value == Runtime.SGLANG else Runtime.VLLM
+
+
+def pool_strategy(pool: InferencePool) -> Strategy:
+    value = pool.metadata.annotations.get(STRATEGY_ANNOTATION, "").strip().upper()
+    return Strategy.PREFIX_CACHE if value == Strategy.PREFIX_CACHE else Strategy.DEFAULT
+
+
+def _age_key(model: InferenceModel) -> tuple[datetime, str]:
+    return (model.metadata.creation_timestamp or _EPOCH, model.metadata.name)
+
+
+def model_winners(models: tuple[InferenceModel, ...]) -> dict[tuple[str, str], InferenceModel]:
+    """For each (namespace, modelName) the InferenceModel that owns it: the oldest, as the
+    Inference Extension resolves conflicts (name breaks ties for objects without a timestamp)."""
+    winners: dict[tuple[str, str], InferenceModel] = {}
+    for model in sorted(models, key=_age_key):
+        winners.setdefault((model.metadata.namespace, model.spec.model_name), model)
+    return winners
+
+
+def model_rule(model: InferenceModel) -> ModelRule:
+    spec = model.spec
+    targets = tuple(TargetModel(t.name, t.weight or 1) for t in spec.target_models)
+    return ModelRule(
+        model_name=spec.model_name,
+        criticality=Criticality(spec.criticality or Criticality.STANDARD),
+        targets=targets or (TargetModel(spec.model_name, 1),),
+    )
+
+
+def build_routing_table(objects: ObjectSet, version: int = 0) -> RoutingTable:
+    winners = model_winners(objects.models)
+    pools: dict[str, Pool] = {}
+    for pool in objects.pools:
+        ns, name = pool.key
+        rules = {
+            m.spec.model_name: model_rule(m)
+            for (m_ns, _), m in winners.items()
+            if m_ns == ns and m.spec.pool_ref.name == name and m.spec.pool_ref.kind == "InferencePool"
+        }
+        ext = pool.spec.extension_ref
+        pools[pool_key(ns, name)] = Pool(
+            namespace=ns,
+            name=name,
+            target_port=pool.spec.target_port_number,
+            runtime=pool_runtime(pool),
+            strategy=pool_strategy(pool),
+            fail_open=bool(ext and ext.failure_mode == "FailOpen"),
+            endpoints=pool_endpoints(pool, objects.pods),
+            models=rules,
+        )
+    return RoutingTable(pools=pools, version=version)

@@ -1,0 +1,52 @@
+"""What the router knows about each endpoint right now: scraped model-server metrics plus the
+requests it has itself sent there and not yet seen finish."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class EndpointMetrics:
+    waiting: float = 0.0        # requests queued in the model server
+    running: float = 0.0        # requests in its running batch
+    kv_usage: float = 0.0       # KV-cache use, 0..1
+    kv_blocks: int | None = None  # KV capacity in blocks, when the server reports it
+    block_size: int | None = None
+    updated_at: float = 0.0     # time.monotonic() of the scrape; 0 = never
+
+
+@dataclass
+class EndpointState:
+    """Per-address state shared by the scraper (writer) and the scheduler (reader)."""
+
+    stale_after: float = 1.0
+    metrics: dict[str, EndpointMetrics] = field(default_factory=dict)
+    in_flight: dict[str, int] = field(default_factory=dict)
+
+    def update(self, address: str, metrics: EndpointMetrics) -> None:
+        self.metrics[address] = metrics
+
+    def fresh(self, address: str, now: float | None = None) -> EndpointMetrics | None:
+        """The endpoint's metrics, or None when they are missing or too old to trust."""
+        m = self.metrics.get(address)
+        if m is None or m.updated_at == 0.0:
+            return None
+        if (now if now is not None else time.monotonic()) - m.updated_at > self.stale_after:
+            return None
+        return m
+
+    def started(self, address: str) -> None:
+        self.in_flight[address] = self.in_flight.get(address, 0) + 1
+
+    def finished(self, address: str) -> None:
+        n = self.in_flight.get(address, 0) - 1
+        if n > 0:
+            self.in_flight[address] = n
+        else:
+            self.in_flight.pop(address, None)
+
+    def forget_except(self, addresses: set[str]) -> None:
+        for addr in [a for a in self.metrics if a not in addresses]:
+            del self.metrics[addr]

@@ -1,0 +1,143 @@
+"""Scrapes each endpoint's Prometheus `/metrics` continuously into `EndpointState`.
+
+One small task per endpoint, started and stopped as routing-table snapshots add and remove
+endpoints. Parsing reads only the handful of series the scheduler uses, line by line: the full
+Prometheus parser costs more than the request it informs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import structlog
+
+from .endpoint_state import EndpointMetrics, EndpointState
+from .table import RoutingTable, Runtime
+
+log = structlog.get_logger("scraper")
+
+
+@dataclass(frozen=True)
+class MetricNames:
+    waiting: tuple[str, ...]
+    running: tuple[str, ...]
+    kv_usage: tuple[str, ...]     # first present wins
+    cache_info: str | None = None  # vLLM: labels block_size, num_gpu_blocks
+    max_tokens: str | None = None  # SGLang: KV capacity in tokens
+
+
+METRIC_NAMES = {
+    Runtime.VLLM: MetricNames(
+        waiting=("vllm:num_requests_waiting",),
+        running=("vllm:num_requests_running",),
+        kv_usage=("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
+        cache_info="vllm:cache_config_info",
+    ),
+    Runtime.SGLANG: MetricNames(
+        waiting=("sglang:num_queue_reqs",),
+        running=("sglang:num_running_reqs",),
+        kv_usage=("sglang:token_usage",),
+        max_tokens="sglang:max_total_num_tokens",
+    ),
+}
+
+
+def _labels(text: str) -> dict[str, str]:
+    out = {}
+    for part in text.split(","):
+        if "=" in part:
+            k, _, v = part.partition("=")
+            out[k.strip()] = v.strip().strip('"')
+    return out
+
+
+def parse_metrics(text: str, names: MetricNames, now: float) -> EndpointMetrics:
+    """Sum queue and running over series (one per served model); take the highest KV use."""
+    waiting = running = 0.0
+    kv: dict[str, float] = {}
+    blocks = block_size = None
+    wanted = set(names.waiting) | set(names.running) | set(names.kv_usage)
+    for line in text.splitlines():
+        if not line or line[0] == "#":
+            continue
+        brace = line.find("{")
+        space = line.find(" ")
+        name = line[:brace] if 0 <= brace < space or (brace >= 0 and space < 0) else line[:space]
+        if name not in wanted and name != names.cache_info and name != names.max_tokens:
+            continue
+        try:
+            if brace >= 0 and line.startswith(name + "{"):
+                close = line.rindex("}")
+                labels, value = line[brace + 1:close], float(line[close + 1:].split()[0])
+            else:
+                labels, value = "", float(line[space + 1:].split()[0])
+        except (ValueError, IndexError):
+            continue
+        if name in names.waiting:
+            waiting += value
+        elif name in names.running:
+            running += value
+        elif name in names.kv_usage:
+            kv[name] = max(kv.get(name, 0.0), value)
+        elif name == names.cache_info:
+            lab = _labels(labels)
+            if lab.get("num_gpu_blocks", "").isdigit():
+                blocks = int(lab["num_gpu_blocks"])
+            if lab.get("block_size", "").isdigit():
+                block_size = int(lab["block_size"])
+        elif name == names.max_tokens:
+            blocks, block_size = int(value), 1
+    kv_usage = next((kv[n] for n in names.kv_usage if n in kv), 0.0)
+    return EndpointMetrics(waiting, running, kv_usage, blocks, block_size, now)
+
+
+class MetricsScraper:
+    def __init__(self, state: EndpointState, interval: float = 0.1, timeout: float = 1.0) -> None:
+        self.state = state
+        self.interval = interval
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._tasks: dict[tuple[str, Runtime], asyncio.Task[None]] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def on_table(self, table: RoutingTable) -> None:
+        """Reconcile scrape tasks with the snapshot's endpoints (called on every swap)."""
+        wanted = {(ep.address, pool.runtime) for pool in table.pools.values() for ep in pool.endpoints}
+        for key in [k for k in self._tasks if k not in wanted]:
+            self._tasks.pop(key).cancel()
+        for key in wanted - self._tasks.keys():
+            self._tasks[key] = asyncio.get_running_loop().create_task(self._scrape_loop(*key))
+        self.state.forget_except({address for address, _ in wanted})
+
+    async def _scrape_loop(self, address: str, runtime: Runtime) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        names = METRIC_NAMES[runtime]
+        url = f"http://{address}/metrics"
+        failures = 0
+        while True:  # ends when the endpoint leaves the table (task cancelled) or on stop()
+            try:
+                async with self._session.get(url) as resp:
+                    text = await resp.text()
+                if resp.status == 200:
+                    self.state.update(address, parse_metrics(text, names, time.monotonic()))
+                    failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # a pod going away must not kill the loop
+                failures += 1
+                if failures in (1, 10) or failures % 100 == 0:
+                    log.warning("scrape failed", address=address, error=str(err) or type(err).__name__,
+                                failures=failures)
+            await asyncio.sleep(self.interval)
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

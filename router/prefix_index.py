@@ -1,0 +1,102 @@
+"""Which prompt prefixes each endpoint probably holds in its KV cache ("estimate" mode).
+
+The router cannot see a pod's cache, so it remembers what it sent where: a prompt is cut into
+fixed-size character blocks, each block's hash chained to the previous one (so a hash names
+the whole prefix up to it) and seeded with the target model (two models never share a cache).
+Every pick records the prompt's hashes against the chosen endpoint in a bounded per-endpoint
+LRU, sized like the pod's real cache when it reports one. Matching counts, per endpoint, how
+many leading blocks of a new prompt it holds; like vLLM's lookup it stops at the first miss.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterable
+
+import xxhash
+
+BLOCK_CHARS = 64          # ~16 tokens at ~4 characters per token: one vLLM KV block
+MAX_BLOCKS = 2048         # 128 KiB of prompt; beyond that the prefix is surely decided
+DEFAULT_CAPACITY = 31_250  # blocks per endpoint when the pod does not report its cache size
+CHARS_PER_TOKEN = 4
+
+
+def block_hashes(text: str, model: str, block_chars: int = BLOCK_CHARS, max_blocks: int = MAX_BLOCKS) -> list[int]:
+    """Chained hashes of the prompt's full blocks (a partial last block is never cached)."""
+    prev = xxhash.xxh3_64_intdigest(model.encode())
+    n = min(len(text) // block_chars, max_blocks)
+    out = [0] * n
+    for i in range(n):
+        prev = xxhash.xxh3_64_intdigest(text[i * block_chars:(i + 1) * block_chars].encode(), prev)
+        out[i] = prev
+    return out
+
+
+def capacity_from_cache(kv_blocks: int | None, block_size: int | None) -> int:
+    """A pod's KV capacity (blocks × tokens per block) in our character blocks."""
+    if not kv_blocks or not block_size:
+        return DEFAULT_CAPACITY
+    tokens = kv_blocks * block_size
+    return max(1, tokens * CHARS_PER_TOKEN // BLOCK_CHARS)
+
+
+class PrefixIndex:
+    def __init__(self) -> None:
+        self._lru: dict[str, OrderedDict[int, None]] = {}
+        self._capacity: dict[str, int] = {}
+        self._holders: dict[int, set[str]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(lru) for lru in self._lru.values())
+
+    def set_capacity(self, address: str, blocks: int) -> None:
+        self._capacity[address] = blocks
+
+    def match(self, hashes: list[int], addresses: Iterable[str]) -> dict[str, int]:
+        """Leading blocks of `hashes` each address holds."""
+        active = set(addresses)
+        matched = dict.fromkeys(active, 0)
+        holders = self._holders
+        for i, h in enumerate(hashes):
+            have = holders.get(h)
+            if not have:
+                break
+            lost = active - have
+            for address in lost:
+                matched[address] = i
+            active -= lost
+            if not active:
+                break
+        else:
+            for address in active:
+                matched[address] = len(hashes)
+        return matched
+
+    def record(self, address: str, hashes: list[int]) -> None:
+        lru = self._lru.get(address)
+        if lru is None:
+            lru = self._lru[address] = OrderedDict()
+        holders = self._holders
+        for h in hashes:
+            if h in lru:
+                lru.move_to_end(h)
+            else:
+                lru[h] = None
+                holders.setdefault(h, set()).add(address)
+        capacity = self._capacity.get(address, DEFAULT_CAPACITY)
+        while len(lru) > capacity:
+            self._drop(address, lru.popitem(last=False)[0])
+
+    def _drop(self, address: str, h: int) -> None:
+        have = self._holders.get(h)
+        if have is not None:
+            have.discard(address)
+            if not have:
+                del self._holders[h]
+
+    def retain(self, addresses: set[str]) -> None:
+        """Forget endpoints that left: their cache left with them."""
+        for address in [a for a in self._lru if a not in addresses]:
+            for h in self._lru.pop(address):
+                self._drop(address, h)
+            self._capacity.pop(address, None)

@@ -1,0 +1,51 @@
+"""The data a scheduling cycle works on, and the three kinds of plugin it is built from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+from ..endpoint_state import EndpointMetrics
+from ..table import Criticality, Endpoint
+
+
+@dataclass(slots=True)
+class Candidate:
+    endpoint: Endpoint
+    metrics: EndpointMetrics | None  # None: never scraped or stale, so assume the worst
+    in_flight: int = 0               # requests this router sent there that have not finished
+
+
+@dataclass(slots=True)
+class SchedulingRequest:
+    model: str            # as the client asked
+    target_model: str     # as the model server will see it
+    prompt: str
+    criticality: Criticality = Criticality.STANDARD
+    # Filled by the prefix plugin on first use, then reused to record the pick.
+    prefix_hashes: list[int] | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+class Filter(Protocol):
+    name: str
+
+    def filter(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[Candidate]: ...
+
+
+class Scorer(Protocol):
+    name: str
+
+    def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> Sequence[float]:
+        """One score in [0, 1] per candidate; higher is better."""
+        ...
+
+
+class Picker(Protocol):
+    name: str
+
+    def pick(self, candidates: list[Candidate], scores: Sequence[float]) -> Candidate: ...
+
+
+class PostPick(Protocol):
+    def picked(self, request: SchedulingRequest, chosen: Candidate) -> None: ...
