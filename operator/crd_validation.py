@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from .problems import Problem
+
 __all__ = [
     "Problem",
     "CustomResource",
@@ -41,26 +43,6 @@ __all__ = [
 CRDS_DIR_ENV = "IGW_CRDS_DIR"
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason a manifest would be refused. ``field`` is a path like ``spec.targetModels[0].weight``."""
-
-    source: str
-    kind: str
-    name: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        parts = [self.source]
-        if self.kind or self.name:
-            parts.append(f"{self.kind or '?'}/{self.name or '?'}")
-        if self.field:
-            parts.append(self.field)
-        parts.append(self.message)
-        return ": ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -362,7 +344,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print ``OK <file>`` per clean file and one line per problem; 1 when there are problems."""
     try:
-        registry = load_crds(args.crds_dir)
+        registry = load_crds(getattr(args, "crds_dir", None))
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         print(f"error: cannot load CRDs: {exc}")
         return 2

@@ -3,7 +3,6 @@ file, the object and the field, so a user can fix a typo without reading a trace
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -11,23 +10,9 @@ import yaml
 from pydantic import ValidationError
 
 from .api import AnyObject, model_for
+from .problems import Problem
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One reason an object was not accepted."""
-
-    source: str
-    kind: str
-    name: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.kind}/{self.name}" if self.kind else "document"
-        return f"{self.source}: {where}: {self.field or '(object)'}: {self.message}"
 
 
 def manifest_files(paths: Iterable[Path]) -> list[Path]:

@@ -57,19 +57,19 @@ class PrefixIndex:
         active = set(addresses)
         matched = dict.fromkeys(active, 0)
         holders = self._holders
-        for i, h in enumerate(hashes):
+        depth = 0
+        for h in hashes:
             have = holders.get(h)
             if not have:
                 break
-            lost = active - have
-            for address in lost:
-                matched[address] = i
-            active -= lost
+            for address in active - have:  # they stop matching here
+                matched[address] = depth
+            active &= have
             if not active:
                 break
-        else:
-            for address in active:
-                matched[address] = len(hashes)
+            depth += 1
+        for address in active:  # still matching where the walk stopped
+            matched[address] = depth
         return matched
 
     def record(self, address: str, hashes: list[int]) -> None:

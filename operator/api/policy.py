@@ -14,14 +14,24 @@ POLICY_GROUP = "inferenceextension.alibabacloud.com"
 
 class PrefixCachePolicy(StrictModel):
     mode: Literal["estimate", "precise"] = "estimate"
+    block_size: int | None = Field(default=None, ge=1, le=65536)
+
+
+class LoadAwarePolicy(StrictModel):
+    queue_weight: int | None = Field(default=None, ge=0, le=100)
+    kv_cache_weight: int | None = Field(default=None, ge=0, le=100)
 
 
 class TrafficPolicy(StrictModel):
     prefix_cache: PrefixCachePolicy | None = None
+    load_aware: LoadAwarePolicy | None = None
+
+
+PolicyRef = Literal["default", "prefixCache", "loadAware"]
 
 
 class KVTransfer(StrictModel):
-    bootstrap_port: int = Field(ge=1, le=65535)
+    bootstrap_port: int = Field(default=8998, ge=1, le=65535)  # SGLang's default bootstrap port
 
 
 class PDProfile(StrictModel):
@@ -30,8 +40,8 @@ class PDProfile(StrictModel):
     decode_role_value: str = "decode"
     kv_transfer: KVTransfer | None = None
     traffic_policy: TrafficPolicy | None = None
-    prefill_policy_ref: str | None = None
-    decode_policy_ref: str | None = None
+    prefill_policy_ref: PolicyRef = "default"
+    decode_policy_ref: PolicyRef = "default"
 
 
 class Profile(StrictModel):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 
+import structlog
+
 from ..endpoint_state import EndpointState
 from ..errors import unavailable
 from ..prefix_index import PrefixIndex, capacity_from_cache
 from ..table import Endpoint, Pool
 from .profiles import Profile, default_profiles
 from .types import Candidate, SchedulingRequest
+
+log = structlog.get_logger("scheduler")
 
 
 class Scheduler:
@@ -32,10 +36,18 @@ class Scheduler:
         for f in profile.filters:
             candidates = f.filter(request, candidates) or candidates  # never filter to nothing
         totals = [0.0] * len(candidates)
+        debug = log.is_enabled_for(10)
+        breakdown: dict[str, list[float]] = {}
         for scorer, weight in profile.scorers:
-            for i, s in enumerate(scorer.score(request, candidates)):
+            scores = scorer.score(request, candidates)
+            if debug:
+                breakdown[scorer.name] = [round(s, 3) for s in scores]
+            for i, s in enumerate(scores):
                 totals[i] += weight * s
         chosen = profile.picker.pick(candidates, totals)
+        if debug:
+            log.debug("scored", pool=pool.key, pods=[c.endpoint.name for c in candidates], scores=breakdown,
+                      totals=[round(t, 3) for t in totals], chosen=chosen.endpoint.name)
         if chosen.metrics is not None:
             self.prefix_index.set_capacity(
                 chosen.endpoint.address, capacity_from_cache(chosen.metrics.kv_blocks, chosen.metrics.block_size))

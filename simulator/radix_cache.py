@@ -1,0 +1,192 @@
+"""SGLang-style token-level radix cache with LRU eviction.
+
+Every token slot is either free, held privately by a running request, or in the tree. Tree
+nodes used by running requests are locked; unlocked tokens are evictable, least recently
+used leaves first, and count as free in `usage()` (SGLang's `token_usage`). A finished
+request's tokens are inserted into the tree (SGLang's cache_finished_req), so the next
+request sharing the prefix finds them. Lookups never cover the prompt's last token.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+
+from .request import SimRequest
+
+
+@dataclass(eq=False)
+class _Node:
+    key: list[int]
+    parent: "_Node | None"
+    children: dict[int, "_Node"] = field(default_factory=dict)
+    lock_ref: int = 0
+    last_access: int = 0
+
+
+@dataclass
+class _ReqSlots:
+    node: _Node | None = None  # deepest matched node (locked while the request holds it)
+    matched: int = 0
+    private: int = 0  # token slots allocated outside the tree
+    locked: bool = False
+
+
+class RadixCache:
+    block_size = 1
+
+    def __init__(self, capacity_tokens: int) -> None:
+        self.capacity_tokens = capacity_tokens
+        self.root = _Node(key=[], parent=None, lock_ref=1)
+        self.tree_tokens = 0
+        self.evictable = 0  # tree tokens in unlocked nodes
+        self.private = 0
+        self._clock = itertools.count(1)
+        self.events: list = []  # SGLang events are not emulated
+
+    # -- queries ---------------------------------------------------------------------------
+    def usage(self) -> float:
+        return (self.tree_tokens + self.private - self.evictable) / self.capacity_tokens
+
+    def _free(self) -> int:
+        return self.capacity_tokens - self.tree_tokens - self.private
+
+    # -- tree primitives -------------------------------------------------------------------
+    def _split(self, node: _Node, at: int) -> _Node:
+        """Cut `node`'s edge after `at` tokens; return the new upper node."""
+        assert node.parent is not None
+        upper = _Node(key=node.key[:at], parent=node.parent, lock_ref=node.lock_ref,
+                      last_access=node.last_access)
+        node.parent.children[upper.key[0]] = upper
+        node.key = node.key[at:]
+        node.parent = upper
+        upper.children[node.key[0]] = node
+        return upper
+
+    def _match(self, tokens: list[int]) -> tuple[_Node, int]:
+        node, n, now = self.root, 0, next(self._clock)
+        node.last_access = now
+        while n < len(tokens):
+            child = node.children.get(tokens[n])
+            if child is None:
+                break
+            k = child.key
+            m = 0
+            limit = min(len(k), len(tokens) - n)
+            while m < limit and k[m] == tokens[n + m]:
+                m += 1
+            if m < len(k):
+                child = self._split(child, m)
+            child.last_access = now
+            node, n = child, n + m
+            if m < len(k):
+                break
+        return node, n
+
+    def _lock(self, node: _Node) -> None:
+        while node is not self.root and node is not None:
+            if node.lock_ref == 0:
+                self.evictable -= len(node.key)
+            node.lock_ref += 1
+            node = node.parent  # type: ignore[assignment]
+
+    def _unlock(self, node: _Node) -> None:
+        while node is not self.root and node is not None:
+            node.lock_ref -= 1
+            if node.lock_ref == 0:
+                self.evictable += len(node.key)
+            node = node.parent  # type: ignore[assignment]
+
+    def _insert(self, tokens: list[int]) -> int:
+        """Insert `tokens`; return how many were new to the tree."""
+        node, n = self._match(tokens)
+        rest = tokens[n:]
+        if not rest:
+            return 0
+        leaf = _Node(key=list(rest), parent=node, last_access=next(self._clock))
+        node.children[rest[0]] = leaf
+        self.tree_tokens += len(rest)
+        self.evictable += len(rest)
+        return len(rest)
+
+    def _evict(self, num_tokens: int) -> int:
+        leaves = []
+        stack = [self.root]
+        while stack:  # bounded by the number of nodes
+            nd = stack.pop()
+            if nd.children:
+                stack.extend(nd.children.values())
+            elif nd is not self.root and nd.lock_ref == 0:
+                leaves.append((nd.last_access, id(nd), nd))
+        heapq.heapify(leaves)
+        evicted = 0
+        while leaves and evicted < num_tokens:
+            _, _, nd = heapq.heappop(leaves)
+            parent = nd.parent
+            assert parent is not None
+            del parent.children[nd.key[0]]
+            self.tree_tokens -= len(nd.key)
+            self.evictable -= len(nd.key)
+            evicted += len(nd.key)
+            if parent is not self.root and not parent.children and parent.lock_ref == 0:
+                heapq.heappush(leaves, (parent.last_access, id(parent), parent))
+        return evicted
+
+    def _reserve(self, n: int) -> bool:
+        short = n - self._free()
+        if short > 0:
+            if short > self.evictable:
+                return False
+            self._evict(short)
+            if self._free() < n:
+                return False
+        self.private += n
+        return True
+
+    # -- engine interface ------------------------------------------------------------------
+    def lookup(self, req: SimRequest) -> int:
+        node, n = self._match(req.tokens(0, req.num_tokens - 1))
+        req.kv = _ReqSlots(node=node, matched=n)
+        return n
+
+    def admit(self, req: SimRequest, num_new_tokens: int) -> bool:
+        st: _ReqSlots = req.kv
+        assert st.node is not None
+        self._lock(st.node)  # before reserving, so eviction cannot take our own prefix
+        if not self._reserve(num_new_tokens):
+            self._unlock(st.node)
+            return False
+        st.locked = True
+        st.private = num_new_tokens
+        return True
+
+    def allocate(self, req: SimRequest, num_new_tokens: int) -> bool:
+        if not self._reserve(num_new_tokens):
+            return False
+        req.kv.private += num_new_tokens
+        return True
+
+    def on_computed(self, req: SimRequest) -> None:
+        return None
+
+    def free(self, req: SimRequest, cache: bool = True) -> None:
+        """Release a request's slots; when it finished, keep its tokens in the tree."""
+        st: _ReqSlots | None = req.kv
+        if st is None or not st.locked:
+            return
+        if cache and req.finish_reason is not None:
+            self._insert(req.tokens(0, req.num_computed_tokens))
+        self.private -= st.private
+        self._unlock(st.node)  # type: ignore[arg-type]
+        req.kv = _ReqSlots()
+
+    def reset(self) -> bool:
+        if self.tree_tokens != self.evictable:
+            return False
+        self.root = _Node(key=[], parent=None, lock_ref=1)
+        self.tree_tokens = self.evictable = 0
+        return True
+
+    def take_events(self) -> list:
+        return []

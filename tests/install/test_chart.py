@@ -1,0 +1,189 @@
+"""The Helm chart, checked with the real helm binary (lint, template) and read back as objects."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "inference-gateway"
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o.get("kind") == kind]
+
+METRICS = [
+    "inference_model_request_total",
+    "inference_model_request_error_total",
+    "inference_model_request_duration_seconds",
+    "inference_model_input_tokens",
+    "inference_model_output_tokens",
+    "inference_model_running_requests",
+    "inference_pool_average_kv_cache_utilization",
+    "inference_pool_average_queue_size",
+    "inference_pool_ready_pods",
+    "inference_extension_scheduler_e2e_duration_seconds",
+]
+
+
+def test_chart_metadata():
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2" and chart["appVersion"] == "0.1.0" and chart["name"] == "inference-gateway"
+
+
+def test_helm_lint_strict(run_helm):
+    run_helm("lint", "--strict", str(CHART))
+    run_helm(
+        "lint", "--strict", str(CHART),
+        "--set", "podDisruptionBudget.enabled=true,serviceMonitor.enabled=true,grafanaDashboard.enabled=true",
+    )
+
+
+def test_chart_crds_are_the_repo_crds():
+    """One source of truth: charts/.../crds is a symlink to crds/ (helm follows it and packages the files)."""
+    chart_crds = CHART / "crds"
+    source = sorted(p.name for p in (REPO / "crds").glob("*.yaml"))
+    assert sorted(p.name for p in chart_crds.iterdir()) == source
+    for name in source:
+        assert (chart_crds / name).read_bytes() == (REPO / "crds" / name).read_bytes(), name
+
+
+def test_template_includes_crds(default_objects):
+    crds = by_kind(default_objects, "CustomResourceDefinition")
+    assert sorted(c["metadata"]["name"] for c in crds) == [
+        "inferencemodels.inference.networking.x-k8s.io",
+        "inferencepools.inference.networking.x-k8s.io",
+        "inferencetrafficpolicies.inferenceextension.alibabacloud.com",
+    ]
+
+
+def test_deployment(default_objects):
+    (deploy,) = by_kind(default_objects, "Deployment")
+    assert deploy["metadata"]["name"] == "inference-gateway-ext-proc"
+    assert deploy["metadata"]["namespace"] == "envoy-gateway-system"
+    spec = deploy["spec"]
+    assert spec["replicas"] == 2
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == [
+        "run", "--ext-proc-port", "9002", "--health-port", "9003", "--metrics-port", "9090", "--xds-port", "18000",
+    ]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["grpc"] == {"port": 9003}
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"] and sc["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
+    assert pod["serviceAccountName"] == "inference-gateway-ext-proc"
+    selector = spec["selector"]["matchLabels"]
+    assert selector.items() <= spec["template"]["metadata"]["labels"].items()
+    assert "preferredDuringSchedulingIgnoredDuringExecution" in pod["affinity"]["podAntiAffinity"]
+
+
+def test_args_and_ports_are_configurable(render):
+    (deploy,) = by_kind(render("--set", "ports.extProc=9100", "--set", "extraArgs={--log-json}"), "Deployment")
+    args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:3] == ["run", "--ext-proc-port", "9100"] and args[-1] == "--log-json"
+    (deploy,) = by_kind(render("--set", "args={run,--demo}", "--set", "podAntiAffinity=hard"), "Deployment")
+    pod = deploy["spec"]["template"]["spec"]
+    assert pod["containers"][0]["args"] == ["run", "--demo"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in pod["affinity"]["podAntiAffinity"]
+    (deploy,) = by_kind(render("--set", "podAntiAffinity="), "Deployment")
+    assert "affinity" not in deploy["spec"]["template"]["spec"]
+
+
+def test_service_ports(default_objects):
+    (service,) = by_kind(default_objects, "Service")
+    assert service["metadata"]["name"] == "inference-gateway-ext-proc"
+    ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
+    assert ports == {"grpc-ext-proc": 9002, "grpc-xds": 18000, "http-metrics": 9090, "grpc-health": 9003}
+    (deploy,) = by_kind(default_objects, "Deployment")
+    container_ports = {p["name"] for p in deploy["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert {p["targetPort"] for p in service["spec"]["ports"]} <= container_ports
+
+
+def _rules(objects):
+    for role in by_kind(objects, "ClusterRole") + by_kind(objects, "Role"):
+        yield from role["rules"]
+
+
+def _allowed(objects, group: str, resource: str) -> set[str]:
+    verbs: set[str] = set()
+    for rule in _rules(objects):
+        if group in rule["apiGroups"] and resource in rule["resources"]:
+            verbs |= set(rule["verbs"])
+    return verbs
+
+
+def test_rbac_least_privilege(default_objects):
+    rules = list(_rules(default_objects))
+    assert rules
+    for rule in rules:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
+        assert "secrets" not in rule["resources"]
+    inf = "inference.networking.x-k8s.io"
+    for resource in ("inferencepools", "inferencemodels"):
+        assert {"get", "list", "watch", "patch"} <= _allowed(default_objects, inf, resource)
+        assert {"patch", "update"} <= _allowed(default_objects, inf, f"{resource}/status")
+    itp = "inferenceextension.alibabacloud.com"
+    assert {"get", "list", "watch"} <= _allowed(default_objects, itp, "inferencetrafficpolicies")
+    assert "patch" in _allowed(default_objects, itp, "inferencetrafficpolicies/status")
+    for resource in ("gatewayclasses", "gateways", "httproutes"):
+        assert {"get", "list", "watch"} <= _allowed(default_objects, "gateway.networking.k8s.io", resource)
+        assert "patch" in _allowed(default_objects, "gateway.networking.k8s.io", f"{resource}/status")
+    assert _allowed(default_objects, "", "pods") == {"get", "list", "watch"}
+    assert {"create", "delete"} <= _allowed(default_objects, "apps", "deployments")
+    assert {"create", "patch"} <= _allowed(default_objects, "", "events")
+    assert {"get", "create", "update"} <= _allowed(default_objects, "coordination.k8s.io", "leases")
+    assert _allowed(default_objects, "apiextensions.k8s.io", "customresourcedefinitions") == {"get", "list", "watch"}
+    assert {"list", "watch"} <= _allowed(default_objects, "", "namespaces")
+    (binding,) = by_kind(default_objects, "ClusterRoleBinding")
+    assert binding["subjects"][0]["name"] == "inference-gateway-ext-proc"
+
+
+def test_optional_objects_off_by_default(default_objects):
+    kinds = {o["kind"] for o in default_objects}
+    assert not kinds & {"PodDisruptionBudget", "ServiceMonitor", "ConfigMap"}
+
+
+def test_optional_objects(render):
+    objects = render(
+        "--set", "podDisruptionBudget.enabled=true,serviceMonitor.enabled=true,grafanaDashboard.enabled=true"
+    )
+    (pdb,) = by_kind(objects, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    (monitor,) = by_kind(objects, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["spec"]["endpoints"][0]["port"] == "http-metrics"
+    (dashboard,) = by_kind(objects, "ConfigMap")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    board = json.loads(dashboard["data"]["inference-gateway.json"])
+    exprs = " ".join(t["expr"] for p in board["panels"] for t in p.get("targets", []))
+    for metric in METRICS:
+        assert metric in exprs, metric
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "replicaCount=-1",
+        "ports.extProc=70000",
+        "unknownKey=1",
+        "image.pullPolicy=Sometimes",
+        "podAntiAffinity=maybe",
+        "serviceMonitor.interval=often",
+        "rbac.create=maybe",
+    ],
+)
+def test_values_schema_rejects(render, bad):
+    with pytest.raises(subprocess.CalledProcessError) as info:
+        render("--set", bad)
+    assert "schema" in info.value.stderr
