@@ -1,0 +1,41 @@
+from inference_gateway.router.metrics_scraper import METRIC_NAMES, parse_metrics
+from inference_gateway.router.table import Runtime
+
+VLLM = """# HELP vllm:num_requests_waiting Number of requests waiting.
+# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{model_name="a"} 3.0
+vllm:num_requests_waiting{model_name="b"} 1.0
+vllm:num_requests_running{model_name="a"} 7.0
+vllm:kv_cache_usage_perc{model_name="a"} 0.25
+vllm:gpu_cache_usage_perc{model_name="a"} 0.99
+vllm:cache_config_info{block_size="16",cache_dtype="auto",num_gpu_blocks="28125"} 1.0
+vllm:num_requests_waiting_other 100
+"""
+
+SGLANG = """sglang:num_queue_reqs{model_name="m"} 4
+sglang:num_running_reqs{model_name="m"} 2
+sglang:token_usage{model_name="m"} 0.5
+sglang:max_total_num_tokens{model_name="m"} 450000
+"""
+
+
+def test_vllm_names_sum_queues_and_prefer_the_current_kv_metric():
+    m = parse_metrics(VLLM, METRIC_NAMES[Runtime.VLLM], now=1.0)
+    assert (m.waiting, m.running, m.kv_usage) == (4.0, 7.0, 0.25)
+    assert (m.kv_blocks, m.block_size, m.updated_at) == (28125, 16, 1.0)
+
+
+def test_vllm_legacy_kv_name_is_used_when_alone():
+    text = 'vllm:gpu_cache_usage_perc{model_name="a"} 0.4\n'
+    assert parse_metrics(text, METRIC_NAMES[Runtime.VLLM], 0).kv_usage == 0.4
+
+
+def test_sglang_names():
+    m = parse_metrics(SGLANG, METRIC_NAMES[Runtime.SGLANG], now=2.0)
+    assert (m.waiting, m.running, m.kv_usage, m.kv_blocks, m.block_size) == (4, 2, 0.5, 450000, 1)
+
+
+def test_garbage_lines_are_skipped():
+    text = "vllm:num_requests_waiting{model_name=\"a\"} notanumber\nvllm:num_requests_running 2\n"
+    m = parse_metrics(text, METRIC_NAMES[Runtime.VLLM], 0)
+    assert (m.waiting, m.running) == (0, 2)
