@@ -77,16 +77,21 @@ class FaultController:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
+        # After a kill, aiohttp's attempt to send the returned response meets a closed
+        # transport, which it treats as a client disconnect (no error log).
         mode = self.spec.mode
         if mode == "none" or request.path.startswith("/sim/"):
-            return await handler(request)
-        if mode in ("refuse", "reset"):
+            pass
+        elif mode in ("refuse", "reset"):
             self.kill(request)
-            raise ConnectionKilled(mode)
-        if mode == "stall":
+            return web.Response(status=503)
+        elif mode == "stall":
             try:
                 await asyncio.sleep(self.spec.stall_max_s)
             finally:
                 self.kill(request)
-            raise ConnectionKilled(mode)
-        return await handler(request)
+            return web.Response(status=503)
+        try:
+            return await handler(request)
+        except ConnectionKilled:
+            return web.Response(status=503)

@@ -95,8 +95,12 @@ class RoomRegistry:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get(ROOM_PATH, self.handle_room)
-        app.router.add_get("/health", lambda _: web.Response(text="ok"))
+        app.router.add_get("/health", _ok)
         return app
+
+
+async def _ok(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
 
 
 async def await_prefill(session: aiohttp.ClientSession, info: BootstrapInfo, prompt_digest: int,

@@ -98,17 +98,17 @@ class RadixCache:
                 self.evictable += len(node.key)
             node = node.parent  # type: ignore[assignment]
 
-    def _insert(self, tokens: list[int]) -> int:
-        """Insert `tokens`; return how many were new to the tree."""
+    def _insert(self, tokens: list[int]) -> tuple[_Node, int]:
+        """Insert `tokens`; return the node that ends them and how many were new to the tree."""
         node, n = self._match(tokens)
         rest = tokens[n:]
         if not rest:
-            return 0
+            return node, 0
         leaf = _Node(key=list(rest), parent=node, last_access=next(self._clock))
         node.children[rest[0]] = leaf
         self.tree_tokens += len(rest)
         self.evictable += len(rest)
-        return len(rest)
+        return leaf, len(rest)
 
     def _evict(self, num_tokens: int) -> int:
         leaves = []
@@ -168,7 +168,22 @@ class RadixCache:
         return True
 
     def on_computed(self, req: SimRequest) -> None:
-        return None
+        """While the prompt is being computed, move its computed tokens into the tree at once
+        (SGLang's cache_unfinished_req after each prefill chunk), so concurrent requests with
+        the same prefix share them before this one finishes. Decode tokens wait for the end."""
+        st: _ReqSlots = req.kv
+        if st is None or not st.locked or req.num_computed_tokens > len(req.prompt_token_ids):
+            return
+        done = req.num_computed_tokens
+        if done <= st.matched:
+            return
+        node, _ = self._insert(req.tokens(0, done))
+        # Slots of the newly inserted tokens now belong to the tree (duplicates are dropped).
+        self.private -= done - st.matched
+        st.private -= done - st.matched
+        self._lock(node)
+        self._unlock(st.node)  # type: ignore[arg-type]
+        st.node, st.matched = node, done
 
     def free(self, req: SimRequest, cache: bool = True) -> None:
         """Release a request's slots; when it finished, keep its tokens in the tree."""

@@ -102,6 +102,7 @@ class Simulator:
         app.router.add_post("/sim/fault", self._post_fault)
         app.router.add_get("/sim/state", self._get_state)
         self._engine_task = asyncio.create_task(self.engine.run(), name=f"engine {cfg.name}")
+        self._engine_task.add_done_callback(self._engine_stopped)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
                                      handler_cancellation=True, shutdown_timeout=0.2)
         await self._runner.setup()
@@ -110,6 +111,10 @@ class Simulator:
             cfg.bootstrap_port = await self._start_aux(self.rooms.app(), cfg.bootstrap_port or 0)
         await self.faults.apply_initial()
         log.info("simulator %s (%s, %s) listening on %s", cfg.name, cfg.runtime, cfg.profile.name, self.base_url)
+
+    def _engine_stopped(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("engine of %s crashed", self.config.name, exc_info=task.exception())
 
     async def _start_aux(self, app: web.Application, port: int) -> int:
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.2)

@@ -50,14 +50,16 @@ class SimpleTokenizer:
         return tid
 
     def encode(self, text: str) -> list[int]:
+        get = self._cache.get  # the memo makes the common case one dict lookup per piece
         ids: list[int] = []
-        for m in _PIECE.finditer(text):
-            piece = m.group()
-            if len(piece) <= CHUNK:
-                ids.append(self._id(piece))
-            else:
-                for i in range(0, len(piece), CHUNK):
-                    ids.append(self._id(piece[i : i + CHUNK]))
+        for piece in _PIECE.findall(text):
+            tid = get(piece)
+            if tid is None:
+                if len(piece) > CHUNK:
+                    ids.extend(self._id(piece[i : i + CHUNK]) for i in range(0, len(piece), CHUNK))
+                    continue
+                tid = self._id(piece)
+            ids.append(tid)
         return ids
 
     def decode(self, ids: list[int]) -> str:

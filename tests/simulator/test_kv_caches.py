@@ -66,3 +66,23 @@ def test_radix_cache_prefix_lru_and_locking():
     other = _req(list(range(2000, 2020)))
     c.lookup(other)
     assert not c.admit(other, 20)  # only 10 slots left and nothing evictable but locked prefix
+
+
+def test_radix_cache_shares_a_prompt_while_it_is_still_running():
+    c = RadixCache(capacity_tokens=200)
+    first = _req(list(range(50)), "first")
+    c.lookup(first)
+    assert c.admit(first, 50)
+    first.num_computed_tokens = 50
+    c.on_computed(first)  # prefill done, decode continues
+    assert c.usage() == 0.25  # locked in the tree, not evictable
+    second = _req(list(range(50)) + [99], "second")
+    assert c.lookup(second) == 50
+    assert c.admit(second, 1)
+    first.output_token_ids.append(7)
+    first.finish_reason = "length"
+    c.free(first)
+    second.finish_reason = "length"
+    second.num_computed_tokens = 51
+    c.free(second)
+    assert c.usage() == 0.0 and c.private == 0 and c.tree_tokens == c.evictable
