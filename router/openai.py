@@ -18,7 +18,7 @@ class InferenceRequest:
     prompt: str  # chat messages rendered in order: each turn's history is a prefix of the next
 
 
-def _content_text(content: Any) -> str:
+def content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # [{"type": "text", "text": ...}, {"type": "image_url", ...}]
@@ -30,7 +30,7 @@ def prompt_text(body: dict[str, Any]) -> str:
     messages = body.get("messages")
     if isinstance(messages, list):
         return "".join(
-            f"<|{m.get('role', '')}|>{_content_text(m.get('content'))}\n" for m in messages if isinstance(m, dict)
+            f"<|{m.get('role', '')}|>{content_text(m.get('content'))}\n" for m in messages if isinstance(m, dict)
         )
     prompt = body.get("prompt")
     if isinstance(prompt, list):

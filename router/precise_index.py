@@ -1,0 +1,66 @@
+"""Which KV blocks each pod really holds, from its KV events ("precise" prefix mode).
+
+Unlike the estimate index, nothing is guessed: a block is held from its BlockStored event until
+its BlockRemoved (or AllBlocksCleared). A request is matched by hashing its tokens exactly as
+the pod does (router/tokenization.py). A pod that has published nothing is `known`-less, and
+the scorer falls back to the estimate index for it.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from .block_match import leading_matches
+
+
+class PreciseIndex:
+    def __init__(self) -> None:
+        self._blocks: dict[str, set[int]] = {}
+        self._holders: dict[int, set[str]] = {}
+        self.block_size: dict[str, int] = {}
+
+    def known(self, address: str) -> bool:
+        """Has the pod told us anything since we (re)connected?"""
+        return address in self._blocks
+
+    def stored(self, address: str, hashes: Iterable[int], block_size: int | None = None) -> None:
+        blocks = self._blocks.setdefault(address, set())
+        if block_size:
+            self.block_size[address] = int(block_size)
+        for h in hashes:
+            if h not in blocks:
+                blocks.add(h)
+                self._holders.setdefault(h, set()).add(address)
+
+    def removed(self, address: str, hashes: Iterable[int]) -> None:
+        blocks = self._blocks.setdefault(address, set())
+        for h in hashes:
+            if h in blocks:
+                blocks.discard(h)
+                holders = self._holders.get(h)
+                if holders is not None:
+                    holders.discard(address)
+                    if not holders:
+                        del self._holders[h]
+
+    def clear(self, address: str, known: bool = True) -> None:
+        """Drop every block of the pod. `known`: the pod said so (AllBlocksCleared), as opposed
+        to us having lost track (gap, reconnect), when it must fall back to estimates."""
+        for h in self._blocks.pop(address, ()):
+            holders = self._holders.get(h)
+            if holders is not None:
+                holders.discard(address)
+                if not holders:
+                    del self._holders[h]
+        if known:
+            self._blocks[address] = set()
+
+    def retain(self, addresses: set[str]) -> None:
+        for address in [a for a in self._blocks if a not in addresses]:
+            self.clear(address, known=False)
+
+    def match(self, hashes: list[int], addresses: Iterable[str]) -> dict[str, int]:
+        return leading_matches(self._holders, hashes, addresses)
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self._blocks.values())
