@@ -5,6 +5,7 @@
   igw demo      run the seed's verification on simulated pods (demo.py)
   igw sim       one simulated model-server pod (inference_gateway.simulator)
   igw validate  check manifests against our CRDs offline (crd_validation.py)
+  igw bench     benchmark against Envoy round robin and sglang-router (inference_gateway.bench)
 """
 
 from __future__ import annotations
@@ -50,6 +51,28 @@ def _gateway_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--envoy-log-level", default="warning")
 
 
+def _cluster_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("in cluster (without --manifests)")
+    g.add_argument("--namespace", default=None,
+                   help="the operator's namespace (default $POD_NAMESPACE, else default)")
+    g.add_argument("--watch-namespace", action="append", metavar="NS",
+                   help="watch only this namespace (repeatable; default: all namespaces)")
+    g.add_argument("--leader-election-namespace", default=None, help="namespace of the leader Lease (default --namespace)")
+    g.add_argument("--identity", default=None, help="leader-election identity (default $POD_NAME)")
+    g.add_argument("--operator-service", default="inference-gateway-ext-proc",
+                   help="the operator's Service: provisioned Envoys reach xDS and ext_proc through it")
+    g.add_argument("--xds-address", default=None, metavar="HOST:PORT",
+                   help="xDS address written into Envoy bootstraps (default: the operator Service, --xds-port)")
+    g.add_argument("--ext-proc-address", default=None, metavar="HOST:PORT",
+                   help="ext_proc address Envoys call (default: the operator Service, --ext-proc-port)")
+    g.add_argument("--envoy-image", default="docker.io/envoyproxy/envoy:distroless-v1.40.0",
+                   help="image of the provisioned Envoy proxies")
+    g.add_argument("--envoy-service-type", default="LoadBalancer", choices=["LoadBalancer", "NodePort", "ClusterIP"],
+                   help="type of each Gateway's Service (default LoadBalancer)")
+    g.add_argument("--proxy-bind-address", default="0.0.0.0",
+                   help="address the provisioned Envoys bind their listeners (default 0.0.0.0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="igw", description="Inference gateway for Kubernetes.")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -61,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(repeatable; reloaded when files change)")
     _router_arguments(run)
     _gateway_arguments(run)
+    _cluster_arguments(run)
 
     demo = sub.add_parser("demo", help="the seed's verification on simulated vLLM pods and a real Envoy")
     demo.add_argument("--serve", action="store_true", help="keep serving on the Gateway's port until Ctrl-C")
@@ -77,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import crd_validation  # noqa: PLC0415
 
     crd_validation.add_arguments(sub.add_parser("validate", help="check manifests against the CRDs, offline"))
+    bench = sub.add_parser("bench", help="benchmark vs Envoy round robin and sglang-router (bench/README.md)",
+                           add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -113,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         from inference_gateway.simulator import cli as sim_cli  # noqa: PLC0415
 
         return sim_cli.main(argv[1:])
+    if argv[:1] == ["bench"]:  # the benchmark owns its arguments
+        from inference_gateway.bench import cli as bench_cli  # noqa: PLC0415
+
+        return bench_cli.main(argv[1:])
     args = build_parser().parse_args(argv)
     configure_logs(args.log_level)
     if args.command == "validate":

@@ -26,7 +26,9 @@ from inference_gateway.router.table import RoutingTable
 from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
+MODEL_HEADER = "x-gateway-model-name"
 POOLS_METADATA_KEY = "x-igw-pools"
+LISTENER_METADATA_KEY = "x-igw-listener"
 EXT_PROC_CLUSTER = "igw-ext-proc"
 ORIGINAL_DST_CLUSTER = "igw-original-dst"
 XDS_CLUSTER = "igw-xds"
@@ -35,6 +37,7 @@ T = "type.googleapis.com/"
 LISTENER_TYPE = T + "envoy.config.listener.v3.Listener"
 CLUSTER_TYPE = T + "envoy.config.cluster.v3.Cluster"
 ENDPOINT_TYPE = T + "envoy.config.endpoint.v3.ClusterLoadAssignment"
+ROUTE_TYPE = T + "envoy.config.route.v3.RouteConfiguration"
 HCM_TYPE = T + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 EXT_PROC_TYPE = T + "envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor"
 EXT_PROC_PER_ROUTE_TYPE = T + "envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute"
@@ -57,6 +60,13 @@ class EnvoySettings:
     ext_proc_message_timeout: str = "10s"   # per message; NOTES: the 200 ms default gives 504s
     ext_proc_max_message_timeout: str = "600s"  # the router may extend it while a request queues
     connect_timeout: str = "5s"
+    # Routes over RDS instead of inline in the listener: a route change then leaves the
+    # listener alone (an inline change replaces the listener, and its open connections keep the
+    # old routes while they drain). The in-cluster path uses it.
+    rds: bool = False
+    # A last route answering 404 itself (ext_proc off) for paths no HTTPRoute matches, as the
+    # Gateway API asks; without it the router sees a request that carries no pool.
+    not_found_route: bool = False
 
 
 @dataclass
@@ -64,9 +74,13 @@ class EnvoyResources:
     listeners: list[dict[str, Any]] = field(default_factory=list)
     clusters: list[dict[str, Any]] = field(default_factory=list)
     endpoints: list[dict[str, Any]] = field(default_factory=list)
+    routes: list[dict[str, Any]] = field(default_factory=list)  # only with EnvoySettings.rds
 
     def by_type(self) -> dict[str, list[dict[str, Any]]]:
-        return {LISTENER_TYPE: self.listeners, CLUSTER_TYPE: self.clusters, ENDPOINT_TYPE: self.endpoints}
+        out = {LISTENER_TYPE: self.listeners, CLUSTER_TYPE: self.clusters, ENDPOINT_TYPE: self.endpoints}
+        if self.routes:
+            out[ROUTE_TYPE] = self.routes
+        return out
 
 
 def pool_cluster_name(pool: str) -> str:
@@ -157,15 +171,22 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
     return [picked, fallback]
 
 
-def _http_filters(settings: EnvoySettings) -> list[dict[str, Any]]:
+def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> list[dict[str, Any]]:
+    grpc_service: dict[str, Any] = {"envoy_grpc": {"cluster_name": EXT_PROC_CLUSTER}}
+    if listener_name is not None:
+        # The router resolves HTTPRoute matches on the model header per listener (it reads the
+        # model from the body, which Envoy cannot match on before the router has run).
+        grpc_service["initial_metadata"] = [{"key": LISTENER_METADATA_KEY, "value": listener_name}]
     return [
         {"name": "envoy.filters.http.header_mutation", "typed_config": {
             "@type": HEADER_MUTATION_TYPE,
-            "mutations": {"request_mutations": [{"remove": DESTINATION_HEADER}]},
+            # Only the router chooses the pod, and the model header is the router's to set
+            # (from the body): a client-sent one would steer the first route match.
+            "mutations": {"request_mutations": [{"remove": DESTINATION_HEADER}, {"remove": MODEL_HEADER}]},
         }},
         {"name": "envoy.filters.http.ext_proc", "typed_config": {
             "@type": EXT_PROC_TYPE,
-            "grpc_service": {"envoy_grpc": {"cluster_name": EXT_PROC_CLUSTER}},
+            "grpc_service": grpc_service,
             "failure_mode_allow": False,
             "status_on_error": {"code": 503},
             "processing_mode": {
@@ -181,26 +202,42 @@ def _http_filters(settings: EnvoySettings) -> list[dict[str, Any]]:
             "max_message_timeout": settings.ext_proc_max_message_timeout,
             # Without this Envoy drops the metadata the router returns.
             "metadata_options": {"receiving_namespaces": {"untyped": ["envoy.lb"]}},
+            # The router turns on response processing per request (model rewrite back to the
+            # name the client asked for, token usage) instead of paying for it on every request.
+            "allow_mode_override": True,
         }},
         {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}},
     ]
 
 
-def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
+def _route_config(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
     routes = [r for route in listener.routes for r in _routes(route, settings)]
+    if settings.not_found_route:
+        routes.append({
+            "name": f"{listener.name}/not-found",
+            "match": {"prefix": "/"},
+            "direct_response": _json_error(404, "no HTTPRoute matches this request", "NotFound"),
+            "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"}}],
+            "typed_per_filter_config": {"envoy.filters.http.ext_proc": {"@type": EXT_PROC_PER_ROUTE_TYPE,
+                                                                        "disabled": True}},
+        })
     domains = [listener.hostname, f"{listener.hostname}:*"] if listener.hostname else ["*"]
-    hcm = {
+    return {"name": listener.name, "virtual_hosts": [{"name": listener.name, "domains": domains, "routes": routes}]}
+
+
+def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
+    hcm: dict[str, Any] = {
         "@type": HCM_TYPE,
         "stat_prefix": listener.name.replace("/", "_"),
         "codec_type": "AUTO",
         "stream_idle_timeout": STREAM_IDLE_TIMEOUT,
         "request_timeout": "0s",
-        "route_config": {
-            "name": listener.name,
-            "virtual_hosts": [{"name": listener.name, "domains": domains, "routes": routes}],
-        },
-        "http_filters": _http_filters(settings),
+        "http_filters": _http_filters(settings, listener.name),  # the router resolves model-header routes per listener
     }
+    if settings.rds:
+        hcm["rds"] = {"config_source": {"ads": {}, "resource_api_version": "V3"}, "route_config_name": listener.name}
+    else:
+        hcm["route_config"] = _route_config(listener, settings)
     return {
         "name": listener.name,
         "address": {"socket_address": {"address": settings.bind_address, "port_value": listener.port}},
@@ -261,6 +298,8 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
                     namespace: str = "default") -> EnvoyResources:
     res = EnvoyResources()
     res.listeners = [_listener(listener, settings) for listener in ir.listeners]
+    if settings.rds:
+        res.routes = [_route_config(listener, settings) for listener in ir.listeners]
     host, port = _ext_proc_target(ir, settings, namespace)
     res.clusters.append(_static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
     res.clusters.append({

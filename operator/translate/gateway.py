@@ -105,24 +105,34 @@ def _specificity(route: RouteIR) -> tuple[int, int, int]:
     return (0 if route.path_type == "Exact" else 1, -len(route.path_value), -len(route.headers))
 
 
-def build_gateway_ir(objects: ObjectSet) -> GatewayIR:
+def gateway_listeners(objects: ObjectSet, gateway: Gateway) -> list[ListenerIR]:
+    """One Gateway's HTTP listeners with the routes attached to each."""
     listeners: list[ListenerIR] = []
-    for gateway in our_gateways(objects):
-        for listener in gateway.spec.listeners:
-            if listener.protocol.upper() != "HTTP":
+    for listener in gateway.spec.listeners:
+        if listener.protocol.upper() != "HTTP":
+            continue
+        routes: list[RouteIR] = []
+        for route in objects.routes:
+            if not _attaches(route, gateway, listener.name):
                 continue
-            routes: list[RouteIR] = []
-            for route in objects.routes:
-                if not _attaches(route, gateway, listener.name):
-                    continue
-                for r_i, rule in enumerate(route.spec.rules):
-                    for m_i, match in enumerate(rule.matches):
-                        routes.append(_route(route, r_i, m_i, match, rule.backend_refs, objects))
-            routes.sort(key=_specificity)
-            listeners.append(ListenerIR(
-                name=f"{gateway.metadata.namespace}/{gateway.metadata.name}/{listener.name}",
-                port=listener.port,
-                hostname=listener.hostname,
-                routes=tuple(routes),
-            ))
-    return GatewayIR(listeners=tuple(listeners))
+            for r_i, rule in enumerate(route.spec.rules):
+                for m_i, match in enumerate(rule.matches):
+                    routes.append(_route(route, r_i, m_i, match, rule.backend_refs, objects))
+        routes.sort(key=_specificity)
+        listeners.append(ListenerIR(
+            name=f"{gateway.metadata.namespace}/{gateway.metadata.name}/{listener.name}",
+            port=listener.port,
+            hostname=listener.hostname,
+            routes=tuple(routes),
+        ))
+    return listeners
+
+
+def build_gateway_ir(objects: ObjectSet) -> GatewayIR:
+    """Every Gateway of our class in one IR (one Envoy serves them all: the standalone path)."""
+    return GatewayIR(listeners=tuple(li for g in our_gateways(objects) for li in gateway_listeners(objects, g)))
+
+
+def gateway_ir(objects: ObjectSet, gateway: Gateway) -> GatewayIR:
+    """One Gateway's IR: what its own provisioned Envoy serves (the in-cluster path)."""
+    return GatewayIR(listeners=tuple(gateway_listeners(objects, gateway)))

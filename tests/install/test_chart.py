@@ -71,7 +71,9 @@ def test_deployment(default_objects):
     pod = spec["template"]["spec"]
     (container,) = pod["containers"]
     assert container["args"] == [
-        "run", "--ext-proc-port", "9002", "--health-port", "9003", "--metrics-port", "9090", "--xds-port", "18000",
+        # The router's servers must be reachable from the provisioned Envoy pods, not loopback.
+        "run", "--router-host", "0.0.0.0",
+        "--ext-proc-port", "9002", "--health-port", "9003", "--metrics-port", "9090", "--xds-port", "18000",
     ]
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["grpc"] == {"port": 9003}
@@ -91,7 +93,7 @@ def test_deployment(default_objects):
 def test_args_and_ports_are_configurable(render):
     (deploy,) = by_kind(render("--set", "ports.extProc=9100", "--set", "extraArgs={--log-json}"), "Deployment")
     args = deploy["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[:3] == ["run", "--ext-proc-port", "9100"] and args[-1] == "--log-json"
+    assert args[3:5] == ["--ext-proc-port", "9100"] and args[-1] == "--log-json"
     (deploy,) = by_kind(render("--set", "args={run,--demo}", "--set", "podAntiAffinity=hard"), "Deployment")
     pod = deploy["spec"]["template"]["spec"]
     assert pod["containers"][0]["args"] == ["run", "--demo"]

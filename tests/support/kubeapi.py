@@ -19,6 +19,8 @@ operator can tell the difference:
   (410 Gone past the retained history), else sends the current objects as ADDED first;
   selector-filtered watches see DELETED/ADDED when an object stops/starts matching;
   `timeoutSeconds` honoured; no BOOKMARKs;
+- Services get a ClusterIP on create (10.96.x.y); no other controller runs (tests play the
+  kube-controller-manager, e.g. by patching a Deployment's status);
 - DELETE: finalizers → deletionTimestamp; objects owned (ownerReferences uid) are deleted too
   (background cascading, immediately; no orphan policy).
 - not emulated: schema pruning/validation, admission, server-side apply, BOOKMARKs.
@@ -35,11 +37,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import time
+from typing import Awaitable, Callable
+
+import aiohttp
 import aiohttp.web
 import attrs
 import kmock
 import yaml
 from kmock._internal import rendering
+from kubernetes_asyncio import client
 
 REPO = Path(__file__).resolve().parents[2]
 HISTORY = 5000  # events retained for watch resumption; older resourceVersions get 410 Gone
@@ -191,7 +198,8 @@ class KubeAPI(kmock.KubernetesScaffold):
     _store: dict[tuple[str, str, str, str], dict[str, Any]] = attrs.field(factory=dict, init=False)
     _events: list[tuple[int, str, str, str, dict[str, Any], dict[str, Any] | None]] = attrs.field(factory=list, init=False)
     _rv: int = attrs.field(default=100, init=False)
-    _changed: asyncio.Condition | None = attrs.field(default=None, init=False)
+    _ips: int = attrs.field(default=9, init=False)
+    _changed: asyncio.Event | None = attrs.field(default=None, init=False)  # replaced on every event
     writes: list[tuple[str, str, str, str, str]] = attrs.field(factory=list, init=False)  # (verb, plural, ns, name, sub)
 
     def __attrs_post_init__(self) -> None:
@@ -239,7 +247,7 @@ class KubeAPI(kmock.KubernetesScaffold):
             return self._error(ApiError(404, "NotFound", f"the server could not find the requested resource "
                                                         f"({res.group}/{res.version} {res.plural})"))
         if self._changed is None:
-            self._changed = asyncio.Condition()
+            self._changed = asyncio.Event()
         params = request.params
         try:
             if request.method == "GET" and params.get("watch", "").lower() in ("true", "1"):
@@ -299,9 +307,10 @@ class KubeAPI(kmock.KubernetesScaffold):
     async def _emit(self, kind: Kind, type_: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         self._events.append((self._rv, kind.group, kind.plural, type_, copy.deepcopy(obj), old))
         del self._events[:-HISTORY]
-        assert self._changed is not None
-        async with self._changed:
-            self._changed.notify_all()
+        # No lock: a Condition's lock can leak when wait_for and a client disconnect race.
+        changed, self._changed = self._changed, asyncio.Event()
+        if changed is not None:
+            changed.set()
 
     def _bump(self, obj: dict[str, Any]) -> None:
         self._rv += 1
@@ -330,6 +339,11 @@ class KubeAPI(kmock.KubernetesScaffold):
         meta["generation"] = 1
         if kind.status:
             obj.pop("status", None)
+        if (kind.group, kind.plural) == ("", "services"):  # the API server allocates a ClusterIP
+            spec = obj.setdefault("spec", {})
+            if not spec.get("clusterIP"):
+                self._ips += 1
+                spec["clusterIP"] = f"10.96.{self._ips // 250}.{self._ips % 250 + 1}"
         self._bump(obj)
         self._store[key] = obj
         self.writes.append(("create", kind.plural, meta.get("namespace", ""), meta["name"], ""))
@@ -477,12 +491,93 @@ class KubeAPI(kmock.KubernetesScaffold):
                         await send("MODIFIED" if was_ok else "ADDED", obj)  # ADDED: started matching
                     elif was_ok:
                         await send("DELETED", obj)  # stopped matching the selector
-                async with self._changed:
-                    if not (self._events and self._events[-1][0] > cursor):
-                        try:
-                            await asyncio.wait_for(self._changed.wait(), max(0.0, min(1.0, deadline - loop.time())))
-                        except asyncio.TimeoutError:
-                            pass
+                changed = self._changed
+                if changed is not None and not (self._events and self._events[-1][0] > cursor):
+                    try:
+                        await asyncio.wait_for(changed.wait(), max(0.0, min(1.0, deadline - loop.time())))
+                    except asyncio.TimeoutError:
+                        pass
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return response
+
+
+# ---------------------------------------------------------------- test-side helpers
+
+class Cluster:
+    """The emulated API server plus helpers that talk to it over HTTP, as kubectl would."""
+
+    def __init__(self, api: KubeAPI, url: str, session: aiohttp.ClientSession) -> None:
+        self.api = api
+        self.url = url.rstrip("/")
+        self.http = session
+
+    def config(self) -> client.Configuration:
+        return client.Configuration(host=self.url)
+
+    def _path(self, api_version: str, kind: str, namespace: str | None, name: str | None = None,
+              sub: str | None = None) -> str:
+        group, _, version = api_version.rpartition("/")
+        for r in self.api.resources:
+            info = self.api.resources[r]
+            if r.group == group and r.version == version and info.kind == kind:
+                base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+                if info.namespaced:
+                    base += f"/namespaces/{namespace or 'default'}"
+                return base + f"/{r.plural}" + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
+        raise KeyError(f"{api_version} {kind}")
+
+    async def _call(self, method: str, path: str, body: Any = None,
+                    content_type: str = "application/merge-patch+json") -> dict[str, Any]:
+        headers = {"Content-Type": content_type} if body is not None else {}
+        async with self.http.request(method, self.url + path, json=body, headers=headers) as resp:
+            data = await resp.json(content_type=None)
+            if resp.status >= 300:
+                raise AssertionError(f"{method} {path}: {resp.status} {data}")
+            return data
+
+    async def create(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """POST, then PATCH /status when the doc carries a status (as a kubelet or controller would)."""
+        meta = doc.get("metadata", {})
+        created = await self._call("POST", self._path(doc["apiVersion"], doc["kind"], meta.get("namespace")),
+                                   doc, "application/json")
+        if doc.get("status"):
+            created = await self.patch_status(doc, doc["status"])
+        return created
+
+    async def apply_yaml(self, text: str) -> list[dict[str, Any]]:
+        return [await self.create(d) for d in yaml.safe_load_all(text) if d]
+
+    async def patch(self, doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+        meta = doc["metadata"]
+        return await self._call("PATCH", self._path(doc["apiVersion"], doc["kind"], meta.get("namespace"),
+                                                    meta["name"]), patch)
+
+    async def patch_status(self, doc: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        meta = doc["metadata"]
+        return await self._call("PATCH", self._path(doc["apiVersion"], doc["kind"], meta.get("namespace"),
+                                                    meta["name"], "status"), {"status": status})
+
+    async def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        return await self._call("DELETE", self._path(api_version, kind, namespace, name))
+
+    async def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        async with self.http.get(self.url + self._path(api_version, kind, namespace, name)) as resp:
+            return await resp.json() if resp.status == 200 else None
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0, interval: float = 0.05,
+                     what: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy (bounded); the last error explains a timeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            result = await check()
+            if result:
+                return result
+            last = result
+        except AssertionError as err:
+            last = err
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}: {last!r}")

@@ -39,6 +39,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{ toYaml .Values.args }}
 {{- else -}}
 - run
+- --router-host
+- "0.0.0.0"
 - --ext-proc-port
 - {{ .Values.ports.extProc | quote }}
 - --health-port
