@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-overhead clean
+.PHONY: demo test bench bench-quick bench-deps bench-overhead clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -P -m venv $(VENV) || python3 -P -m venv $(VENV)
@@ -20,11 +20,29 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -P -m pytest -q
 
-bench: $(STAMP)
+# The benchmark (bench/README.md); never part of `make test`. Its peers live in their own venv:
+# inference-perf needs Python >= 3.12 (PY312), sglang-router comes with it.
+PY312 ?= $(shell command -v python3.12 || echo /root/.pyenv/versions/3.12.1/bin/python3.12)
+BENCH_VENV := .venv-bench312
+BENCH_STAMP := $(BENCH_VENV)/.bench-installed
+
+$(BENCH_STAMP):
+	test -x $(BENCH_VENV)/bin/python || $(PY312) -P -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -P -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -P -m pip install --quiet inference-perf==0.7.0 sglang-router==0.3.2 tokenizers==0.22.2
+	printf 'inference-perf==0.7.0\nsglang-router==0.3.2\ntokenizers==0.22.2' > $(BENCH_STAMP)
+
+bench-deps: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python -P -m pip install --quiet -e '.[bench]'
+
+bench: bench-deps
 	$(BIN)/igw bench
 
+bench-quick: bench-deps
+	$(BIN)/igw bench --quick
+
 bench-overhead: $(STAMP)
-	$(BIN)/python -P -m bench.overhead
+	$(BIN)/python -P bench/overhead.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

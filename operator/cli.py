@@ -33,12 +33,18 @@ def _router_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scrape-interval", type=float, default=0.1, help="seconds between pod /metrics scrapes")
     g.add_argument("--stale-after", type=float, default=1.0,
                    help="pod metrics older than this many seconds count as unknown (busy)")
+    g.add_argument("--scheduler-config", type=Path, default=None, metavar="YAML",
+                   help="scorer weights per strategy and admission thresholds (see router/scheduler/config.py)")
+    g.add_argument("--no-usage-metrics", action="store_true",
+                   help="do not read token usage from responses (saves ext_proc messages per request)")
 
 
 def router_settings(args: argparse.Namespace) -> RouterSettings:
     return RouterSettings(host=args.router_host, ext_proc_port=args.ext_proc_port, health_port=args.health_port,
                           metrics_port=args.metrics_port, scrape_interval=args.scrape_interval,
-                          stale_after=args.stale_after)
+                          stale_after=args.stale_after,
+                          scheduler_config=str(args.scheduler_config) if args.scheduler_config else None,
+                          read_usage=not args.no_usage_metrics)
 
 
 def _gateway_arguments(p: argparse.ArgumentParser) -> None:

@@ -24,9 +24,14 @@ class EndpointState:
     stale_after: float = 1.0
     metrics: dict[str, EndpointMetrics] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)
+    # Requests sent to each endpoint since its last scrape: its scraped queue cannot show them
+    # yet, so admission adds them to the queue it sees (else a freed slot would release the
+    # whole waiting queue onto the pod before the next scrape).
+    since_scrape: dict[str, int] = field(default_factory=dict)
 
     def update(self, address: str, metrics: EndpointMetrics) -> None:
         self.metrics[address] = metrics
+        self.since_scrape.pop(address, None)
 
     def fresh(self, address: str, now: float | None = None) -> EndpointMetrics | None:
         """The endpoint's metrics, or None when they are missing or too old to trust."""
@@ -39,6 +44,7 @@ class EndpointState:
 
     def started(self, address: str) -> None:
         self.in_flight[address] = self.in_flight.get(address, 0) + 1
+        self.since_scrape[address] = self.since_scrape.get(address, 0) + 1
 
     def finished(self, address: str) -> None:
         n = self.in_flight.get(address, 0) - 1
@@ -50,3 +56,5 @@ class EndpointState:
     def forget_except(self, addresses: set[str]) -> None:
         for addr in [a for a in self.metrics if a not in addresses]:
             del self.metrics[addr]
+        for addr in [a for a in self.since_scrape if a not in addresses]:
+            del self.since_scrape[addr]

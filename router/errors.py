@@ -12,6 +12,7 @@ class GatewayError(Exception):
     message: str
     type: str = "invalid_request_error"
     param: str | None = None
+    reason: str | None = None  # admission refusals: shed | queue-full | waited-too-long (a metric label)
 
     def body(self) -> bytes:
         return json.dumps({"error": {"message": self.message, "type": self.type,

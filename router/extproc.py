@@ -1,10 +1,23 @@
-"""The ext_proc gRPC service Envoy calls for every request: parse → schedule → mutate.
+"""The ext_proc gRPC service Envoy calls for every request: parse → admit → schedule → mutate.
 
-Envoy sends the request headers, then the buffered body. The router answers the headers with
-CONTINUE (or decides at once when there is no body), and the body with the chosen endpoint in
-`x-gateway-destination-endpoint` (plus `envoy.lb` metadata), the body rewritten when an
-InferenceModel maps the model to another target, and a route-cache clear so Envoy re-routes
-on that header. Errors become ImmediateResponses with an OpenAI-style JSON body.
+One gRPC stream per HTTP request. Envoy sends the request headers, then the buffered body:
+1. Headers: the router answers CONTINUE. When this request may need its response read (token
+   usage, or a canary target whose name must be turned back into the one the client asked
+   for), the answer also turns on response-header processing for this request only
+   (`mode_override`); other requests never cost a response message.
+2. Body: parse the OpenAI body; find the pool (the route's pools from the per-route metadata
+   `x-igw-pools`, or the listener's HTTPRoute rules on the model header, by `model`); find
+   the InferenceModel (target model by weight, criticality; an undeclared model is Standard,
+   name unchanged); admit (shed / queue while the pool is saturated); pick a pod; answer with
+   `x-gateway-destination-endpoint` (+ `envoy.lb` metadata), `x-gateway-model-name`, the
+   body rewritten only when the target differs, and a route-cache clear so Envoy re-routes.
+3. Response headers (only when turned on): the response body is asked for — STREAMED for SSE,
+   BUFFERED for JSON — only when the model must be renamed back or usage is to be read.
+4. Response body: `model` renamed back, `usage` read into the token histograms.
+When Envoy ends the stream (the HTTP request is over), the pod's in-flight count drops and
+the request's duration is recorded.
+
+Errors become ImmediateResponses with an OpenAI-style JSON body.
 """
 
 from __future__ import annotations
@@ -19,22 +32,26 @@ from typing import AsyncIterator, Callable
 import grpc
 import structlog
 from envoy.config.core.v3 import base_pb2 as core
+from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2 as pm
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from envoy.type.v3 import http_status_pb2
-from google.protobuf import struct_pb2
+from google.protobuf import duration_pb2, struct_pb2
 
+from .admission import Admission
 from .endpoint_state import EndpointState
 from .errors import GatewayError, internal, unavailable
 from .openai import InferenceRequest, parse_request
+from .responses import ResponseProcessor
 from .scheduler.scheduler import Scheduler
 from .scheduler.types import SchedulingRequest
-from .table import Criticality, ModelRule, Pool, RoutingTable, TableHolder
+from .table import MODEL_HEADER, Criticality, Pool, RoutingTable, TableHolder
 from .telemetry import Telemetry
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
-MODEL_HEADER = "x-gateway-model-name"
 POOLS_METADATA_KEY = "x-igw-pools"
+LISTENER_METADATA_KEY = "x-igw-listener"
+QUEUE_MESSAGE_MARGIN = 5.0  # seconds of Envoy message timeout beyond the longest queue wait
 
 log = structlog.get_logger("router")
 
@@ -51,6 +68,8 @@ class Decision:
     target_model: str
     strategy: str
     decision_ms: float
+    criticality: str = "Standard"
+    queued_ms: float = 0.0
 
 
 Observer = Callable[[Decision], None]
@@ -66,7 +85,7 @@ def parse_pools(value: str) -> list[tuple[str, int]]:
     return out
 
 
-def weighted_choice(items: list[tuple[str, int]], rng: random.Random) -> str:
+def weighted_choice(items, rng: random.Random) -> str:
     if len(items) == 1:
         return items[0][0]
     total = sum(w for _, w in items)
@@ -91,101 +110,242 @@ def _immediate(err: GatewayError) -> pb.ProcessingResponse:
     ))
 
 
+def not_found(message: str) -> GatewayError:
+    return GatewayError(404, message, "not_found_error")
+
+
+_M = pm.ProcessingMode
 _CONTINUE_HEADERS = pb.ProcessingResponse(request_headers=pb.HeadersResponse())
+# Request headers answered, response headers wanted (the request body stays BUFFERED).
+_CONTINUE_WANT_RESPONSE = pb.ProcessingResponse(
+    request_headers=pb.HeadersResponse(),
+    mode_override=_M(request_header_mode=_M.SEND, response_header_mode=_M.SEND, request_body_mode=_M.BUFFERED,
+                     response_body_mode=_M.NONE, request_trailer_mode=_M.SKIP, response_trailer_mode=_M.SKIP))
+_RESPONSE_HEADERS_PLAIN = pb.ProcessingResponse(response_headers=pb.HeadersResponse())
+
+
+def _response_body_mode(mode: int) -> pb.ProcessingResponse:
+    return pb.ProcessingResponse(
+        response_headers=pb.HeadersResponse(),
+        mode_override=_M(request_header_mode=_M.SEND, response_header_mode=_M.SEND, request_body_mode=_M.BUFFERED,
+                         response_body_mode=mode, request_trailer_mode=_M.SKIP, response_trailer_mode=_M.SKIP))
+
+
+_RESPONSE_STREAMED = _response_body_mode(_M.STREAMED)
+_RESPONSE_BUFFERED = _response_body_mode(_M.BUFFERED)
+_RESPONSE_BODY_PLAIN = pb.ProcessingResponse(response_body=pb.BodyResponse())
+
+
+class _Stream:
+    """What one request's stream has learned so far."""
+
+    __slots__ = ("path", "request_id", "decision", "started", "stream", "include_usage", "processor",
+                 "status", "labels")
+
+    def __init__(self) -> None:
+        self.path = ""
+        self.request_id = ""
+        self.decision: Decision | None = None
+        self.started = 0.0
+        self.stream = False
+        self.include_usage = False
+        self.processor: ResponseProcessor | None = None
+        self.status = 0
+        self.labels: tuple[str, str] = ("", "")
 
 
 class ExtProcService(pb_grpc.ExternalProcessorServicer):
     def __init__(self, holder: TableHolder, scheduler: Scheduler, state: EndpointState,
-                 telemetry: Telemetry, rng: random.Random | None = None) -> None:
+                 telemetry: Telemetry, rng: random.Random | None = None, admission: Admission | None = None,
+                 read_usage: bool = True, log_requests: bool = True) -> None:
         self.holder = holder
         self.scheduler = scheduler
         self.state = state
         self.telemetry = telemetry
         self.rng = rng or random.Random()
+        self.admission = admission or Admission(state)
+        self.read_usage = read_usage
+        self.log_requests = log_requests
         self.observers: list[Observer] = []
+        self._pools_cache: dict[str, list[tuple[str, int]]] = {}
+        self._wants_response_cache: dict[tuple[int, str, str], bool] = {}
+        self._metadata_cache: dict[str, struct_pb2.Struct] = {}
+
+    # -- the stream --------------------------------------------------------------------------
 
     async def Process(self, request_iterator: AsyncIterator[pb.ProcessingRequest],
-                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.ProcessingResponse]:
-        pools = ""
+                      context: grpc.aio.ServicerContext) -> None:
+        # context.read()/write() rather than the request iterator and a response generator:
+        # the same messages for less grpc.aio machinery per message (measured with
+        # bench/overhead.py).
+        pools = listener = ""
         for key, value in context.invocation_metadata() or ():
             if key == POOLS_METADATA_KEY:
                 pools = value
-        headers: dict[str, str] = {}
-        decision: Decision | None = None
+            elif key == LISTENER_METADATA_KEY:
+                listener = value
+        s = _Stream()
+        read, write = context.read, context.write
         try:
-            async for message in request_iterator:
+            while True:
+                message = await read()
+                if message is grpc.aio.EOF:
+                    break
                 kind = message.WhichOneof("request")
-                if kind == "request_headers":
-                    headers = {h.key: (h.raw_value.decode("latin-1") if h.raw_value else h.value)
-                               for h in message.request_headers.headers.headers
-                               if h.key in (":path", ":method", "x-request-id")}
-                    if message.request_headers.end_of_stream:
-                        response, decision = self._decide(pools, headers, None)
-                        yield response
-                    else:
-                        yield _CONTINUE_HEADERS
-                elif kind == "request_body":
+                if kind == "request_body":
                     # BUFFERED mode delivers the whole body in one message.
-                    response, decision = self._decide(pools, headers, message.request_body.body)
-                    yield response
+                    async for response in self._decide(s, pools, listener, message.request_body.body):
+                        await write(response)
+                elif kind == "request_headers":
+                    for h in message.request_headers.headers.headers:
+                        key = h.key
+                        if key == ":path":
+                            s.path = h.raw_value.decode("latin-1") if h.raw_value else h.value
+                        elif key == "x-request-id":
+                            s.request_id = h.raw_value.decode("latin-1") if h.raw_value else h.value
+                    if message.request_headers.end_of_stream:
+                        async for response in self._decide(s, pools, listener, None):
+                            await write(response)
+                    elif self._wants_response(pools, listener):
+                        await write(_CONTINUE_WANT_RESPONSE)
+                    else:
+                        await write(_CONTINUE_HEADERS)
+                elif kind == "response_headers":
+                    await write(self._on_response_headers(s, message.response_headers))
+                elif kind == "response_body":
+                    await write(self._on_response_body(s, message.response_body))
                 else:
                     # A phase we did not ask for (another filter's mode override): let it pass.
-                    yield _passthrough(kind)
+                    await write(_passthrough(kind))
         finally:
             # Envoy ends the stream when the HTTP request is done: the endpoint has one fewer.
-            if decision is not None:
-                self.state.finished(decision.address)
-                self.telemetry.running.labels(decision.model).dec()
+            d = s.decision
+            if d is not None:
+                self.state.finished(d.address)
+                t = self.telemetry
+                t.child(t.running, d.model).dec()
+                t.child(t.duration, *s.labels).observe(time.perf_counter() - s.started)
 
-    def _decide(self, pools: str, headers: dict[str, str], raw: bytes | None
-                ) -> tuple[pb.ProcessingResponse, Decision | None]:
-        started = time.perf_counter()
-        request_id = headers.get("x-request-id") or uuid.uuid4().hex
-        model = target = ""
-        try:
-            table = self.holder.current
-            pool = self._pool(table, pools)
-            request = parse_request(raw) if raw is not None else None
-            model = request.model if request else ""
-            rule = pool.models.get(model) if request else None
-            target = weighted_choice([(t.name, t.weight) for t in rule.targets], self.rng) if rule else model
-            criticality = rule.criticality if rule else Criticality.STANDARD
-            endpoint = self.scheduler.pick(pool, SchedulingRequest(
-                model=model, target_model=target, prompt=request.prompt if request else "",
-                criticality=criticality))
-        except GatewayError as err:
-            self.telemetry.errors.labels(model, target, str(err.status)).inc()
-            log.info("Request Rejected", request_id=request_id, status=err.status, reason=err.message,
-                     model=model, path=headers.get(":path"))
-            return _immediate(err), None
-        except Exception as err:  # a bug must cost one request, never the stream or the server
-            log.exception("routing failed", request_id=request_id)
-            return _immediate(internal(f"routing failed: {type(err).__name__}")), None
+    # -- request ---------------------------------------------------------------------------
 
-        decision = Decision(
-            request_id=request_id, pool=pool.key, pod=endpoint.name, address=endpoint.address,
-            model=model, target_model=target, strategy=pool.strategy.value,
-            decision_ms=round((time.perf_counter() - started) * 1000, 3))
-        self.state.started(endpoint.address)
-        self.telemetry.requests.labels(model, target).inc()
-        self.telemetry.running.labels(model).inc()
-        self.telemetry.scheduler_latency.observe(decision.decision_ms / 1000)
-        log.info("Request Handled", request_id=request_id, pod=endpoint.name, address=endpoint.address,
-                 pool=pool.key, model=model, target_model=target, strategy=decision.strategy,
-                 decision_ms=decision.decision_ms)
-        for observer in self.observers:
-            observer(decision)
-        return self._route_to(endpoint.address, request, target, raw is not None), decision
+    def _wants_response(self, pools: str, listener: str) -> bool:
+        """Whether requests on this route may need their response read: always when usage is
+        read; else only when a model they may name is rewritten to another target."""
+        if self.read_usage:
+            return True
+        table = self.holder.current
+        key = (table.version, pools, listener)
+        wants = self._wants_response_cache.get(key)
+        if wants is None:
+            keys = [k for k, _ in self._pools(pools)]
+            keys += [k for rule in table.model_routes.get(listener, ()) for k, _ in rule.pools]
+            wants = any(t.name != rule.model_name for k in keys if k in table.pools
+                        for rule in table.pools[k].models.values() for t in rule.targets)
+            if len(self._wants_response_cache) > 1024:
+                self._wants_response_cache.clear()
+            self._wants_response_cache[key] = wants
+        return wants
 
-    def _pool(self, table: RoutingTable, pools: str) -> Pool:
-        choices = parse_pools(pools)
+    def _pools(self, value: str) -> list[tuple[str, int]]:
+        parsed = self._pools_cache.get(value)
+        if parsed is None:
+            parsed = parse_pools(value)
+            if len(self._pools_cache) > 1024:
+                self._pools_cache.clear()
+            self._pools_cache[value] = parsed
+        return parsed
+
+    def _resolve_pool(self, table: RoutingTable, pools: str, listener: str, path: str, model: str) -> Pool:
+        choices = None
+        if model and listener and table.model_routes:
+            rule = table.model_route(listener, path, model)
+            if rule is not None:
+                choices = rule.pools
+        if choices is None:
+            choices = self._pools(pools)
         if not choices:
+            if listener:
+                raise not_found(f"no route on this listener serves model {model!r}" if model
+                                else "no route matches this request")
             raise internal("route carries no pool (x-igw-pools): the Envoy configuration is not ours")
         key = weighted_choice(choices, self.rng)
         pool = table.pools.get(key)
         if pool is None:
             raise unavailable(f"pool {key} is not known to this router yet")
         return pool
+
+    async def _decide(self, s: _Stream, pools: str, listener: str, raw: bytes | None
+                      ) -> AsyncIterator[pb.ProcessingResponse]:
+        started = time.perf_counter()
+        request_id = s.request_id or uuid.uuid4().hex
+        model = target = ""
+        queued = 0.0
+        t = self.telemetry
+        pool: Pool | None = None
+        criticality = Criticality.STANDARD
+        try:
+            table = self.holder.current
+            request = parse_request(raw) if raw is not None else None
+            model = request.model if request else ""
+            pool = self._resolve_pool(table, pools, listener, s.path, model)
+            rule = pool.models.get(model) if request else None
+            target = weighted_choice([(x.name, x.weight) for x in rule.targets], self.rng) if rule else model
+            criticality = rule.criticality if rule else Criticality.STANDARD
+            if self.admission.must_wait(pool, criticality):
+                # Envoy's per-message timeout (10 s) would cut the wait short: extend it once.
+                yield pb.ProcessingResponse(override_message_timeout=duration_pb2.Duration(
+                    seconds=int(self.admission.settings.max_wait + QUEUE_MESSAGE_MARGIN)))
+                key = pool.key
+                queued = await self.admission.wait(pool, criticality, lambda: self.holder.current.pools.get(key))
+                t.child(t.queue_wait, pool.key, criticality.value).observe(queued)
+                table = self.holder.current
+                pool = table.pools.get(key, pool)
+            sreq = SchedulingRequest(model=model, target_model=target, prompt=request.prompt if request else "",
+                                     criticality=criticality)
+            endpoint = self.scheduler.pick(pool, sreq)
+        except GatewayError as err:
+            t.child(t.errors, model, target, str(err.status)).inc()
+            reason = getattr(err, "reason", None)
+            if reason is not None:
+                t.child(t.rejected, pool.key if pool else "", criticality.value, reason).inc()
+            log.info("Request Rejected", request_id=request_id, status=err.status, reason=err.message,
+                     model=model, path=s.path)
+            yield _immediate(err)
+            return
+        except Exception as err:  # a bug must cost one request, never the stream or the server
+            log.exception("routing failed", request_id=request_id)
+            yield _immediate(internal(f"routing failed: {type(err).__name__}"))
+            return
+
+        now = time.perf_counter()
+        decision = Decision(
+            request_id=request_id, pool=pool.key, pod=endpoint.name, address=endpoint.address,
+            model=model, target_model=target, strategy=pool.strategy.value,
+            decision_ms=round((now - started - queued) * 1000, 3), criticality=criticality.value,
+            queued_ms=round(queued * 1000, 1))
+        s.decision = decision
+        s.started = now
+        s.labels = (model, target)
+        self.state.started(endpoint.address)
+        t.child(t.requests, model, target).inc()
+        t.child(t.running, model).inc()
+        t.scheduler_latency.observe(decision.decision_ms / 1000)
+        if sreq.prefix_hit_ratio is not None:
+            t.prefix_hit_ratio.observe(sreq.prefix_hit_ratio)
+        if request is not None:
+            s.stream = request.stream
+            opts = request.body.get("stream_options")
+            s.include_usage = request.stream and isinstance(opts, dict) and bool(opts.get("include_usage"))
+            if target != model or self.read_usage:
+                s.processor = ResponseProcessor(target, model)
+        if self.log_requests:
+            log.info("Request Handled", request_id=request_id, pod=endpoint.name, address=endpoint.address,
+                     pool=pool.key, model=model, target_model=target, strategy=decision.strategy,
+                     criticality=decision.criticality, decision_ms=decision.decision_ms,
+                     queued_ms=decision.queued_ms)
+        for observer in self.observers:
+            observer(decision)
+        yield self._route_to(endpoint.address, request, target, raw is not None)
 
     def _route_to(self, address: str, request: InferenceRequest | None, target: str, has_body: bool
                   ) -> pb.ProcessingResponse:
@@ -199,11 +359,64 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
                 set_headers.append(_header("content-length", str(len(body))))
         common = pb.CommonResponse(header_mutation=pb.HeaderMutation(set_headers=set_headers),
                                    body_mutation=body_mutation, clear_route_cache=True)
-        metadata = struct_pb2.Struct()
-        metadata.update({"envoy.lb": {DESTINATION_HEADER: address}})
+        metadata = self._metadata_cache.get(address)
+        if metadata is None:
+            metadata = struct_pb2.Struct()
+            metadata.update({"envoy.lb": {DESTINATION_HEADER: address}})
+            if len(self._metadata_cache) > 65536:
+                self._metadata_cache.clear()
+            self._metadata_cache[address] = metadata
         if has_body:
             return pb.ProcessingResponse(request_body=pb.BodyResponse(response=common), dynamic_metadata=metadata)
         return pb.ProcessingResponse(request_headers=pb.HeadersResponse(response=common), dynamic_metadata=metadata)
+
+    # -- response --------------------------------------------------------------------------
+
+    def _on_response_headers(self, s: _Stream, headers: pb.HttpHeaders) -> pb.ProcessingResponse:
+        content_type = ""
+        for h in headers.headers.headers:
+            if h.key == ":status":
+                s.status = int(h.raw_value or h.value or 0)
+            elif h.key == "content-type":
+                content_type = (h.raw_value.decode("latin-1") if h.raw_value else h.value)
+        d = s.decision
+        if d is not None and s.status >= 400:
+            t = self.telemetry
+            t.child(t.errors, d.model, d.target_model, str(s.status)).inc()
+        p = s.processor
+        if p is None or headers.end_of_stream or s.status >= 400 and not p.rewrites:
+            return _RESPONSE_HEADERS_PLAIN
+        if content_type.startswith("text/event-stream"):
+            if p.rewrites or s.include_usage:
+                return _RESPONSE_STREAMED
+            return _RESPONSE_HEADERS_PLAIN
+        if "json" in content_type:
+            return _RESPONSE_BUFFERED
+        return _RESPONSE_HEADERS_PLAIN
+
+    def _on_response_body(self, s: _Stream, body: pb.HttpBody) -> pb.ProcessingResponse:
+        p = s.processor
+        if p is None:
+            return _RESPONSE_BODY_PLAIN
+        if s.stream and s.status < 400:
+            new = p.sse_chunk(body.body, body.end_of_stream)
+            mutation = None if new is None else pb.BodyMutation(body=new)
+            response = pb.ProcessingResponse(response_body=pb.BodyResponse(
+                response=pb.CommonResponse(body_mutation=mutation))) if mutation is not None else _RESPONSE_BODY_PLAIN
+        else:
+            new = p.json_body(body.body)
+            if new is None:
+                response = _RESPONSE_BODY_PLAIN
+            else:
+                response = pb.ProcessingResponse(response_body=pb.BodyResponse(response=pb.CommonResponse(
+                    header_mutation=pb.HeaderMutation(set_headers=[_header("content-length", str(len(new)))]),
+                    body_mutation=pb.BodyMutation(body=new))))
+        if body.end_of_stream and p.usage is not None and s.decision is not None:
+            t = self.telemetry
+            t.child(t.input_tokens, *s.labels).observe(p.usage.prompt_tokens)
+            t.child(t.output_tokens, *s.labels).observe(p.usage.completion_tokens)
+            p.usage = None
+        return response
 
 
 def rewrite_model(request: InferenceRequest, target: str) -> bytes:

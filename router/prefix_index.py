@@ -52,24 +52,31 @@ class PrefixIndex:
     def set_capacity(self, address: str, blocks: int) -> None:
         self._capacity[address] = blocks
 
-    def match(self, hashes: list[int], addresses: Iterable[str]) -> dict[str, int]:
-        """Leading blocks of `hashes` each address holds."""
-        active = set(addresses)
-        matched = dict.fromkeys(active, 0)
+    def match(self, hashes: list[int], addresses: Iterable[str] | None = None) -> dict[str, int]:
+        """Leading blocks of `hashes` each address holds. Only addresses that hold at least
+        the first block are walked (a few, however large the pool), so the cost does not grow
+        with the pool; with `addresses`, every one of them gets an entry (0 when absent)."""
+        matched: dict[str, int] = {}
         holders = self._holders
+        active: set[str] | None = None
         depth = 0
         for h in hashes:
             have = holders.get(h)
             if not have:
                 break
-            for address in active - have:  # they stop matching here
-                matched[address] = depth
-            active &= have
-            if not active:
-                break
+            if active is None:
+                active = set(have)
+            else:
+                for address in active - have:  # they stop matching here
+                    matched[address] = depth
+                active &= have
+                if not active:
+                    break
             depth += 1
-        for address in active:  # still matching where the walk stopped
+        for address in active or ():  # still matching where the walk stopped
             matched[address] = depth
+        if addresses is not None:
+            return {a: matched.get(a, 0) for a in addresses}
         return matched
 
     def record(self, address: str, hashes: list[int]) -> None:

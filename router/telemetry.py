@@ -1,26 +1,99 @@
 """The router's Prometheus metrics, named as the Inference Extension's users already chart them.
 
-Each `Telemetry` owns its registry (tests run several routers in one process).
+Each `Telemetry` owns its registry (tests run several routers in one process). Per-request
+metric children are cached by label values: `Counter.labels()` costs more than the increment.
+Pool gauges (ready pods, average KV use and queue) are computed when /metrics is scraped, from
+the routing table and the endpoint state, so the request path never touches them.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+DURATION_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20,
+                    30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600)
+TOKEN_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32778, 65536, 131072, 262144,
+                 524288, 1048576)
+RATIO_BUCKETS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 class Telemetry:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        mt = ["model_name", "target_model_name"]
         self.requests = Counter("inference_model_request", "Requests routed, by model and target model.",
-                                ["model_name", "target_model_name"], registry=r)
-        self.errors = Counter("inference_model_request_error", "Requests the gateway refused, by error code.",
-                              ["model_name", "target_model_name", "error_code"], registry=r)
+                                mt, registry=r)
+        self.errors = Counter("inference_model_request_error", "Requests that failed, by error code.",
+                              mt + ["error_code"], registry=r)
+        self.duration = Histogram("inference_model_request_duration_seconds",
+                                  "Request duration from routing to the end of the response.", mt,
+                                  registry=r, buckets=DURATION_BUCKETS)
+        self.input_tokens = Histogram("inference_model_input_tokens", "Prompt tokens per request (from usage).",
+                                      mt, registry=r, buckets=TOKEN_BUCKETS)
+        self.output_tokens = Histogram("inference_model_output_tokens", "Completion tokens per request (from usage).",
+                                       mt, registry=r, buckets=TOKEN_BUCKETS)
         self.running = Gauge("inference_model_running_requests", "Requests routed and not yet finished.",
                              ["model_name"], registry=r)
         self.scheduler_latency = Histogram(
             "inference_extension_scheduler_e2e_duration_seconds", "Time to pick an endpoint.",
             registry=r, buckets=LATENCY_BUCKETS)
-        self.ready_pods = Gauge("inference_pool_ready_pods", "Ready endpoints per pool.", ["name"], registry=r)
+        self.prefix_hit_ratio = Histogram(
+            "inference_extension_prefix_indexer_hit_ratio",
+            "Share of a prompt's prefix blocks the chosen pod already held (PREFIX_CACHE pools).",
+            registry=r, buckets=RATIO_BUCKETS)
+        self.queue_size = Gauge("inference_extension_flow_control_queue_size",
+                                "Requests waiting for capacity, by pool and criticality.",
+                                ["name", "criticality"], registry=r)
+        self.rejected = Counter("inference_extension_flow_control_rejected",
+                                "Requests refused by admission (shed, queue full, waited too long).",
+                                ["name", "criticality", "reason"], registry=r)
+        self.queue_wait = Histogram("inference_extension_flow_control_queue_duration_seconds",
+                                    "Time requests waited for capacity.", ["name", "criticality"],
+                                    registry=r, buckets=DURATION_BUCKETS)
+        self._children: dict[tuple, object] = {}
+        self._pool_source: Callable[[], list[tuple[str, int, float, float]]] | None = None
+        self._index_size: Callable[[], int] | None = None
+        r.register(_PoolCollector(self))
+
+    def child(self, metric, *labels: str):
+        """`metric.labels(*labels)`, cached (the request path calls this several times)."""
+        key = (id(metric), labels)
+        c = self._children.get(key)
+        if c is None:
+            c = self._children[key] = metric.labels(*labels)
+        return c
+
+    def watch_pools(self, source: Callable[[], list[tuple[str, int, float, float]]],
+                    index_size: Callable[[], int]) -> None:
+        """`source()` → [(pool key, ready pods, average KV use, average queue)]."""
+        self._pool_source = source
+        self._index_size = index_size
+
+
+class _PoolCollector:
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.t = telemetry
+
+    def collect(self):
+        ready = GaugeMetricFamily("inference_pool_ready_pods", "Ready endpoints per pool.", labels=["name"])
+        kv = GaugeMetricFamily("inference_pool_average_kv_cache_utilization",
+                               "Average KV-cache use of the pool's pods with fresh metrics (0..1).", labels=["name"])
+        queue = GaugeMetricFamily("inference_pool_average_queue_size",
+                                  "Average model-server waiting queue of the pool's pods.", labels=["name"])
+        if self.t._pool_source is not None:
+            for key, n, kv_avg, queue_avg in self.t._pool_source():
+                ready.add_metric([key], n)
+                kv.add_metric([key], kv_avg)
+                queue.add_metric([key], queue_avg)
+        size = GaugeMetricFamily("inference_extension_prefix_indexer_size",
+                                 "Prefix blocks held in the router's prefix index (all pods).")
+        size.add_metric([], self.t._index_size() if self.t._index_size else 0)
+        return [ready, kv, queue, size]
+
+    def describe(self):
+        return []

@@ -32,11 +32,13 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable
     """Start a gateway on `manifests` (a dir); every port is free-picked."""
     started: list[Standalone] = []
 
-    async def start(manifests: Path, listener_port: int, reload_interval: float = 0.2) -> RunningGateway:
+    async def start(manifests: Path, listener_port: int, reload_interval: float = 0.2,
+                    **router: object) -> RunningGateway:
+        """`router`: RouterSettings fields to override (e.g. scheduler=SchedulerConfig(...))."""
         gateway = Standalone(StandaloneSettings(
             manifests=[manifests],
-            router=RouterSettings(ext_proc_port=free_port(), health_port=free_port(), metrics_port=free_port(),
-                                  scrape_interval=0.05),
+            router=RouterSettings(**{"ext_proc_port": free_port(), "health_port": free_port(),
+                                     "metrics_port": free_port(), "scrape_interval": 0.05, **router}),
             xds_port=free_port(), admin_port=free_port(), envoy_concurrency=1,
             reload_interval=reload_interval, workdir=tmp_path / f"envoy{len(started)}"))
         started.append(gateway)

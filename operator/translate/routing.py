@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from inference_gateway.router.table import (
-    Criticality, Endpoint, ModelRule, Pool, RoutingTable, Runtime, Strategy, TargetModel, pool_key,
+    MODEL_HEADER, Criticality, Endpoint, ModelRoute, ModelRule, Pool, RoutingTable, Runtime, Strategy,
+    TargetModel, pool_key,
 )
 
 from ..api import InferenceModel, InferencePool, Pod
 from ..api.inference import RUNTIME_ANNOTATION, STRATEGY_ANNOTATION
+from .gateway import GatewayIR, build_gateway_ir
 from .objects import ObjectSet
 
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
@@ -91,4 +93,26 @@ def build_routing_table(objects: ObjectSet, version: int = 0) -> RoutingTable:
             endpoints=pool_endpoints(pool, objects.pods),
             models=rules,
         )
-    return RoutingTable(pools=pools, version=version)
+    return RoutingTable(pools=pools, version=version, model_routes=model_routes(build_gateway_ir(objects)))
+
+
+def model_routes(ir: GatewayIR) -> dict[str, tuple[ModelRoute, ...]]:
+    """Per listener, the HTTPRoute matches on the model header, in Envoy's precedence order.
+
+    Only matches whose sole header condition is the model header are resolvable by the router
+    (it does not see other headers); a match with more header conditions is left to Envoy.
+    """
+    out: dict[str, tuple[ModelRoute, ...]] = {}
+    for listener in ir.listeners:
+        rules = []
+        for route in listener.routes:
+            if not route.backends or len(route.headers) != 1 or route.headers[0][0] != MODEL_HEADER:
+                continue
+            _, kind, value = route.headers[0]
+            rules.append(ModelRoute(
+                model=value, regex=kind != "Exact",
+                pools=tuple((b.pool, b.weight) for b in route.backends),
+                path_type=route.path_type, path_value=route.path_value))
+        if rules:
+            out[listener.name] = tuple(rules)
+    return out

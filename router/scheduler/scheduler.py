@@ -20,13 +20,29 @@ class Scheduler:
     def __init__(self, state: EndpointState, prefix_index: PrefixIndex | None = None,
                  profiles: dict | None = None) -> None:
         self.state = state
-        self.prefix_index = prefix_index or PrefixIndex()
+        self.prefix_index = prefix_index if prefix_index is not None else PrefixIndex()  # an empty index is falsy
         self.profiles = profiles or default_profiles(self.prefix_index)
+        self._candidates: dict[str, tuple[tuple[Endpoint, ...], list[Candidate]]] = {}
 
     def candidates(self, pool: Pool) -> list[Candidate]:
-        now = time.monotonic()
-        fresh, in_flight = self.state.fresh, self.state.in_flight
-        return [Candidate(ep, fresh(ep.address, now), in_flight.get(ep.address, 0)) for ep in pool.endpoints]
+        """The pool's endpoints with their current state. The Candidate objects are reused
+        from request to request (scheduling is synchronous); only their values are refreshed
+        here, the hot loop at 1,000 endpoints (EndpointState.fresh() inlined)."""
+        cached = self._candidates.get(pool.key)
+        if cached is None or cached[0] is not pool.endpoints:
+            if len(self._candidates) > 4096:
+                self._candidates.clear()
+            cached = self._candidates[pool.key] = (pool.endpoints, [Candidate(ep, None) for ep in pool.endpoints])
+        out = cached[1]
+        oldest = time.monotonic() - self.state.stale_after
+        metrics, in_flight, since = self.state.metrics.get, self.state.in_flight.get, self.state.since_scrape.get
+        for c in out:
+            a = c.endpoint.address
+            m = metrics(a)
+            c.metrics = None if m is None or m.updated_at < oldest or m.updated_at == 0.0 else m
+            c.in_flight = in_flight(a, 0)
+            c.since_scrape = since(a, 0)
+        return out
 
     def pick(self, pool: Pool, request: SchedulingRequest) -> Endpoint:
         candidates = self.candidates(pool)
@@ -35,19 +51,28 @@ class Scheduler:
         profile: Profile = self.profiles[pool.strategy]
         for f in profile.filters:
             candidates = f.filter(request, candidates) or candidates  # never filter to nothing
+        if len(candidates) == 1:
+            chosen = candidates[0]
+            self._picked(profile, request, chosen)
+            return chosen.endpoint
         totals = [0.0] * len(candidates)
         debug = log.is_enabled_for(10)
         breakdown: dict[str, list[float]] = {}
         for scorer, weight in profile.scorers:
             scores = scorer.score(request, candidates)
+            if scores is None:  # no preference: adding a constant changes no ranking
+                continue
             if debug:
                 breakdown[scorer.name] = [round(s, 3) for s in scores]
-            for i, s in enumerate(scores):
-                totals[i] += weight * s
+            totals = [t + weight * s for t, s in zip(totals, scores)]
         chosen = profile.picker.pick(candidates, totals)
         if debug:
             log.debug("scored", pool=pool.key, pods=[c.endpoint.name for c in candidates], scores=breakdown,
                       totals=[round(t, 3) for t in totals], chosen=chosen.endpoint.name)
+        self._picked(profile, request, chosen)
+        return chosen.endpoint
+
+    def _picked(self, profile: Profile, request: SchedulingRequest, chosen: Candidate) -> None:
         if chosen.metrics is not None:
             self.prefix_index.set_capacity(
                 chosen.endpoint.address, capacity_from_cache(chosen.metrics.kv_blocks, chosen.metrics.block_size))
@@ -55,4 +80,3 @@ class Scheduler:
             picked = getattr(scorer, "picked", None)
             if picked is not None:
                 picked(request, chosen)
-        return chosen.endpoint

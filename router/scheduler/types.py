@@ -14,6 +14,7 @@ class Candidate:
     endpoint: Endpoint
     metrics: EndpointMetrics | None  # None: never scraped or stale, so assume the worst
     in_flight: int = 0               # requests this router sent there that have not finished
+    since_scrape: int = 0            # requests this router sent there since its last scrape
 
 
 @dataclass(slots=True)
@@ -24,6 +25,8 @@ class SchedulingRequest:
     criticality: Criticality = Criticality.STANDARD
     # Filled by the prefix plugin on first use, then reused to record the pick.
     prefix_hashes: list[int] | None = None
+    # Set by the prefix plugin after the pick: share of the prompt's blocks the chosen pod held.
+    prefix_hit_ratio: float | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -36,8 +39,9 @@ class Filter(Protocol):
 class Scorer(Protocol):
     name: str
 
-    def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> Sequence[float]:
-        """One score in [0, 1] per candidate; higher is better."""
+    def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> Sequence[float] | None:
+        """One score in [0, 1] per candidate, higher is better; None when the scorer has no
+        preference (every candidate scores the same), which the scheduler skips."""
         ...
 
 

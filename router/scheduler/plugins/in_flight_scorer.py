@@ -13,5 +13,5 @@ from .normalize import inverse_minmax
 class InFlightScorer:
     name = "in-flight"
 
-    def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
+    def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
         return inverse_minmax([float(c.in_flight) for c in candidates])

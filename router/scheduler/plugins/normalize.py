@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Sequence
 
 
-def inverse_minmax(values: Sequence[float]) -> list[float]:
+def inverse_minmax(values: Sequence[float]) -> list[float] | None:
+    """None when all values are equal: no preference (the scheduler then skips this scorer)."""
     lo, hi = min(values), max(values)
     if hi - lo < 1e-9:
-        return [1.0] * len(values)
-    return [(hi - v) / (hi - lo) for v in values]
+        return None
+    span = hi - lo
+    return [(hi - v) / span for v in values]

@@ -18,15 +18,21 @@ class PrefixScorer:
             request.prefix_hashes = block_hashes(request.prompt, request.target_model)
         return request.prefix_hashes
 
-    def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
+    def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
         hashes = self.hashes(request)
         if not hashes:
-            return [0.0] * len(candidates)
-        matched = self.index.match(hashes, (c.endpoint.address for c in candidates))
+            return None
+        matched = self.index.match(hashes)  # only the pods that hold a prefix of it
+        request.extras["prefix_matched"] = matched
         total = len(hashes)
-        return [matched[c.endpoint.address] / total for c in candidates]
+        if not matched:
+            return None  # no pod holds any of it: no preference
+        get = matched.get
+        return [get(c.endpoint.address, 0) / total for c in candidates]
 
     def picked(self, request: SchedulingRequest, chosen: Candidate) -> None:
         hashes = self.hashes(request)
         if hashes:
+            matched = request.extras.get("prefix_matched") or {}
+            request.prefix_hit_ratio = matched.get(chosen.endpoint.address, 0) / len(hashes)
             self.index.record(chosen.endpoint.address, hashes)

@@ -11,5 +11,5 @@ STALE_QUEUE = 1e6  # unknown queue: treat as longer than any real one
 class QueueScorer:
     name = "queue"
 
-    def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
+    def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
         return inverse_minmax([c.metrics.waiting if c.metrics else STALE_QUEUE for c in candidates])

@@ -1,0 +1,132 @@
+"""The ext_proc service driven directly (no Envoy): which pool, which target model, which
+processing-mode overrides, and what the response phases do."""
+
+import json
+import random
+import time
+
+import grpc
+from envoy.config.core.v3 import base_pb2 as core
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+
+from inference_gateway.router.endpoint_state import EndpointMetrics, EndpointState
+from inference_gateway.router.extproc import ExtProcService
+from inference_gateway.router.prefix_index import PrefixIndex
+from inference_gateway.router.scheduler.scheduler import Scheduler
+from inference_gateway.router.table import (
+    Criticality, Endpoint, ModelRoute, ModelRule, Pool, RoutingTable, TableHolder, TargetModel,
+)
+from inference_gateway.router.telemetry import Telemetry
+
+
+class Context:
+    """grpc.aio's servicer context as Process uses it: metadata, read() until EOF, write()."""
+
+    def __init__(self, messages, **metadata: str) -> None:
+        self.metadata = list(metadata.items())
+        self.incoming = list(messages)
+        self.written: list[pb.ProcessingResponse] = []
+
+    def invocation_metadata(self):
+        return self.metadata
+
+    async def read(self):
+        return self.incoming.pop(0) if self.incoming else grpc.aio.EOF
+
+    async def write(self, message) -> None:
+        self.written.append(message)
+
+
+def table() -> RoutingTable:
+    a = Pool("default", "a", 8000, endpoints=(Endpoint("a-0", "default", "10.0.0.1", 8000),),
+             models={"chat": ModelRule("chat", Criticality.CRITICAL, (TargetModel("chat-v2", 1),))})
+    b = Pool("default", "b", 8000, endpoints=(Endpoint("b-0", "default", "10.0.0.2", 8000),))
+    return RoutingTable(pools={a.key: a, b.key: b}, model_routes={
+        "default/gw/http": (ModelRoute("llama", (("default/b", 1),), "PathPrefix", "/v1"),)})
+
+
+def service(read_usage: bool = True) -> ExtProcService:
+    state = EndpointState()
+    for addr in ("10.0.0.1:8000", "10.0.0.2:8000"):
+        state.update(addr, EndpointMetrics(updated_at=time.monotonic() + 3600))
+    svc = ExtProcService(TableHolder(table()), Scheduler(state, PrefixIndex()), state, Telemetry(),
+                         rng=random.Random(1), read_usage=read_usage, log_requests=False)
+    return svc
+
+
+def headers(path: str = "/v1/chat/completions", eos: bool = False) -> pb.ProcessingRequest:
+    hs = [core.HeaderValue(key=":path", raw_value=path.encode()), core.HeaderValue(key="x-request-id", raw_value=b"r1")]
+    return pb.ProcessingRequest(request_headers=pb.HttpHeaders(headers=core.HeaderMap(headers=hs), end_of_stream=eos))
+
+
+def body(model: str, **extra) -> pb.ProcessingRequest:
+    raw = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}], **extra}).encode()
+    return pb.ProcessingRequest(request_body=pb.HttpBody(body=raw, end_of_stream=True))
+
+
+def response_headers(content_type: str, status: int = 200) -> pb.ProcessingRequest:
+    hs = [core.HeaderValue(key=":status", raw_value=str(status).encode()),
+          core.HeaderValue(key="content-type", raw_value=content_type.encode())]
+    return pb.ProcessingRequest(response_headers=pb.HttpHeaders(headers=core.HeaderMap(headers=hs)))
+
+
+async def run(svc, messages, **metadata) -> list[pb.ProcessingResponse]:
+    context = Context(messages, **metadata)
+    await svc.Process(None, context)
+    return context.written
+
+
+def set_headers(response: pb.ProcessingResponse) -> dict[str, str]:
+    common = response.request_body.response
+    return {h.header.key: h.header.raw_value.decode() for h in common.header_mutation.set_headers}
+
+
+async def test_canary_target_is_rewritten_and_the_response_renamed_back():
+    svc = service(read_usage=False)
+    seen = []
+    svc.observers.append(seen.append)
+    resp_body = json.dumps({"model": "chat-v2", "usage": {"prompt_tokens": 3, "completion_tokens": 4}}).encode()
+    out = await run(svc, [headers(), body("chat"), response_headers("application/json"),
+                          pb.ProcessingRequest(response_body=pb.HttpBody(body=resp_body, end_of_stream=True))],
+                    **{"x-igw-pools": "default/a=1"})
+    # The route may rewrite, so response headers are asked for on this request only.
+    assert out[0].HasField("mode_override") and out[0].mode_override.response_header_mode == 1  # SEND
+    h = set_headers(out[1])
+    assert h["x-gateway-destination-endpoint"] == "10.0.0.1:8000" and h["x-gateway-model-name"] == "chat"
+    assert json.loads(out[1].request_body.response.body_mutation.body)["model"] == "chat-v2"
+    assert out[2].mode_override.response_body_mode == 2  # BUFFERED for JSON
+    assert json.loads(out[3].response_body.response.body_mutation.body)["model"] == "chat"
+    assert seen[0].criticality == "Critical" and seen[0].target_model == "chat-v2"
+
+
+async def test_undeclared_model_is_standard_unchanged_and_costs_no_response_message():
+    svc = service(read_usage=False)
+    seen = []
+    svc.observers.append(seen.append)
+    out = await run(svc, [headers(), body("other")], **{"x-igw-pools": "default/b=1"})
+    assert not out[0].HasField("mode_override")
+    assert not out[1].request_body.response.HasField("body_mutation")
+    assert (seen[0].criticality, seen[0].target_model) == ("Standard", "other")
+
+
+async def test_model_header_rules_pick_the_pool_by_model():
+    svc = service()
+    seen = []
+    svc.observers.append(seen.append)
+    out = await run(svc, [headers(), body("llama")], **{"x-igw-listener": "default/gw/http"})
+    assert seen[0].pool == "default/b" and set_headers(out[1])["x-gateway-model-name"] == "llama"
+    out = await run(svc, [headers(), body("mistral")], **{"x-igw-listener": "default/gw/http"})
+    assert out[-1].immediate_response.status.code == 404
+    # Outside the rule's path, the model rule does not apply.
+    out = await run(svc, [headers("/v2/chat"), body("llama")], **{"x-igw-listener": "default/gw/http"})
+    assert out[-1].immediate_response.status.code == 404
+
+
+async def test_streams_ask_for_the_body_only_when_there_is_something_to_read():
+    svc = service(read_usage=True)
+    out = await run(svc, [headers(), body("other", stream=True), response_headers("text/event-stream")],
+                    **{"x-igw-pools": "default/b=1"})
+    assert not out[2].HasField("mode_override")  # no include_usage, no rewrite: nothing to read
+    out = await run(svc, [headers(), body("other", stream=True, stream_options={"include_usage": True}),
+                          response_headers("text/event-stream")], **{"x-igw-pools": "default/b=1"})
+    assert out[2].mode_override.response_body_mode == 1  # STREAMED
