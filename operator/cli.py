@@ -35,6 +35,10 @@ def _router_arguments(p: argparse.ArgumentParser) -> None:
                    help="pod metrics older than this many seconds count as unknown (busy)")
     g.add_argument("--scheduler-config", type=Path, default=None, metavar="YAML",
                    help="scorer weights per strategy and admission thresholds (see router/scheduler/config.py)")
+    g.add_argument("--pd-delivery", choices=["mirror", "router"], default="mirror",
+                   help="prefill/decode pools: Envoy mirrors the prefill request (default) or the router sends it")
+    g.add_argument("--tokenizer", default=None, metavar="TOKENIZER_JSON",
+                   help="precise prefix mode: the model servers' tokenizer.json (default: the simulator's tokenizer)")
     g.add_argument("--no-usage-metrics", action="store_true",
                    help="do not read token usage from responses (saves ext_proc messages per request)")
 
@@ -44,7 +48,8 @@ def router_settings(args: argparse.Namespace) -> RouterSettings:
                           metrics_port=args.metrics_port, scrape_interval=args.scrape_interval,
                           stale_after=args.stale_after,
                           scheduler_config=str(args.scheduler_config) if args.scheduler_config else None,
-                          read_usage=not args.no_usage_metrics)
+                          read_usage=not args.no_usage_metrics, pd_delivery=args.pd_delivery,
+                          tokenizer=args.tokenizer)
 
 
 def _gateway_arguments(p: argparse.ArgumentParser) -> None:

@@ -78,6 +78,8 @@ class Standalone:
         log.info("routing table updated", version=table.version, xds_version=version,
                  pools={k: len(p.endpoints) for k, p in table.pools.items()},
                  listeners=[f"{self.settings.listen_address}:{li.port}" for li in ir.listeners])
+        for note in table.notes:
+            log.info("routing choice", note=note)
 
     async def start(self) -> None:
         s = self.settings

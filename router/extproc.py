@@ -42,6 +42,7 @@ from .admission import Admission
 from .endpoint_state import EndpointState
 from .errors import GatewayError, internal, unavailable
 from .openai import InferenceRequest, parse_request
+from .prefill_sender import PrefillSender
 from .responses import ResponseProcessor
 from .scheduler.scheduler import Scheduler
 from .scheduler.types import SchedulingRequest
@@ -49,6 +50,8 @@ from .table import MODEL_HEADER, Criticality, Pool, RoutingTable, TableHolder
 from .telemetry import Telemetry
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
+# Prefill/decode: the prefill pod, to which Envoy mirrors the request (see translate/envoy.py).
+PREFILL_HEADER = "x-gateway-prefill-endpoint"
 POOLS_METADATA_KEY = "x-igw-pools"
 LISTENER_METADATA_KEY = "x-igw-listener"
 QUEUE_MESSAGE_MARGIN = 5.0  # seconds of Envoy message timeout beyond the longest queue wait
@@ -70,6 +73,8 @@ class Decision:
     decision_ms: float
     criticality: str = "Standard"
     queued_ms: float = 0.0
+    prefill_pod: str = ""      # prefill/decode pools: the pod that computes the prefill
+    prefill_address: str = ""
 
 
 Observer = Callable[[Decision], None]
@@ -157,8 +162,11 @@ class _Stream:
 class ExtProcService(pb_grpc.ExternalProcessorServicer):
     def __init__(self, holder: TableHolder, scheduler: Scheduler, state: EndpointState,
                  telemetry: Telemetry, rng: random.Random | None = None, admission: Admission | None = None,
-                 read_usage: bool = True, log_requests: bool = True) -> None:
+                 read_usage: bool = True, log_requests: bool = True,
+                 prefill_sender: PrefillSender | None = None) -> None:
         self.holder = holder
+        # None: Envoy mirrors prefill requests (the default); else the router posts them itself.
+        self.prefill_sender = prefill_sender
         self.scheduler = scheduler
         self.state = state
         self.telemetry = telemetry
@@ -301,8 +309,15 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
                 table = self.holder.current
                 pool = table.pools.get(key, pool)
             sreq = SchedulingRequest(model=model, target_model=target, prompt=request.prompt if request else "",
-                                     criticality=criticality)
-            endpoint = self.scheduler.pick(pool, sreq)
+                                     criticality=criticality, body=request.body if request else None)
+            prefill = None
+            if pool.pd is not None and request is not None:
+                # Disaggregated: the same body goes to a prefill pod and a decode pod, each
+                # picked from its role's sub-pool by that role's strategy.
+                prefill = self.scheduler.pick(pool.pd.prefill, sreq)
+                endpoint = self.scheduler.pick(pool.pd.decode, sreq)
+            else:
+                endpoint = self.scheduler.pick(pool, sreq)
         except GatewayError as err:
             t.child(t.errors, model, target, str(err.status)).inc()
             reason = getattr(err, "reason", None)
@@ -322,7 +337,8 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             request_id=request_id, pool=pool.key, pod=endpoint.name, address=endpoint.address,
             model=model, target_model=target, strategy=pool.strategy.value,
             decision_ms=round((now - started - queued) * 1000, 3), criticality=criticality.value,
-            queued_ms=round(queued * 1000, 1))
+            queued_ms=round(queued * 1000, 1), prefill_pod=prefill.name if prefill else "",
+            prefill_address=prefill.address if prefill else "")
         s.decision = decision
         s.started = now
         s.labels = (model, target)
@@ -339,22 +355,37 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             if target != model or self.read_usage:
                 s.processor = ResponseProcessor(target, model)
         if self.log_requests:
+            extra = {"prefill_pod": prefill.name, "prefill_address": prefill.address} if prefill else {}
             log.info("Request Handled", request_id=request_id, pod=endpoint.name, address=endpoint.address,
                      pool=pool.key, model=model, target_model=target, strategy=decision.strategy,
                      criticality=decision.criticality, decision_ms=decision.decision_ms,
-                     queued_ms=decision.queued_ms)
+                     queued_ms=decision.queued_ms, **extra)
         for observer in self.observers:
             observer(decision)
-        yield self._route_to(endpoint.address, request, target, raw is not None)
+        changes: dict[str, object] = {}
+        if prefill is not None and pool.pd is not None:
+            # SGLang's disaggregation protocol: the decode pod fetches the KV of this room from
+            # the prefill pod's bootstrap server.
+            changes = {"bootstrap_host": prefill.ip, "bootstrap_port": pool.pd.bootstrap_port,
+                       "bootstrap_room": self.rng.getrandbits(63)}
+        body = None
+        if request is not None and (target != model or changes):
+            body = rewrite_body(request, {**changes, "model": target})
+        prefill_header = prefill.address if prefill else None
+        if prefill is not None and self.prefill_sender is not None:
+            self.prefill_sender.send(prefill.address, s.path, body or raw or b"")
+            prefill_header = None
+        yield self._route_to(endpoint.address, request, body, raw is not None, prefill_header)
 
-    def _route_to(self, address: str, request: InferenceRequest | None, target: str, has_body: bool
-                  ) -> pb.ProcessingResponse:
+    def _route_to(self, address: str, request: InferenceRequest | None, body: bytes | None, has_body: bool,
+                  prefill_address: str | None = None) -> pb.ProcessingResponse:
         set_headers = [_header(DESTINATION_HEADER, address)]
+        if prefill_address:
+            set_headers.append(_header(PREFILL_HEADER, prefill_address))
         body_mutation = None
         if request is not None:
             set_headers.append(_header(MODEL_HEADER, request.model))
-            if target != request.model:
-                body = rewrite_model(request, target)
+            if body is not None:
                 body_mutation = pb.BodyMutation(body=body)
                 set_headers.append(_header("content-length", str(len(body))))
         common = pb.CommonResponse(header_mutation=pb.HeaderMutation(set_headers=set_headers),
@@ -419,9 +450,9 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
         return response
 
 
-def rewrite_model(request: InferenceRequest, target: str) -> bytes:
-    body = dict(request.body)
-    body["model"] = target
+def rewrite_body(request: InferenceRequest, changes: dict[str, object]) -> bytes:
+    """The request body with some fields set (re-encoded only when something changes)."""
+    body = {**request.body, **changes}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 

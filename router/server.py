@@ -19,14 +19,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .admission import Admission
 from .endpoint_state import EndpointState
 from .extproc import ExtProcService
+from .kv_events import KVEventSubscriber
 from .metrics_scraper import MetricsScraper
+from .prefill_sender import PrefillSender
 from .prefix_index import PrefixIndex
 from .scheduler.config import SchedulerConfig, load_config
 from .scheduler.plugins.saturation_filter import SaturationFilter
-from .scheduler.profiles import build_profiles
+from .scheduler.profiles import Precise, build_profiles
 from .scheduler.scheduler import Scheduler
 from .table import RoutingTable, TableHolder
 from .telemetry import Telemetry
+from .tokenization import load_tokenizer
 
 log = structlog.get_logger("router")
 
@@ -53,6 +56,11 @@ class RouterSettings:
     # request (response headers), plus the body for JSON and for SSE with include_usage.
     read_usage: bool = True
     log_requests: bool = True   # one "Request Handled" JSON line per request
+    # Precise prefix mode: the model servers' tokenizer.json (None: our simulator's tokenizer).
+    tokenizer: str | None = None
+    # Prefill/decode delivery: "mirror" (Envoy sends the prefill copy) or "router" (the router
+    # posts it). bench/pd_delivery.py measures both; mirror is the default.
+    pd_delivery: str = "mirror"
 
 
 class Router:
@@ -62,13 +70,18 @@ class Router:
         config = settings.scheduler or load_config(settings.scheduler_config)
         self.state = EndpointState(stale_after=settings.stale_after)
         self.prefix_index = PrefixIndex()
+        self.precise = Precise(tokenizer=load_tokenizer(settings.tokenizer))
         self.scheduler = Scheduler(self.state, self.prefix_index, build_profiles(
             self.prefix_index, config.weights,
-            saturation=SaturationFilter(config.admission.max_waiting, config.admission.max_kv)))
+            saturation=SaturationFilter(config.admission.max_waiting, config.admission.max_kv),
+            precise=self.precise))
+        self.kv_events = KVEventSubscriber(self.precise.index)
         self.telemetry = Telemetry()
         self.admission = Admission(self.state, config.admission, on_change=self._queue_changed)
+        self.prefill_sender = PrefillSender() if settings.pd_delivery == "router" else None
         self.service = ExtProcService(holder, self.scheduler, self.state, self.telemetry, admission=self.admission,
-                                      read_usage=settings.read_usage, log_requests=settings.log_requests)
+                                      read_usage=settings.read_usage, log_requests=settings.log_requests,
+                                      prefill_sender=self.prefill_sender)
         self.telemetry.watch_pools(self._pool_gauges, lambda: len(self.prefix_index))
         self.scraper = MetricsScraper(self.state, interval=settings.scrape_interval)
         self._grpc: grpc.aio.Server | None = None
@@ -79,6 +92,7 @@ class Router:
 
     def _on_table(self, table: RoutingTable) -> None:
         self.scraper.on_table(table)
+        self.kv_events.on_table(table)
         self.prefix_index.retain({ep.address for ep in table.endpoints()})
 
     def _queue_changed(self, pool: str, criticality, length: int) -> None:
@@ -128,6 +142,9 @@ class Router:
             gc.freeze()
 
     async def stop(self) -> None:
+        await self.kv_events.stop()
+        if self.prefill_sender is not None:
+            await self.prefill_sender.stop()
         if self._gc_task is not None:
             self._gc_task.cancel()
         await self.scraper.stop()

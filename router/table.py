@@ -25,6 +25,9 @@ class Strategy(enum.StrEnum):
 
     DEFAULT = "DEFAULT"
     PREFIX_CACHE = "PREFIX_CACHE"
+    # Not an annotation value: InferenceTrafficPolicy `prefixCache.mode: precise` (the pods'
+    # own KV events tell which blocks they hold).
+    PRECISE_PREFIX_CACHE = "PRECISE_PREFIX_CACHE"
 
 
 class Criticality(enum.StrEnum):
@@ -85,10 +88,27 @@ class Pool:
     fail_open: bool = False
     endpoints: tuple[Endpoint, ...] = ()
     models: Mapping[str, ModelRule] = field(default_factory=dict)
+    # Prefill/decode disaggregation (InferenceTrafficPolicy `profile.pd`): each request gets a
+    # prefill pod and a decode pod, each picked from its own sub-pool with its own strategy.
+    pd: "PrefillDecode | None" = None
+    # Precise prefix mode: the port of each pod's KV-event publisher (vLLM's ZMQ PUB).
+    kv_events_port: int | None = None
+    # Sub-pools say which role they are ("prefill" / "decode"); "" for a whole pool.
+    role: str = ""
 
     @property
     def key(self) -> str:
-        return pool_key(self.namespace, self.name)
+        key = pool_key(self.namespace, self.name)
+        return f"{key}#{self.role}" if self.role else key
+
+
+@dataclass(frozen=True, slots=True)
+class PrefillDecode:
+    """The two roles of a disaggregated pool, built once per snapshot by translation."""
+
+    prefill: Pool
+    decode: Pool
+    bootstrap_port: int
 
 
 def pool_key(namespace: str, name: str) -> str:
@@ -141,6 +161,8 @@ class RoutingTable:
     # Gateway listener name (namespace/gateway/listener) → its model-header rules, most
     # specific first. Envoy names the listener in the ext_proc stream's initial metadata.
     model_routes: Mapping[str, tuple[ModelRoute, ...]] = field(default_factory=dict)
+    # What translation wants said about this snapshot (e.g. a policy overriding annotations).
+    notes: tuple[str, ...] = ()
 
     def model_route(self, listener: str, path: str, model: str) -> ModelRoute | None:
         for rule in self.model_routes.get(listener, ()):

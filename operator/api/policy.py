@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import KubeObject, StrictModel
 
@@ -14,12 +14,11 @@ POLICY_GROUP = "inferenceextension.alibabacloud.com"
 
 class PrefixCachePolicy(StrictModel):
     mode: Literal["estimate", "precise"] = "estimate"
-    block_size: int | None = Field(default=None, ge=1, le=65536)
+    kv_events_port: int = Field(default=5557, ge=1, le=65535)  # precise: vLLM's default endpoint port
 
 
 class LoadAwarePolicy(StrictModel):
-    queue_weight: int | None = Field(default=None, ge=0, le=100)
-    kv_cache_weight: int | None = Field(default=None, ge=0, le=100)
+    pass
 
 
 class TrafficPolicy(StrictModel):
@@ -42,6 +41,18 @@ class PDProfile(StrictModel):
     traffic_policy: TrafficPolicy | None = None
     prefill_policy_ref: PolicyRef = "default"
     decode_policy_ref: PolicyRef = "default"
+
+    @model_validator(mode="after")
+    def _refs_name_policies(self) -> "PDProfile":
+        """A ref must name an entry of trafficPolicy (or be default): a dangling ref is refused
+        with the field named, and the last good routing stays in place."""
+        for field_name in ("prefill_policy_ref", "decode_policy_ref"):
+            ref = getattr(self, field_name)
+            attr = {"prefixCache": "prefix_cache", "loadAware": "load_aware"}.get(ref)
+            if attr and getattr(self.traffic_policy, attr, None) is None:
+                alias = "prefillPolicyRef" if field_name.startswith("prefill") else "decodePolicyRef"
+                raise ValueError(f"{alias}: {ref!r} names no entry of profile.pd.trafficPolicy")
+        return self
 
 
 class Profile(StrictModel):

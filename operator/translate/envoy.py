@@ -26,6 +26,8 @@ from inference_gateway.router.table import RoutingTable
 from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
+PREFILL_HEADER = "x-gateway-prefill-endpoint"  # prefill/decode pools: the prefill pod
+PREFILL_DST_CLUSTER = "igw-prefill-dst"
 MODEL_HEADER = "x-gateway-model-name"
 POOLS_METADATA_KEY = "x-igw-pools"
 LISTENER_METADATA_KEY = "x-igw-listener"
@@ -92,7 +94,7 @@ def _json_error(status: int, message: str, kind: str) -> dict[str, Any]:
     return {"status": status, "body": {"inline_string": body}}
 
 
-def _match(route: RouteIR, require_destination: bool) -> dict[str, Any]:
+def _match(route: RouteIR, require_destination: bool, require_prefill: bool = False) -> dict[str, Any]:
     match: dict[str, Any] = {}
     if route.path_type == "Exact":
         match["path"] = route.path_value
@@ -111,6 +113,8 @@ def _match(route: RouteIR, require_destination: bool) -> dict[str, Any]:
         headers.append({"name": ":method", "string_match": {"exact": route.method}})
     if require_destination:
         headers.append({"name": DESTINATION_HEADER, "present_match": True})
+    if require_prefill:
+        headers.append({"name": PREFILL_HEADER, "present_match": True})
     if headers:
         match["headers"] = headers
     return match
@@ -168,7 +172,19 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
         # Reached only if the router answered without choosing; it always chooses or refuses.
         fallback["direct_response"] = _json_error(503, "no endpoint was chosen for this request", "ServiceUnavailable")
         fallback["response_headers_to_add"] = [{"header": {"key": "content-type", "value": "application/json"}}]
-    return [picked, fallback]
+    if not any(b.disaggregated for b in route.backends):
+        return [picked, fallback]
+    # Prefill/decode: the decode pod serves the client; Envoy sends the same (router-rewritten)
+    # body to the prefill pod as a mirror, whose response it discards. Envoy does both sends, so
+    # the router spends nothing on delivery (bench/pd_delivery.py measured the alternative).
+    picked_pd = {
+        "name": route.name + "/picked-prefill-decode",
+        "match": _match(route, require_destination=True, require_prefill=True),
+        "route": {**_upstream_action(ORIGINAL_DST_CLUSTER),
+                  "request_mirror_policies": [{"cluster": PREFILL_DST_CLUSTER}]},
+        "typed_per_filter_config": per_filter,
+    }
+    return [picked_pd, picked, fallback]
 
 
 def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> list[dict[str, Any]]:
@@ -182,7 +198,8 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             "@type": HEADER_MUTATION_TYPE,
             # Only the router chooses the pod, and the model header is the router's to set
             # (from the body): a client-sent one would steer the first route match.
-            "mutations": {"request_mutations": [{"remove": DESTINATION_HEADER}, {"remove": MODEL_HEADER}]},
+            "mutations": {"request_mutations": [{"remove": DESTINATION_HEADER}, {"remove": MODEL_HEADER},
+                                                {"remove": PREFILL_HEADER}]},
         }},
         {"name": "envoy.filters.http.ext_proc", "typed_config": {
             "@type": EXT_PROC_TYPE,
@@ -311,6 +328,16 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
         "cleanup_interval": "60s",
         "circuit_breakers": _circuit_breakers(),
     })
+    if any(b.disaggregated for li in ir.listeners for r in li.routes for b in r.backends):
+        res.clusters.append({
+            "name": PREFILL_DST_CLUSTER,
+            "type": "ORIGINAL_DST",
+            "lb_policy": "CLUSTER_PROVIDED",
+            "connect_timeout": settings.connect_timeout,
+            "original_dst_lb_config": {"use_http_header": True, "http_header_name": PREFILL_HEADER},
+            "cleanup_interval": "60s",
+            "circuit_breakers": _circuit_breakers(),
+        })
     pools = sorted({b.pool for li in ir.listeners for r in li.routes for b in r.backends})
     for key in pools:
         name = pool_cluster_name(key)

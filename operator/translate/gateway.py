@@ -15,6 +15,7 @@ from ..api import CONTROLLER_NAME, Gateway, HTTPRoute
 from ..api.gateway import BackendRef, RouteMatch
 from ..api.inference import INFERENCE_GROUP
 from .objects import ObjectSet
+from .policy import policies_by_pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class PoolBackend:
     fail_open: bool
     ext_proc_service: str  # extensionRef: Service name (namespace of the pool)
     ext_proc_port: int
+    # An InferenceTrafficPolicy with profile.pd: requests also go to a prefill pod (mirror).
+    disaggregated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +75,14 @@ def _backend(ref: BackendRef, route: HTTPRoute, objects: ObjectSet) -> PoolBacke
     if pool is None:
         return None
     ext = pool.spec.extension_ref
+    policy = policies_by_pool(objects.policies).get((ns, ref.name))
     return PoolBackend(
         pool=pool_key(ns, ref.name),
         weight=ref.weight,
         fail_open=bool(ext and ext.failure_mode == "FailOpen"),
         ext_proc_service=ext.name if ext else "",
         ext_proc_port=ext.port_number if ext else 9002,
+        disaggregated=bool(policy and policy.spec.profile and policy.spec.profile.pd),
     )
 
 

@@ -13,6 +13,7 @@ from ..api import InferenceModel, InferencePool, Pod
 from ..api.inference import RUNTIME_ANNOTATION, STRATEGY_ANNOTATION
 from .gateway import GatewayIR, build_gateway_ir
 from .objects import ObjectSet
+from .policy import apply_policy, policies_by_pool
 
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -74,6 +75,8 @@ def model_rule(model: InferenceModel) -> ModelRule:
 
 def build_routing_table(objects: ObjectSet, version: int = 0) -> RoutingTable:
     winners = model_winners(objects.models)
+    policies = policies_by_pool(objects.policies)
+    notes: list[str] = []
     pools: dict[str, Pool] = {}
     for pool in objects.pools:
         ns, name = pool.key
@@ -83,7 +86,7 @@ def build_routing_table(objects: ObjectSet, version: int = 0) -> RoutingTable:
             if m_ns == ns and m.spec.pool_ref.name == name and m.spec.pool_ref.kind == "InferencePool"
         }
         ext = pool.spec.extension_ref
-        pools[pool_key(ns, name)] = Pool(
+        routed = Pool(
             namespace=ns,
             name=name,
             target_port=pool.spec.target_port_number,
@@ -93,7 +96,11 @@ def build_routing_table(objects: ObjectSet, version: int = 0) -> RoutingTable:
             endpoints=pool_endpoints(pool, objects.pods),
             models=rules,
         )
-    return RoutingTable(pools=pools, version=version, model_routes=model_routes(build_gateway_ir(objects)))
+        routed, said = apply_policy(routed, pool, policies.get((ns, name)))
+        notes.extend(said)
+        pools[pool_key(ns, name)] = routed
+    return RoutingTable(pools=pools, version=version, model_routes=model_routes(build_gateway_ir(objects)),
+                        notes=tuple(notes))
 
 
 def model_routes(ir: GatewayIR) -> dict[str, tuple[ModelRoute, ...]]:

@@ -16,11 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from ..precise_index import PreciseIndex
 from ..prefix_index import PrefixIndex
+from ..tokenization import ChatTemplate, PieceHashTokenizer, Tokenizer
 from ..table import Strategy
 from .plugins.in_flight_scorer import InFlightScorer
 from .plugins.kv_cache_scorer import KVCacheScorer
 from .plugins.max_score_picker import MaxScorePicker
+from .plugins.precise_prefix_scorer import PrecisePrefixScorer
 from .plugins.prefix_scorer import PrefixScorer
 from .plugins.queue_scorer import QueueScorer
 from .plugins.saturation_filter import SaturationFilter
@@ -29,6 +32,8 @@ from .types import Filter, Picker, Scorer
 DEFAULT_WEIGHTS: dict[Strategy, dict[str, float]] = {
     Strategy.DEFAULT: {"queue": 2.0, "kv-cache": 2.0, "in-flight": 1.0},
     Strategy.PREFIX_CACHE: {"prefix": 3.0, "queue": 2.0, "kv-cache": 2.0, "in-flight": 1.0},
+    # The same balance with the pods' own KV events in place of estimates.
+    Strategy.PRECISE_PREFIX_CACHE: {"precise-prefix": 3.0, "queue": 2.0, "kv-cache": 2.0, "in-flight": 1.0},
 }
 
 
@@ -40,20 +45,34 @@ class Profile:
     filters: tuple[Filter, ...] = field(default=())
 
 
-def scorer_factories(prefix_index: PrefixIndex) -> dict[str, object]:
+def scorer_factories(prefix_index: PrefixIndex, precise: Precise | None = None) -> dict[str, object]:
     """Every scorer a profile may name."""
+    precise = precise or Precise()
     return {"queue": QueueScorer, "kv-cache": KVCacheScorer, "in-flight": InFlightScorer,
-            "prefix": lambda: PrefixScorer(prefix_index)}
+            "prefix": lambda: PrefixScorer(prefix_index),
+            "precise-prefix": lambda: PrecisePrefixScorer(precise.index, PrefixScorer(prefix_index),
+                                                          precise.tokenizer, precise.template)}
+
+
+@dataclass(frozen=True)
+class Precise:
+    """What precise prefix mode needs: the KV-event index, and the model server's tokenizer and
+    chat template (defaults: our simulator's)."""
+
+    index: PreciseIndex = field(default_factory=PreciseIndex)
+    tokenizer: Tokenizer = field(default_factory=PieceHashTokenizer)
+    template: ChatTemplate = field(default_factory=ChatTemplate)
 
 
 def build_profiles(prefix_index: PrefixIndex, weights: Mapping[Strategy, Mapping[str, float]] | None = None,
-                   picker: Picker | None = None, saturation: SaturationFilter | None = None
-                   ) -> dict[Strategy, Profile]:
+                   picker: Picker | None = None, saturation: SaturationFilter | None = None,
+                   precise: Precise | None = None) -> dict[Strategy, Profile]:
     picker = picker or MaxScorePicker()
     filters = (saturation or SaturationFilter(),)
-    factories = scorer_factories(prefix_index)
+    factories = scorer_factories(prefix_index, precise)
     weights = weights or DEFAULT_WEIGHTS
-    names = {Strategy.DEFAULT: "load-aware", Strategy.PREFIX_CACHE: "prefix-cache"}
+    names = {Strategy.DEFAULT: "load-aware", Strategy.PREFIX_CACHE: "prefix-cache",
+             Strategy.PRECISE_PREFIX_CACHE: "precise-prefix-cache"}
     profiles = {}
     for strategy in Strategy:
         w = weights.get(strategy, DEFAULT_WEIGHTS[strategy])

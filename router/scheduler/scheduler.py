@@ -47,7 +47,8 @@ class Scheduler:
     def pick(self, pool: Pool, request: SchedulingRequest) -> Endpoint:
         candidates = self.candidates(pool)
         if not candidates:
-            raise unavailable(f"no ready endpoint in pool {pool.key}")
+            what = f"{pool.role} endpoint" if pool.role else "endpoint"
+            raise unavailable(f"no ready {what} in pool {pool.namespace}/{pool.name}")
         profile: Profile = self.profiles[pool.strategy]
         for f in profile.filters:
             candidates = f.filter(request, candidates) or candidates  # never filter to nothing

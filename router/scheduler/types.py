@@ -23,6 +23,8 @@ class SchedulingRequest:
     target_model: str     # as the model server will see it
     prompt: str
     criticality: Criticality = Criticality.STANDARD
+    # The OpenAI body, for plugins that must render it exactly as the model server does.
+    body: dict | None = None
     # Filled by the prefix plugin on first use, then reused to record the pick.
     prefix_hashes: list[int] | None = None
     # Set by the prefix plugin after the pick: share of the prompt's blocks the chosen pod held.
