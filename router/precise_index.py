@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .block_match import leading_matches
+from .block_holders import BlockHolders
 
 
-class PreciseIndex:
+class PreciseIndex(BlockHolders):
     def __init__(self) -> None:
+        super().__init__()
         self._blocks: dict[str, set[int]] = {}
-        self._holders: dict[int, set[str]] = {}
         self.block_size: dict[str, int] = {}
 
     def known(self, address: str) -> bool:
@@ -30,37 +30,26 @@ class PreciseIndex:
         for h in hashes:
             if h not in blocks:
                 blocks.add(h)
-                self._holders.setdefault(h, set()).add(address)
+                self._add(address, h)
 
     def removed(self, address: str, hashes: Iterable[int]) -> None:
         blocks = self._blocks.setdefault(address, set())
         for h in hashes:
             if h in blocks:
                 blocks.discard(h)
-                holders = self._holders.get(h)
-                if holders is not None:
-                    holders.discard(address)
-                    if not holders:
-                        del self._holders[h]
+                self._drop(address, h)
 
     def clear(self, address: str, known: bool = True) -> None:
         """Drop every block of the pod. `known`: the pod said so (AllBlocksCleared), as opposed
         to us having lost track (gap, reconnect), when it must fall back to estimates."""
         for h in self._blocks.pop(address, ()):
-            holders = self._holders.get(h)
-            if holders is not None:
-                holders.discard(address)
-                if not holders:
-                    del self._holders[h]
+            self._drop(address, h)
         if known:
             self._blocks[address] = set()
 
     def retain(self, addresses: set[str]) -> None:
         for address in [a for a in self._blocks if a not in addresses]:
             self.clear(address, known=False)
-
-    def match(self, hashes: list[int], addresses: Iterable[str]) -> dict[str, int]:
-        return leading_matches(self._holders, hashes, addresses)
 
     def __len__(self) -> int:
         return sum(len(b) for b in self._blocks.values())

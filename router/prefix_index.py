@@ -11,9 +11,10 @@ many leading blocks of a new prompt it holds; like vLLM's lookup it stops at the
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Iterable
 
 import xxhash
+
+from .block_holders import BlockHolders
 
 BLOCK_CHARS = 64          # ~16 tokens at ~4 characters per token: one vLLM KV block
 MAX_BLOCKS = 2048         # 128 KiB of prompt; beyond that the prefix is surely decided
@@ -40,11 +41,11 @@ def capacity_from_cache(kv_blocks: int | None, block_size: int | None) -> int:
     return max(1, tokens * CHARS_PER_TOKEN // BLOCK_CHARS)
 
 
-class PrefixIndex:
+class PrefixIndex(BlockHolders):
     def __init__(self) -> None:
+        super().__init__()
         self._lru: dict[str, OrderedDict[int, None]] = {}
         self._capacity: dict[str, int] = {}
-        self._holders: dict[int, set[str]] = {}
 
     def __len__(self) -> int:
         return sum(len(lru) for lru in self._lru.values())
@@ -52,54 +53,19 @@ class PrefixIndex:
     def set_capacity(self, address: str, blocks: int) -> None:
         self._capacity[address] = blocks
 
-    def match(self, hashes: list[int], addresses: Iterable[str] | None = None) -> dict[str, int]:
-        """Leading blocks of `hashes` each address holds. Only addresses that hold at least
-        the first block are walked (a few, however large the pool), so the cost does not grow
-        with the pool; with `addresses`, every one of them gets an entry (0 when absent)."""
-        matched: dict[str, int] = {}
-        holders = self._holders
-        active: set[str] | None = None
-        depth = 0
-        for h in hashes:
-            have = holders.get(h)
-            if not have:
-                break
-            if active is None:
-                active = set(have)
-            else:
-                for address in active - have:  # they stop matching here
-                    matched[address] = depth
-                active &= have
-                if not active:
-                    break
-            depth += 1
-        for address in active or ():  # still matching where the walk stopped
-            matched[address] = depth
-        if addresses is not None:
-            return {a: matched.get(a, 0) for a in addresses}
-        return matched
-
     def record(self, address: str, hashes: list[int]) -> None:
         lru = self._lru.get(address)
         if lru is None:
             lru = self._lru[address] = OrderedDict()
-        holders = self._holders
         for h in hashes:
             if h in lru:
                 lru.move_to_end(h)
             else:
                 lru[h] = None
-                holders.setdefault(h, set()).add(address)
+                self._add(address, h)
         capacity = self._capacity.get(address, DEFAULT_CAPACITY)
         while len(lru) > capacity:
             self._drop(address, lru.popitem(last=False)[0])
-
-    def _drop(self, address: str, h: int) -> None:
-        have = self._holders.get(h)
-        if have is not None:
-            have.discard(address)
-            if not have:
-                del self._holders[h]
 
     def retain(self, addresses: set[str]) -> None:
         """Forget endpoints that left: their cache left with them."""
