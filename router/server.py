@@ -37,6 +37,9 @@ GRPC_OPTIONS = [
     ("grpc.so_reuseport", 0),  # a port clash must fail loudly, not silently share the port
     ("grpc.max_receive_message_length", 128 * 1024 * 1024),  # long-context bodies
     ("grpc.max_send_message_length", 128 * 1024 * 1024),
+    # Channelz keeps per-call and per-message statistics nobody reads here; off, the router
+    # spent 4–10% less CPU per request (bench/overhead.py, A/B back to back).
+    ("grpc.enable_channelz", 0),
 ]
 
 

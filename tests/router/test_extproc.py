@@ -10,11 +10,11 @@ from envoy.config.core.v3 import base_pb2 as core
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
 from inference_gateway.router.endpoint_state import EndpointMetrics, EndpointState
-from inference_gateway.router.extproc import ExtProcService
+from inference_gateway.router.extproc import DESTINATION_HEADER, ExtProcService
 from inference_gateway.router.prefix_index import PrefixIndex
 from inference_gateway.router.scheduler.scheduler import Scheduler
 from inference_gateway.router.table import (
-    Criticality, Endpoint, ModelRoute, ModelRule, Pool, RoutingTable, TableHolder, TargetModel,
+    MODEL_HEADER, Criticality, Endpoint, ModelRoute, ModelRule, Pool, RoutingTable, TableHolder, TargetModel,
 )
 from inference_gateway.router.telemetry import Telemetry
 
@@ -130,3 +130,33 @@ async def test_streams_ask_for_the_body_only_when_there_is_something_to_read():
     out = await run(svc, [headers(), body("other", stream=True, stream_options={"include_usage": True}),
                           response_headers("text/event-stream")], **{"x-igw-pools": "default/b=1"})
     assert out[2].mode_override.response_body_mode == 1  # STREAMED
+
+
+# -- prebuilt route answers: one per (endpoint, model), never for a body rewrite --------------
+async def route(svc, model: str, pools: str = "default/b=1"):
+    return (await run(svc, [headers(), body(model)], **{"x-igw-pools": pools}))[-1]
+
+
+async def test_same_endpoint_and_model_reuse_one_answer() -> None:
+    svc = service(read_usage=False)
+    first, second = await route(svc, "llama"), await route(svc, "llama")
+    assert first is second
+    assert set_headers(first)[DESTINATION_HEADER] == "10.0.0.2:8000"
+    assert first.dynamic_metadata.fields["envoy.lb"].struct_value.fields[DESTINATION_HEADER].string_value \
+        == "10.0.0.2:8000"
+
+
+async def test_another_model_gets_its_own_answer() -> None:
+    svc = service(read_usage=False)
+    llama, mistral = await route(svc, "llama"), await route(svc, "mistral")
+    assert llama is not mistral
+    assert set_headers(llama)[MODEL_HEADER] == "llama"
+    assert set_headers(mistral)[MODEL_HEADER] == "mistral"
+
+
+async def test_body_rewrite_is_never_cached() -> None:
+    svc = service(read_usage=False)
+    first, second = await route(svc, "chat", "default/a=1"), await route(svc, "chat", "default/a=1")
+    assert first is not second
+    assert first.request_body.response.body_mutation.body == second.request_body.response.body_mutation.body
+    assert b'"chat-v2"' in first.request_body.response.body_mutation.body
