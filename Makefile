@@ -32,8 +32,11 @@ $(BENCH_STAMP):
 	$(BENCH_VENV)/bin/python -P -m pip install --quiet inference-perf==0.7.0 sglang-router==0.3.2 tokenizers==0.22.2
 	printf 'inference-perf==0.7.0\nsglang-router==0.3.2\ntokenizers==0.22.2' > $(BENCH_STAMP)
 
-bench-deps: $(STAMP) $(BENCH_STAMP)
+$(VENV)/.bench-extra: $(STAMP) pyproject.toml
 	$(BIN)/python -P -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench-deps: $(VENV)/.bench-extra $(BENCH_STAMP)
 
 bench: bench-deps
 	$(BIN)/igw bench

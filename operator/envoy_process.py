@@ -14,6 +14,8 @@ from typing import Any
 import aiohttp
 import structlog
 
+from .children import stop_child
+
 log = structlog.get_logger("envoy")
 
 
@@ -81,14 +83,9 @@ class EnvoyProcess:
 
     async def stop(self, grace: float = 5.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.returncode is not None:
+        if proc is None:
             return
-        proc.terminate()  # by PID: this process only
-        try:
-            await asyncio.wait_for(proc.wait(), grace)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await stop_child(proc, grace)  # by PID: this process only
         log.info("envoy stopped", pid=proc.pid, returncode=proc.returncode)
 
     def __del__(self) -> None:  # last resort: never leave an orphan Envoy behind

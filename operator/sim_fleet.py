@@ -14,6 +14,8 @@ from typing import Any
 import structlog
 import yaml
 
+from .children import stop_child
+
 log = structlog.get_logger("sim")
 
 
@@ -88,14 +90,7 @@ class SimFleet:
     async def stop(self, grace: float = 3.0) -> None:
         async def stop_one(pod: SimPod) -> None:
             proc, pod.process = pod.process, None
-            if proc is None or proc.returncode is not None:
-                return
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), grace)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
+            await stop_child(proc, grace)
 
         await asyncio.gather(*(stop_one(p) for p in self.pods))
 

@@ -1,0 +1,355 @@
+"""Reading inference-perf's reports and writing ours: the table, the targets and the plots.
+
+Everything here is a pure function of files or dicts, so it is unit-tested without a run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from pathlib import Path
+from typing import Any
+
+from .workloads import BLOCK, CRITICAL_MODEL, SHEDDABLE_MODEL, Workload, best_prefix_hit_rate
+
+RR = "envoy-round-robin"
+SGL = "sglang-cache-aware"
+
+
+# -- reading the client's reports -------------------------------------------------------------
+def _status(error: dict[str, Any] | None) -> str:
+    """'ok', an HTTP status like '429', or 'error' for failures without one."""
+    if not error:
+        return "ok"
+    m = re.search(r"\b([1-5]\d\d)\b", str(error.get("error_type", "")))
+    return m.group(1) if m else "error"
+
+
+def _model_of(entry: dict[str, Any]) -> str:
+    req = entry.get("request")
+    if isinstance(req, str):
+        try:
+            req = json.loads(req)
+        except ValueError:
+            m = re.search(r'"model":\s*"([^"]+)"', req)
+            return m.group(1) if m else "?"
+    return (req or {}).get("model", "?") if isinstance(req, dict) else "?"
+
+
+def summarize_requests(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-request facts: TTFTs, statuses per model, and multi-turn caching after turn 1."""
+    ttfts: list[float] = []
+    per_model: dict[str, dict[str, int]] = {}
+    later_prompt = later_cached = 0
+    first_prompt = first_cached = 0
+    for e in entries:
+        status = _status(e.get("error"))
+        counts = per_model.setdefault(_model_of(e), {})
+        counts[status] = counts.get(status, 0) + 1
+        cm = e.get("computed_metrics") or {}
+        if status == "ok" and cm.get("time_to_first_token") is not None:
+            ttfts.append(float(cm["time_to_first_token"]))
+        info = e.get("info") or {}
+        usage = ((info.get("response_metrics") or {}).get("server_usage") or {})
+        turn = (info.get("extra_info") or {}).get("chat_round")
+        if status == "ok" and usage and turn is not None:
+            prompt = usage.get("prompt_tokens") or 0
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+            if int(turn) > 1:
+                later_prompt, later_cached = later_prompt + prompt, later_cached + cached
+            else:
+                first_prompt, first_cached = first_prompt + prompt, first_cached + cached
+    out: dict[str, Any] = {"ttfts": ttfts, "per_model": per_model}
+    if later_prompt:
+        out["multi_turn"] = {"later_turn_prompt_tokens": later_prompt, "later_turn_cached_tokens": later_cached,
+                             "later_turn_cached_frac": later_cached / later_prompt,
+                             "first_turn_prompt_tokens": first_prompt, "first_turn_cached_tokens": first_cached}
+    return out
+
+
+def parse_client_reports(raw_dir: Path, w: Workload) -> dict[str, Any]:
+    """inference-perf's summary (+ per-request file) → the numbers our table needs."""
+    out: dict[str, Any] = {}
+    summary_path = raw_dir / "summary_lifecycle_metrics.json"
+    if not summary_path.exists():
+        return out
+    s = json.loads(summary_path.read_text())
+    succ = s.get("successes") or {}
+    lat = succ.get("latency") or {}
+    ttft = lat.get("time_to_first_token") or {}
+    itl = lat.get("inter_token_latency") or {}
+    fails = s.get("failures") or {}
+    prompt = succ.get("prompt_tokens") or {}
+    out["summary"] = {
+        "requests": (succ.get("count") or 0) + (fails.get("count") or 0),
+        "successes": succ.get("count") or 0,
+        "failures": fails.get("count") or 0,
+        "failures_by_label": {k: (v.get("count") if isinstance(v, dict) else v)
+                              for k, v in (fails.get("by_label") or {}).items()},
+        "ttft_p50": ttft.get("median"), "ttft_p90": ttft.get("p90"), "ttft_p99": ttft.get("p99"),
+        "itl_p50": itl.get("median"),
+        "output_tok_s": (succ.get("throughput") or {}).get("output_tokens_per_sec"),
+        "requests_s": (succ.get("throughput") or {}).get("requests_per_sec"),
+        "client_prompt_tokens": prompt.get("total"), "client_cached_tokens": prompt.get("cached"),
+        "benchmark_s": s.get("benchmark_time_seconds"),
+    }
+    per_request = raw_dir / "per_request_lifecycle_metrics.json"
+    if per_request.exists():
+        out.update(summarize_requests(json.loads(per_request.read_text())))
+    return out
+
+
+# -- one row per router -----------------------------------------------------------------------
+def median_of(results: list[dict[str, Any]], path: str) -> float | None:
+    vals = []
+    for r in results:
+        v: Any = r
+        for key in path.split("."):
+            v = v.get(key) if isinstance(v, dict) else None
+        if isinstance(v, (int, float)):
+            vals.append(float(v))
+    return statistics.median(vals) if vals else None
+
+
+def hit_rate(result: dict[str, Any]) -> float | None:
+    pods = result.get("pods") or []
+    q = sum(p.get("prefix_queries", 0) for p in pods)
+    return sum(p.get("prefix_hits", 0) for p in pods) / q if q else None
+
+
+def router_row(results: list[dict[str, Any]], w: Workload) -> dict[str, Any]:
+    """Median over repeats of one router's runs of one workload."""
+    ok = [r for r in results if r.get("summary")]
+    for r in ok:
+        r["hit_rate"] = hit_rate(r)
+        pods = r.get("pods") or []
+        r["prompt_tokens_pods"] = sum(p.get("prefix_queries", 0) for p in pods)
+        reqs = [p.get("requests", 0) for p in pods]
+        r["pod_spread"] = (max(reqs) / (sum(reqs) / len(reqs))) if reqs and sum(reqs) else None
+        r["multi_turn_frac"] = (r.get("multi_turn") or {}).get("later_turn_cached_frac")
+    row: dict[str, Any] = {"router": results[0]["router"], "label": results[0].get("label", results[0]["router"]),
+                           "runs": len(results), "ok_runs": len(ok),
+                           "errors": [r["error"] for r in results if r.get("error")]}
+    for key in ("ttft_p50", "ttft_p90", "ttft_p99", "itl_p50", "output_tok_s", "requests", "successes", "failures"):
+        row[key] = median_of(ok, f"summary.{key}")
+    for key in ("hit_rate", "pod_spread", "multi_turn_frac", "prompt_tokens_pods"):
+        row[key] = median_of(ok, key)
+    for key in ("client_cores", "router_cores", "pods_cores", "machine_busy_pct"):
+        row[key] = median_of(ok, f"cpu.{key}")
+    # statuses per model, summed over repeats
+    per_model: dict[str, dict[str, int]] = {}
+    for r in ok:
+        for model, counts in (r.get("per_model") or {}).items():
+            agg = per_model.setdefault(model, {})
+            for status, n in counts.items():
+                agg[status] = agg.get(status, 0) + n
+    row["per_model"] = per_model
+    row["ttfts"] = [t for r in ok for t in r.get("ttfts", [])]
+    if w.data.get("type") == "shared_prefix" and not w.data["shared_prefix"].get("enable_multi_turn_chat") and ok:
+        sp = w.data["shared_prefix"]
+        row["best_hit_rate"] = median_of([{"b": best_prefix_hit_rate(
+            int(r["summary"]["requests"]), sp["num_groups"], sp["system_prompt_len"], r["prompt_tokens_pods"])}
+            for r in ok], "b")
+    return row
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Throughput and TTFT p90 against round robin and against sglang-router cache_aware."""
+    by = {r["router"]: r for r in rows}
+    for row in rows:
+        for ref, tag in ((RR, "rr"), (SGL, "sgl")):
+            base = by.get(ref)
+            for key in ("output_tok_s", "ttft_p90"):
+                a, b = row.get(key), (base or {}).get(key)
+                row[f"{key}_x_{tag}"] = (a / b) if a is not None and b else None
+
+
+# -- targets ----------------------------------------------------------------------------------
+def check_targets(w: Workload, rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(target, PASS/FAIL/n.a., what was measured) for the workload's targets."""
+    by = {r["router"]: r for r in rows}
+    px, la = by.get("igw-prefix-cache"), by.get("igw-load-aware")
+    out: list[tuple[str, str, str]] = []
+
+    def judge(name: str, value: float | None, ok: bool | None, shown: str) -> None:
+        out.append((name, "n.a." if value is None or ok is None else ("PASS" if ok else "FAIL"), shown))
+
+    if w.name == "shared-prefix" and px:
+        v = px.get("output_tok_s_x_rr")
+        judge("PREFIX_CACHE output tok/s >= 1.9x round robin", v, v is not None and v >= 1.9, _x(v))
+        v = px.get("output_tok_s_x_sgl")
+        judge("PREFIX_CACHE output tok/s >= 1.2x sglang-router cache_aware", v, v is not None and v >= 1.2, _x(v))
+        v = px.get("ttft_p90_x_sgl")
+        judge("PREFIX_CACHE TTFT p90 <= 0.5x sglang-router cache_aware", v, v is not None and v <= 0.5, _x(v))
+        hr, best = px.get("hit_rate"), px.get("best_hit_rate")
+        judge("PREFIX_CACHE cache hit rate within 5 points of the best achievable",
+              hr if best is not None else None, hr is not None and best is not None and hr >= best - 0.05,
+              f"{_pct(hr)} vs best {_pct(best)}")
+    elif w.name == "multi-turn" and px:
+        v = px.get("multi_turn_frac")
+        judge("PREFIX_CACHE: >= 90% of prompt tokens cached after the first turn", v, v is not None and v >= 0.9, _pct(v))
+    elif w.name == "no-shared-prefix" and la:
+        v = la.get("ttft_p90_x_rr")
+        judge("default (load-aware) TTFT p90 <= 0.7x round robin", v, v is not None and v <= 0.7, _x(v))
+    elif w.name == "burst":
+        for r in (la, px):
+            if not r:
+                continue
+            crit = _model_counts(r, CRITICAL_MODEL)
+            shed = _model_counts(r, SHEDDABLE_MODEL)
+            crit_fail = sum(n for s, n in crit.items() if s != "ok")
+            shed_fail = sum(n for s, n in shed.items() if s != "ok")
+            judge(f"{r['label']}: no Critical request fails", float(crit_fail), crit_fail == 0,
+                  f"{crit_fail} of {sum(crit.values())} Critical failed")
+            shed_429 = shed.get("429", 0)
+            judge(f"{r['label']}: Sheddable shed first, with 429", float(shed_429),
+                  shed_429 > 0 and crit_fail == 0 and shed_fail == shed_429,
+                  f"{shed_429} x 429 of {sum(shed.values())} Sheddable ({shed_fail} failed in all)")
+    return out
+
+
+def _model_counts(row: dict[str, Any], model: str) -> dict[str, int]:
+    return (row.get("per_model") or {}).get(model, {})
+
+
+# -- formatting -------------------------------------------------------------------------------
+def _s(v: float | None) -> str:
+    return "–" if v is None else (f"{v:.2f}" if v < 10 else f"{v:.1f}")
+
+
+def _x(v: float | None) -> str:
+    return "–" if v is None else f"{v:.2f}×"
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+def _n(v: float | None) -> str:
+    return "–" if v is None else f"{v:.0f}"
+
+
+def _errors(row: dict[str, Any]) -> str:
+    failures = row.get("failures")
+    if failures is None:
+        return "run failed" if row.get("errors") else "–"
+    statuses: dict[str, int] = {}
+    for counts in (row.get("per_model") or {}).values():
+        for s, n in counts.items():
+            if s != "ok":
+                statuses[s] = statuses.get(s, 0) + n
+    detail = ", ".join(f"{n}×{s}" for s, n in sorted(statuses.items()))
+    return f"{failures:.0f}" + (f" ({detail})" if detail else "")
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    head = ("| router | TTFT p50 (s) | TTFT p90 (s) | TTFT p99 (s) | ITL p50 (ms) | output tok/s | requests | errors "
+            "| prefix cache hit | tok/s ×RR | tok/s ×sglang | TTFT p90 ×RR | TTFT p90 ×sglang | busiest pod ÷ mean "
+            "| CPU client / router (cores) |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        lines.append("| " + " | ".join([
+            r["label"], _s(r.get("ttft_p50")), _s(r.get("ttft_p90")), _s(r.get("ttft_p99")),
+            _s(None if r.get("itl_p50") is None else 1000 * r["itl_p50"]), _n(r.get("output_tok_s")),
+            _n(r.get("requests")), _errors(r), _pct(r.get("hit_rate")),
+            _x(r.get("output_tok_s_x_rr")), _x(r.get("output_tok_s_x_sgl")),
+            _x(r.get("ttft_p90_x_rr")), _x(r.get("ttft_p90_x_sgl")), _s(r.get("pod_spread")),
+            f"{_s(r.get('client_cores'))} / {_s(r.get('router_cores'))}",
+        ]) + " |")
+    return "\n".join(lines)
+
+
+def per_model_table(rows: list[dict[str, Any]], models: dict[str, str]) -> str:
+    lines = ["| router | model (criticality) | ok | 429 | other errors |", "|---|---|---|---|---|"]
+    for r in rows:
+        for model, crit in models.items():
+            c = _model_counts(r, model)
+            if not c:
+                continue
+            other = sum(n for s, n in c.items() if s not in ("ok", "429"))
+            lines.append(f"| {r['label']} | `{model}` ({crit}) | {c.get('ok', 0)} | {c.get('429', 0)} | {other} |")
+    return "\n".join(lines)
+
+
+def workload_report(w: Workload, rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    targets = check_targets(w, rows)
+    parts = [
+        f"# {w.title}",
+        "",
+        f"{'**Quick run: small and noisy; for smoke-testing the harness, not for conclusions.** ' if meta.get('quick') else ''}"
+        f"{meta['date']}, command `{meta['command']}`.",
+        "",
+        f"Workload: {w.description}",
+        "",
+        f"Pods: {meta['pods']} simulated vLLM pods, profile `{meta['profile']}`, time scale {meta['time_scale']} "
+        f"(every simulated duration ×{meta['time_scale']}: absolute latencies are ×{meta['time_scale']} and "
+        f"throughput ÷{meta['time_scale']} against the profile's GPU; ratios between routers are unchanged). "
+        f"Client: inference-perf {meta['versions'].get('inference-perf', '?')}, streaming, the same load for every router. "
+        f"Pods restarted (cold caches) before every run; {meta['repeats']} run(s) per router, medians shown.",
+        "",
+        markdown_table(rows),
+        "",
+        "Machine CPU busy while the client ran (both cores, every process on the machine): "
+        + ", ".join(f"{r['label']} {_n(r.get('machine_busy_pct'))}%" for r in rows) + ".",
+        "",
+    ]
+    if w.lora_split:
+        parts += ["Requests by model and outcome:", "", per_model_table(rows, w.models), ""]
+    if any(r.get("multi_turn_frac") is not None for r in rows):
+        parts += ["Prompt tokens served from the prefix cache after each conversation's first turn "
+                  "(from `usage.prompt_tokens_details.cached_tokens`):", ""]
+        parts += [f"- {r['label']}: {_pct(r.get('multi_turn_frac'))}" for r in rows]
+        parts += [""]
+    if rows and rows[0].get("best_hit_rate") is not None:
+        parts += [f"Best achievable prefix-cache hit rate for this run (each group's system prompt computed once, "
+                  f"whole {BLOCK}-token blocks reused): {_pct(rows[0]['best_hit_rate'])}.", ""]
+    if targets:
+        parts += ["Targets:", "", "| target | result | measured |", "|---|---|---|"]
+        parts += [f"| {t} | {res} | {shown} |" for t, res, shown in targets]
+        parts += [""]
+    failed = [r for r in rows if r.get("errors")]
+    for r in failed:
+        parts += [f"- {r['label']}: " + "; ".join(r["errors"])]
+    parts += ["![TTFT distribution](ttft.png) ![Output throughput](throughput.png)", "",
+              "Raw client reports: `raw/<router>/` (inference-perf's own JSON; not committed)."]
+    return "\n".join(parts) + "\n"
+
+
+def plot(w: Workload, rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """TTFT distribution (ECDF) and output throughput per router, as PNGs (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    made = []
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for r in rows:
+        xs = sorted(r.get("ttfts") or [])
+        if xs:
+            ax.plot(xs, [(i + 1) / len(xs) for i in range(len(xs))], label=r["label"], drawstyle="steps-post")
+    ax.set_xlabel("time to first token (s, measured)")
+    ax.set_ylabel("fraction of requests")
+    ax.set_title(f"{w.name}: TTFT distribution")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "ttft.png", dpi=90)
+    plt.close(fig)
+    made.append(out_dir / "ttft.png")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    labels = [r["label"] for r in rows]
+    vals = [r.get("output_tok_s") or 0 for r in rows]
+    ax.bar(range(len(rows)), vals, color=["#1f77b4" if r["router"].startswith("igw") else "#999999" for r in rows])
+    ax.set_xticks(range(len(rows)), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("output tokens / s (measured)")
+    ax.set_title(f"{w.name}: output throughput")
+    fig.tight_layout()
+    fig.savefig(out_dir / "throughput.png", dpi=90)
+    plt.close(fig)
+    made.append(out_dir / "throughput.png")
+    return made
+

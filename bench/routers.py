@@ -1,0 +1,294 @@
+"""What sits between the client and the pods: our gateway and the peers it is compared with.
+
+Every router has `start(pods)`, `stop()`, `url` and `pids` (the processes whose CPU counts as
+"router CPU"; our gateway's router runs inside the bench process itself, so that one is ours).
+All of them listen on 127.0.0.1 and are stopped by PID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiohttp
+import yaml
+
+from inference_gateway.operator.children import stop_child
+from inference_gateway.operator.envoy_process import EnvoyProcess
+from inference_gateway.operator.sim_fleet import SimFleet, SimPod
+
+from .workloads import MODEL
+
+POD_LABELS = {"app": "bench-vllm"}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Router(Protocol):
+    name: str
+    label: str
+
+    @property
+    def url(self) -> str: ...
+    def pids(self) -> list[int]: ...
+    async def start(self, pods: list[SimPod]) -> None: ...
+    async def stop(self) -> None: ...
+
+
+# -- the pods -------------------------------------------------------------------------------
+class Pods:
+    """N simulated vLLM pods, one loopback IP each (127.0.10.1, .2, ...), restartable."""
+
+    def __init__(self, count: int, profile: str, time_scale: float, model_names: list[str]) -> None:
+        port = free_port("127.0.10.1")
+        self.fleet = SimFleet(count=count, labels=POD_LABELS, name_prefix="bench-vllm", model=MODEL, port=port,
+                              extra_args=["--profile", profile, "--time-scale", str(time_scale),
+                                          "--served-model-name", *model_names])
+        self.fleet.pods = [SimPod(f"bench-vllm-{i}", f"127.0.10.{i + 1}", port, dict(POD_LABELS))
+                           for i in range(count)]
+
+    @property
+    def pods(self) -> list[SimPod]:
+        return self.fleet.pods
+
+    def pids(self) -> list[int]:
+        return [p.process.pid for p in self.pods if p.process is not None]
+
+    async def start(self) -> None:
+        await self.fleet.start(timeout=60)
+
+    async def stop(self) -> None:
+        await self.fleet.stop()
+
+
+# -- our gateway ------------------------------------------------------------------------------
+def gateway_manifests(pods: list[SimPod], listener_port: int, strategy: str | None,
+                      models: dict[str, str]) -> list[dict[str, Any]]:
+    """InferencePool (+ routing-strategy annotation), InferenceModels, Gateway API objects, Pods."""
+    pool: dict[str, Any] = {
+        "apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferencePool",
+        "metadata": {"name": "bench-pool"},
+        "spec": {"targetPortNumber": pods[0].port, "selector": dict(POD_LABELS),
+                 "extensionRef": {"name": "inference-gateway-ext-proc"}},
+    }
+    if strategy:
+        pool["metadata"]["annotations"] = {"inference.networking.x-k8s.io/routing-strategy": strategy}
+    docs: list[dict[str, Any]] = [pool]
+    for i, (name, criticality) in enumerate(models.items()):
+        docs.append({
+            "apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferenceModel",
+            "metadata": {"name": f"bench-model-{i}"},
+            "spec": {"modelName": name, "criticality": criticality,
+                     "poolRef": {"group": "inference.networking.x-k8s.io", "kind": "InferencePool", "name": "bench-pool"},
+                     "targetModels": [{"name": name, "weight": 100}]},
+        })
+    docs += [
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "bench-class"},
+         "spec": {"controllerName": "inference.networking.x-k8s.io/gateway-controller"}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "bench-gateway"},
+         "spec": {"gatewayClassName": "bench-class",
+                  "listeners": [{"name": "http", "protocol": "HTTP", "port": listener_port}]}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "bench-route"},
+         "spec": {"parentRefs": [{"name": "bench-gateway"}],
+                  "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/v1"}}],
+                             "backendRefs": [{"name": "bench-pool", "kind": "InferencePool",
+                                              "group": "inference.networking.x-k8s.io"}]}]}},
+    ]
+    docs += [p.manifest() for p in pods]
+    return docs
+
+
+class IgwGateway:
+    """Our gateway (router + real Envoy) started with `Standalone` on a generated manifests dir."""
+
+    def __init__(self, name: str, strategy: str | None, models: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.strategy = strategy
+        self.label = f"igw {strategy or 'default (load-aware)'}"
+        self.models = models
+        self.workdir = workdir
+        self.port = free_port()
+        self.gateway: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def pids(self) -> list[int]:
+        pids = [os.getpid()]
+        envoy = self.gateway.envoy if self.gateway else None
+        if envoy is not None and envoy.process is not None:
+            pids.append(envoy.process.pid)
+        return pids
+
+    async def start(self, pods: list[SimPod]) -> None:
+        from inference_gateway.operator.standalone import Standalone, StandaloneSettings
+        from inference_gateway.router.server import RouterSettings
+
+        manifests = self.workdir / "manifests"
+        manifests.mkdir(parents=True, exist_ok=True)
+        (manifests / "bench.yaml").write_text(yaml.safe_dump_all(
+            gateway_manifests(pods, self.port, self.strategy, self.models), sort_keys=False))
+        self.gateway = Standalone(StandaloneSettings(
+            manifests=[manifests],
+            router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=free_port()),
+            xds_port=free_port(), admin_port=free_port(), envoy_concurrency=1, reload_interval=5.0,
+            workdir=self.workdir / "envoy"))
+        await self.gateway.start()
+
+    async def stop(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.stop()
+            self.gateway = None
+
+
+# -- plain Envoy, round robin -----------------------------------------------------------------
+def envoy_round_robin_bootstrap(pods: list[SimPod], listen_port: int, admin_port: int) -> dict[str, Any]:
+    """A static Envoy bootstrap: one listener, one STATIC ROUND_ROBIN cluster of the pods."""
+    unlimited = 1_000_000
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "bench", "codec_type": "AUTO", "stream_idle_timeout": "600s", "request_timeout": "0s",
+        "route_config": {"name": "local", "virtual_hosts": [{
+            "name": "all", "domains": ["*"],
+            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "pods", "timeout": "0s"}}]}]},
+        "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
+    }
+    return {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "static_resources": {
+            "listeners": [{"name": "bench", "address": {"socket_address": {"address": "127.0.0.1", "port_value": listen_port}},
+                           "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                                           "typed_config": hcm}]}]}],
+            "clusters": [{
+                "name": "pods", "type": "STATIC", "lb_policy": "ROUND_ROBIN", "connect_timeout": "5s",
+                "circuit_breakers": {"thresholds": [{"max_connections": unlimited, "max_pending_requests": unlimited,
+                                                     "max_requests": unlimited, "max_retries": 3}]},
+                "load_assignment": {"cluster_name": "pods", "endpoints": [{"lb_endpoints": [
+                    {"endpoint": {"address": {"socket_address": {"address": p.ip, "port_value": p.port}}}}
+                    for p in pods]}]},
+            }],
+        },
+    }
+
+
+class EnvoyRoundRobin:
+    name = "envoy-round-robin"
+    label = "Envoy round robin"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.envoy: EnvoyProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def pids(self) -> list[int]:
+        return [self.envoy.process.pid] if self.envoy and self.envoy.process else []
+
+    async def start(self, pods: list[SimPod]) -> None:
+        admin = free_port()
+        self.envoy = EnvoyProcess(envoy_round_robin_bootstrap(pods, self.port, admin), admin,
+                                  workdir=self.workdir / "envoy", concurrency=1)
+        await self.envoy.start()
+        await wait_http(f"{self.url}/v1/models", timeout=20)
+
+    async def stop(self) -> None:
+        if self.envoy is not None:
+            await self.envoy.stop()
+            self.envoy = None
+
+
+# -- sglang-router ----------------------------------------------------------------------------
+class SglangRouter:
+    """`sglang-router launch` (Rust; from the bench venv), bound to 127.0.0.1, one policy."""
+
+    lists_no_models = True  # its /v1/models answers `unknown` (see runner.CLIENT_LAUNCHER)
+
+    def __init__(self, policy: str, binary: Path, workdir: Path) -> None:
+        self.policy = policy
+        self.name = f"sglang-{policy.replace('_', '-')}"
+        self.label = f"sglang-router {policy}"
+        self.binary = binary
+        self.workdir = workdir
+        self.port = free_port()
+        self.process: asyncio.subprocess.Process | None = None
+        self.command: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def pids(self) -> list[int]:
+        return [self.process.pid] if self.process else []
+
+    async def start(self, pods: list[SimPod]) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.command = [str(self.binary), "launch", "--host", "127.0.0.1", "--port", str(self.port),
+                        "--policy", self.policy, "--worker-urls", *[f"http://{p.address}" for p in pods],
+                        "--prometheus-host", "127.0.0.1", "--prometheus-port", str(free_port()),
+                        "--log-level", "warn", "--request-timeout-secs", "600"]
+        log = open(self.workdir / "sglang-router.log", "ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.command, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                env={**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"})
+        finally:
+            log.close()
+        try:
+            await wait_http(f"{self.url}/readiness", timeout=60, process=self.process)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self, grace: float = 5.0) -> None:
+        proc, self.process = self.process, None
+        await stop_child(proc, grace)
+
+
+async def wait_http(url: str, timeout: float, process: asyncio.subprocess.Process | None = None) -> None:
+    """Until GET url answers 200 (bounded by `timeout`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while loop.time() < deadline:
+            if process is not None and process.returncode is not None:
+                raise RuntimeError(f"{url}: the process exited with code {process.returncode}")
+            try:
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"{url} not ready within {timeout}s")
+
+
+def make_routers(names: list[str], models: dict[str, str], workdir: Path, sglang_binary: Path) -> list[Router]:
+    out: list[Router] = []
+    for name in names:
+        d = workdir / name
+        if name == "igw-load-aware":
+            out.append(IgwGateway(name, None, models, d))
+        elif name == "igw-prefix-cache":
+            out.append(IgwGateway(name, "PREFIX_CACHE", models, d))
+        elif name == "envoy-round-robin":
+            out.append(EnvoyRoundRobin(d))
+        elif name in ("sglang-cache-aware", "sglang-round-robin"):
+            out.append(SglangRouter(name.removeprefix("sglang-").replace("-", "_"), sglang_binary, d))
+        else:
+            raise ValueError(f"unknown router {name!r}; known: {', '.join(ROUTERS)}")
+    return out
+
+
+ROUTERS = ["igw-load-aware", "igw-prefix-cache", "envoy-round-robin", "sglang-cache-aware", "sglang-round-robin"]
