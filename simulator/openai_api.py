@@ -28,6 +28,20 @@ def error_body(sim: "Simulator", status: int, message: str, err_type: str, param
     return {"error": {"message": message, "type": err_type, "param": param, "code": status}}
 
 
+async def generate_all(sim: "Simulator", request: web.Request, req, pd) -> web.Response | None:  # type: ignore[no-untyped-def]
+    """Run a non-streaming request to the end; an error response, or None when it finished.
+    A die-mid-stream fault kills the connection here, as it would mid-answer."""
+    try:
+        async for _ in sim.generate(req, pd):
+            pass
+    except GenerationError as exc:
+        return error_response(sim, HTTPError(400, str(exc), "BadRequestError"))
+    if sim.faults.dies_mid_stream:
+        sim.faults.kill(request)
+        raise ConnectionKilled("die-mid-stream")
+    return None
+
+
 def error_response(sim: "Simulator", err: HTTPError) -> web.Response:
     return web.json_response(error_body(sim, err.status, err.message, err.err_type, err.param), status=err.status)
 
@@ -119,14 +133,9 @@ class OpenAIRoutes:
 
     async def _complete(self, request, req, pd: "PDPlan", model: str, created: int, chat: bool):  # type: ignore[no-untyped-def]
         sim = self.sim
-        try:
-            async for _ in sim.generate(req, pd):
-                pass
-        except GenerationError as exc:
-            return error_response(sim, HTTPError(400, str(exc), "BadRequestError"))
-        if sim.faults.dies_mid_stream:
-            sim.faults.kill(request)
-            raise ConnectionKilled("die-mid-stream")
+        failed = await generate_all(sim, request, req, pd)
+        if failed is not None:
+            return failed
         text = sim.filler.text(req.output_token_ids)
         if chat:
             choice = {"index": 0, "message": {"role": "assistant", "content": text, "reasoning_content": None,

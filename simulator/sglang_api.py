@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .faults import ConnectionKilled
-from .openai_api import SSEWriter, error_response, read_json
+from .openai_api import SSEWriter, error_response, generate_all, read_json
 from .server import GenerationError, HTTPError, PDPlan
 
 if TYPE_CHECKING:
@@ -63,14 +62,9 @@ class SGLangRoutes:
             except GenerationError as exc:
                 await w.send({"error": {"message": str(exc)}})
             return await w.done()
-        try:
-            async for _ in sim.generate(req, pd):
-                pass
-        except GenerationError as exc:
-            return error_response(sim, HTTPError(400, str(exc), "BadRequestError"))
-        if sim.faults.dies_mid_stream:
-            sim.faults.kill(request)
-            raise ConnectionKilled("die-mid-stream")
+        failed = await generate_all(sim, request, req, pd)
+        if failed is not None:
+            return failed
         return web.json_response({"text": sim.filler.text(req.output_token_ids),
                                   "output_ids": list(req.output_token_ids),
                                   "meta_info": self._meta(req, True)})
