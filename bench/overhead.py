@@ -32,6 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from inference_gateway.bench.probes import process_cpu_seconds as cpu_seconds
+from inference_gateway.operator.ports import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "bench-model"
 
@@ -67,12 +70,6 @@ asyncio.run(main())
 '''
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def wait_port(host: str, port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -84,10 +81,6 @@ def wait_port(host: str, port: int, timeout: float = 30.0) -> None:
                 raise TimeoutError(f"{host}:{port} did not open")
             time.sleep(0.05)
 
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def chat_body(prompt: str = "Say ok.") -> bytes:

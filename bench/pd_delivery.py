@@ -21,20 +21,13 @@ from pathlib import Path
 
 import aiohttp
 
-from inference_gateway.bench.probes import _proc_cpu as cpu_seconds
+from inference_gateway.bench.probes import process_cpu_seconds as cpu_seconds
+from inference_gateway.operator.ports import free_port
 from inference_gateway.operator.sim_fleet import SimFleet
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ROLE = "rolebasedgroup.workloads.x-k8s.io/role"
 BACKEND = {"alibabacloud.com/inference_backend": "sglang"}
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 async def wait_port(port: int, timeout: float = 60.0) -> None:

@@ -39,6 +39,7 @@ import yaml
 
 from inference_gateway.bench.probes import counters_delta, scrape_pods
 from inference_gateway.operator.demo import send
+from inference_gateway.operator.ports import free_port
 from inference_gateway.operator.sim_fleet import SimFleet
 from inference_gateway.operator.standalone import Standalone, StandaloneSettings
 from inference_gateway.router.logs import configure
@@ -47,14 +48,6 @@ from inference_gateway.router.server import RouterSettings
 LABELS = {"app": "bench-precise"}
 KV_EVENTS_PORT = 5557
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november".split()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def manifests(mode: str, pod_port: int, listen: int, fleet: SimFleet) -> str:

@@ -49,7 +49,7 @@ def counters_delta(before: list[dict[str, float]], after: list[dict[str, float]]
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _proc_cpu(pid: int) -> float:
+def process_cpu_seconds(pid: int) -> float:
     """utime + stime of one process and its reaped children, in seconds (0 if gone)."""
     try:
         fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
@@ -103,7 +103,7 @@ class CpuSampler:
         for group, roots in self.groups.items():
             for root in roots:
                 for pid in (_descendants(root) if group in self.trees else [root]):
-                    now = _proc_cpu(pid)
+                    now = process_cpu_seconds(pid)
                     # a process born during the run counts from zero
                     prev = self._last.get(pid, None if self._baseline else 0.0)
                     if prev is not None and now >= prev:

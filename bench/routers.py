@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,17 +17,12 @@ import yaml
 
 from inference_gateway.operator.children import stop_child
 from inference_gateway.operator.envoy_process import EnvoyProcess
+from inference_gateway.operator.ports import free_port
 from inference_gateway.operator.sim_fleet import SimFleet, SimPod
 
 from .workloads import MODEL
 
 POD_LABELS = {"app": "bench-vllm"}
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 class Router(Protocol):

@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _until_signalled() -> None:
+async def until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -139,7 +139,7 @@ async def _run(args: argparse.Namespace) -> int:
         envoy_log_level=args.envoy_log_level))
     try:
         await gateway.start()
-        await _until_signalled()
+        await until_signalled()
     finally:
         await gateway.stop()
     return 0

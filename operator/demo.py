@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from .cli import _until_signalled, router_settings
+from .cli import router_settings, until_signalled
 from .sim_fleet import SimFleet
 from .standalone import Standalone, StandaloneSettings
 
@@ -94,7 +94,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         if args.serve:
             say(f"\nServing on {base} — try:\n  curl {base}/v1/chat/completions -H 'Content-Type: application/json' "
                 f"-d @{examples / 'requests' / 'hello.json'}\nCtrl-C to stop.")
-            await _until_signalled()
+            await until_signalled()
         return 0 if ok else 1
     finally:
         await gateway.stop()

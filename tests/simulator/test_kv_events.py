@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import msgpack
 import zmq
@@ -14,12 +13,7 @@ from inference_gateway.simulator.kv_events import (
     encode_batch,
 )
 from inference_gateway.simulator.testing import TEST_MODEL as MODEL
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from support.env import free_port
 
 
 def test_encoding_is_vllm_array_like():

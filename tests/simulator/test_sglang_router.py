@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +19,11 @@ from pathlib import Path
 import pytest
 
 from inference_gateway.simulator.hf_tokenizer_files import write_tokenizer_dir
+from support.env import free_port
 
 pytestmark = pytest.mark.slow
 SMG = shutil.which("smg", path=str(Path(sys.executable).parent)) or shutil.which("smg")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def get(url: str, timeout: float = 5) -> tuple[int, bytes]:

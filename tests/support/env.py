@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import yaml
+from inference_gateway.operator.ports import free_port  # noqa: F401  (the suites import it from here)
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 VLLM_LABELS = {"alibabacloud.com/inference-workload": "vllm-inference"}
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def gateway_yaml(port: int) -> str:
