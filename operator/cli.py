@@ -60,6 +60,9 @@ def _gateway_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--admin-port", type=int, default=19000, help="Envoy admin port (always on 127.0.0.1)")
     g.add_argument("--envoy-concurrency", type=int, default=2, help="Envoy worker threads")
     g.add_argument("--envoy-log-level", default="warning")
+    g.add_argument("--shutdown-grace", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM, how long requests in flight may take to finish (default 30; keep it "
+                        "below the pod's terminationGracePeriodSeconds)")
 
 
 def _cluster_arguments(p: argparse.ArgumentParser) -> None:
@@ -136,13 +139,12 @@ async def _run(args: argparse.Namespace) -> int:
     gateway = Standalone(StandaloneSettings(
         manifests=args.manifests, listen_address=args.listen_address, router=router_settings(args),
         xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
-        envoy_log_level=args.envoy_log_level))
+        envoy_log_level=args.envoy_log_level, shutdown_grace=args.shutdown_grace))
     try:
         await gateway.start()
-        await until_signalled()
+        return await gateway.serve(asyncio.ensure_future(until_signalled()))
     finally:
         await gateway.stop()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

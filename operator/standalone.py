@@ -18,6 +18,7 @@ from inference_gateway.router.table import RoutingTable, TableHolder
 
 from .api import AnyObject
 from .envoy_process import EnvoyProcess
+from .envoy_supervisor import EnvoySupervisor, RestartPolicy
 from .providers.files import FileProvider
 from .translate.envoy import EnvoySettings, ads_bootstrap, envoy_resources
 from .translate.gateway import GatewayIR, build_gateway_ir
@@ -39,6 +40,9 @@ class StandaloneSettings:
     envoy_log_level: str = "warning"
     reload_interval: float = 1.0
     workdir: Path | None = None
+    # SIGTERM: seconds in-flight requests get to finish (the chart's terminationGracePeriodSeconds is longer).
+    shutdown_grace: float = 30.0
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
 
 
 class Standalone:
@@ -55,6 +59,7 @@ class Standalone:
         self.ir = GatewayIR(listeners=())
         self._tasks: list[asyncio.Task[None]] = []
         self._xds_server = None
+        self._supervisor: asyncio.Task[None] | None = None
         self._version = 0
 
     @property
@@ -92,6 +97,8 @@ class Standalone:
         await self.envoy.start()
         await self.ads.wait_acked(self.ads.version)
         await self._wait_listeners()
+        self._supervisor = asyncio.create_task(
+            EnvoySupervisor(self.envoy, self.router.set_serving, self._wait_listeners, s.restart_policy).run())
         self._tasks.append(asyncio.create_task(self.provider.run()))
         log.info("gateway ready", listeners=[f"{s.listen_address}:{li.port}" for li in self.ir.listeners])
 
@@ -110,12 +117,38 @@ class Standalone:
                         raise TimeoutError(f"listener {listener.name} did not open on port {listener.port}")
                     await asyncio.sleep(0.05)
 
+    async def serve(self, stopped: asyncio.Future[None] | asyncio.Task[None]) -> int:
+        """Serve until `stopped` (SIGTERM/SIGINT): drain, exit code 0. An Envoy that keeps
+        crashing ends the gateway sooner, with exit code 1, so that it is restarted whole."""
+        assert self._supervisor is not None, "start() first"
+        done, _ = await asyncio.wait({stopped, self._supervisor}, return_when=asyncio.FIRST_COMPLETED)
+        if self._supervisor in done:
+            stopped.cancel()
+            log.error("gateway stopping: its Envoy cannot be kept running", error=str(self._supervisor.exception()))
+            return 1
+        await self.drain()
+        return 0
+
+    async def drain(self) -> None:
+        """Health NOT_SERVING, Envoy stops accepting, requests in flight get `shutdown_grace`
+        seconds. The router keeps answering ext_proc meanwhile (it stops last)."""
+        await self._stop_supervising()
+        await self.router.set_serving(False)
+        if self.envoy is not None:
+            await self.envoy.drain(self.settings.shutdown_grace)
+
+    async def _stop_supervising(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+
     async def stop(self) -> None:
+        await self._stop_supervising()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.envoy is not None:
-            await self.envoy.stop()
+            await self.envoy.close()
         if self._xds_server is not None:
             await self._xds_server.stop(grace=0.5)
         await self.router.stop()

@@ -135,6 +135,14 @@ class Router:
         log.info("router started", ext_proc=f"{s.host}:{s.ext_proc_port}", health_port=s.health_port,
                  metrics_port=s.metrics_port)
 
+    async def set_serving(self, serving: bool) -> None:
+        """gRPC health for the whole gateway: NOT_SERVING while its Envoy is down or draining."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for service in ("", "envoy.service.ext_proc.v3.ExternalProcessor"):
+            result = self._health.set(service, status)
+            if asyncio.iscoroutine(result):
+                await result
+
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.telemetry.registry),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
