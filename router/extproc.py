@@ -41,6 +41,7 @@ from google.protobuf import duration_pb2, struct_pb2
 from .admission import Admission
 from .endpoint_state import EndpointState
 from .errors import GatewayError, internal, unavailable
+from .fallbacks import POOL_HEADER, destination_list
 from .openai import InferenceRequest, parse_request
 from .prefill_sender import PrefillSender
 from .responses import ResponseProcessor
@@ -179,7 +180,7 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
         self._pools_cache: dict[str, list[tuple[str, int]]] = {}
         self._wants_response_cache: dict[tuple[int, str, str], bool] = {}
         self._metadata_cache: dict[str, struct_pb2.Struct] = {}
-        self._route_cache: dict[tuple[str, str | None, bool, str | None], pb.ProcessingResponse] = {}
+        self._route_cache: dict[tuple[str, str | None, bool, str | None, str | None], pb.ProcessingResponse] = {}
         self._log: structlog.typing.FilteringBoundLogger | None = None
 
     # -- the stream --------------------------------------------------------------------------
@@ -384,26 +385,32 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
         if prefill is not None and self.prefill_sender is not None:
             self.prefill_sender.send(prefill.address, s.path, body or raw or b"")
             prefill_header = None
-        return self._route_to(endpoint.address, request, body, raw is not None, prefill_header)
+        if pool.pd is not None:  # prefill/decode goes through the ORIGINAL_DST cluster: one address
+            return self._route_to(endpoint.address, request, body, raw is not None, prefill_header)
+        # Envoy tries the fallbacks if the pod fails before answering (fallbacks.py).
+        return self._route_to(destination_list(pool, endpoint, self.state, self.rng), request, body,
+                              raw is not None, None, pool.key)
 
     def _route_to(self, address: str, request: InferenceRequest | None, body: bytes | None, has_body: bool,
-                  prefill_address: str | None = None) -> pb.ProcessingResponse:
+                  prefill_address: str | None = None, pool: str | None = None) -> pb.ProcessingResponse:
         if body is not None:
-            return self._build_route(address, request, body, has_body, prefill_address)
+            return self._build_route(address, request, body, has_body, prefill_address, pool)
         # Without a body rewrite the answer depends on few values: built once, then reused
         # (messages are never mutated after they are built).
-        key = (address, request.model if request is not None else None, has_body, prefill_address)
+        key = (address, request.model if request is not None else None, has_body, prefill_address, pool)
         response = self._route_cache.get(key)
         if response is None:
-            response = self._build_route(address, request, None, has_body, prefill_address)
+            response = self._build_route(address, request, None, has_body, prefill_address, pool)
             if len(self._route_cache) > ROUTE_CACHE_SIZE:
                 self._route_cache.clear()
             self._route_cache[key] = response
         return response
 
     def _build_route(self, address: str, request: InferenceRequest | None, body: bytes | None, has_body: bool,
-                     prefill_address: str | None) -> pb.ProcessingResponse:
+                     prefill_address: str | None, pool: str | None = None) -> pb.ProcessingResponse:
         set_headers = [_header(DESTINATION_HEADER, address)]
+        if pool is not None:
+            set_headers.append(_header(POOL_HEADER, pool))
         if prefill_address:
             set_headers.append(_header(PREFILL_HEADER, prefill_address))
         body_mutation = None

@@ -23,6 +23,7 @@ from typing import Any
 
 from inference_gateway.router.table import RoutingTable
 
+from . import resilience
 from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
@@ -160,6 +161,10 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
         "route": _upstream_action(ORIGINAL_DST_CLUSTER),
         "typed_per_filter_config": per_filter,
     }
+    # The router's pool + ordered endpoint list, retried on the fallbacks (resilience.py).
+    picked_pools = resilience.picked_pool_routes(
+        [b.pool for b in route.backends], _match(route, require_destination=True), _upstream_action,
+        pool_cluster_name, per_filter, route.name)
     fallback: dict[str, Any] = {"name": route.name, "match": _match(route, require_destination=False),
                                 "typed_per_filter_config": per_filter}
     if all(b.fail_open for b in route.backends):
@@ -173,7 +178,7 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
         fallback["direct_response"] = _json_error(503, "no endpoint was chosen for this request", "ServiceUnavailable")
         fallback["response_headers_to_add"] = [{"header": {"key": "content-type", "value": "application/json"}}]
     if not any(b.disaggregated for b in route.backends):
-        return [picked, fallback]
+        return [*picked_pools, picked, fallback]
     # Prefill/decode: the decode pod serves the client; Envoy sends the same (router-rewritten)
     # body to the prefill pod as a mirror, whose response it discards. Envoy does both sends, so
     # the router spends nothing on delivery (bench/pd_delivery.py measured the alternative).
@@ -184,7 +189,7 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
                   "request_mirror_policies": [{"cluster": PREFILL_DST_CLUSTER}]},
         "typed_per_filter_config": per_filter,
     }
-    return [picked_pd, picked, fallback]
+    return [picked_pd, *picked_pools, picked, fallback]
 
 
 def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> list[dict[str, Any]]:
@@ -199,7 +204,7 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             # Only the router chooses the pod, and the model header is the router's to set
             # (from the body): a client-sent one would steer the first route match.
             "mutations": {"request_mutations": [{"remove": DESTINATION_HEADER}, {"remove": MODEL_HEADER},
-                                                {"remove": PREFILL_HEADER}]},
+                                                {"remove": PREFILL_HEADER}, {"remove": resilience.POOL_HEADER}]},
         }},
         {"name": "envoy.filters.http.ext_proc", "typed_config": {
             "@type": EXT_PROC_TYPE,
@@ -341,14 +346,7 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
     pools = sorted({b.pool for li in ir.listeners for r in li.routes for b in r.backends})
     for key in pools:
         name = pool_cluster_name(key)
-        res.clusters.append({
-            "name": name,
-            "type": "EDS",
-            "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},
-            "connect_timeout": settings.connect_timeout,
-            "lb_policy": "ROUND_ROBIN",
-            "circuit_breakers": _circuit_breakers(),
-        })
+        res.clusters.append(resilience.pool_cluster(name, settings.connect_timeout, DESTINATION_HEADER))
         pool = table.pools.get(key)
         addresses = [(ep.ip, ep.port) for ep in pool.endpoints] if pool else []
         res.endpoints.append(_load_assignment(name, addresses))
