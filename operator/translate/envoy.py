@@ -129,8 +129,8 @@ def _pools_metadata(backends: tuple[PoolBackend, ...]) -> str:
 def _per_route_ext_proc(route: RouteIR, settings: EnvoySettings) -> dict[str, Any]:
     overrides: dict[str, Any] = {
         "grpc_initial_metadata": [{"key": POOLS_METADATA_KEY, "value": _pools_metadata(route.backends)}],
-        # One pool's FailOpen is honoured only if every pool of the rule asks for it.
-        "failure_mode_allow": all(b.fail_open for b in route.backends),
+        # The router's loss never cuts a request already routed; FailClose is the route's 503.
+        "failure_mode_allow": resilience.survive_router_loss(),
     }
     return {"@type": EXT_PROC_PER_ROUTE_TYPE, "overrides": overrides}
 

@@ -15,6 +15,14 @@ pool it chose (`x-igw-pool`). Per pool:
 - outlier detection ejects a pod after a connection failure from the round-robin fallback
   (override_host follows the router's list as given; the router leaves down pods out).
 
+The router's loss (rollout, crash) must not cut a request it already routed: ext_proc fails
+*open* on every route (`failure_mode_allow`), so a broken processor stream after the routing
+decision lets the response go on untouched (Envoy counts it in its ext_proc
+`failure_mode_allowed` stat; that request's usage and model rename back are skipped). A
+request the router never answered has no destination and matches the rule's last route:
+FailClose pools answer 503 there, FailOpen pools go round robin. So FailClose still means
+"no request without a routing decision", enforced by the route table, not by the filter.
+
 The ORIGINAL_DST cluster that sends to exactly the header's one address cannot do this: its
 host comes from the header, so a retry goes to the same dead pod. It stays for
 prefill/decode routes, whose mirror needs it.
@@ -40,6 +48,11 @@ LB_METADATA_NAMESPACE = "envoy.lb"
 # Failures that happen before the pod answered anything: safe to send elsewhere.
 RETRY_ON = "connect-failure,refused-stream,reset"
 UNLIMITED = 1_000_000
+
+
+def survive_router_loss() -> bool:
+    """ext_proc's per-route `failure_mode_allow` (see the module docstring)."""
+    return True
 
 
 def retry_policy() -> dict[str, Any]:
