@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from grpc_health.v1 import health_pb2
 
-from support.igw_process import Igw, alive, chat, fleet, wait_gone
+from inference_gateway.bench.igw_process import Igw, alive, chat, fleet, wait_gone
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from support import scenario
 from support.env import VLLM_LABELS
-from support.igw_process import chat, fleet
+from inference_gateway.bench.igw_process import chat, fleet
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from support import scenario
 from support.env import VLLM_LABELS
-from support.igw_process import fleet
+from inference_gateway.bench.igw_process import fleet
 
 MODEL = "/models/Qwen3-32B"
 ALIAS = "qwen-alias"  # renamed to MODEL on the way in, and back in every response chunk

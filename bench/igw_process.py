@@ -1,11 +1,11 @@
-"""`igw run --manifests` as a real child process, for tests that signal or kill the gateway
-itself (SIGTERM drain, SIGKILL, Envoy crashes). Addresses in 127.5.x.x."""
+"""`igw run --manifests` as a real child process, for the fault benchmark and the tests that
+signal or kill the gateway itself (SIGTERM drain, SIGKILL, Envoy crashes). Addresses in
+127.5.x.x; every process is tied to its parent (operator/children.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,7 +19,8 @@ from inference_gateway.operator.children import spawn, stop_child
 from inference_gateway.operator.ports import free_port
 from inference_gateway.operator.sim_fleet import SimFleet
 
-from .env import VLLM_LABELS, gateway_yaml, write_manifests
+VLLM_LABELS = {"alibabacloud.com/inference-workload": "vllm-inference"}
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 HOST = "127.5.0.1"  # the gateway's listener and router
 
@@ -53,6 +54,7 @@ class Igw:
     ports: dict[str, int] = field(default_factory=dict)
     process: asyncio.subprocess.Process | None = None
     log_path: Path | None = None
+    log_level: str = "info"
 
     def __post_init__(self) -> None:
         if not self.ports:
@@ -63,9 +65,9 @@ class Igw:
     def write(cls, directory: Path, pods: SimFleet, fail_open: bool = False, extra: list[str] | None = None) -> "Igw":
         directory.mkdir(parents=True, exist_ok=True)
         port = free_port(HOST)
-        write_manifests(directory, "pool.yaml", pool_yaml(pods.port, fail_open))
-        write_manifests(directory, "gateway.yaml", gateway_yaml(port))
-        write_manifests(directory, "pods.yaml", pods.pods_yaml())
+        (directory / "pool.yaml").write_text(pool_yaml(pods.port, fail_open))
+        (directory / "gateway.yaml").write_text(gateway_yaml(port))
+        (directory / "pods.yaml").write_text(pods.pods_yaml())
         return cls(directory, port, extra or [])
 
     @property
@@ -74,7 +76,7 @@ class Igw:
 
     def argv(self) -> list[str]:
         p = self.ports
-        return [str(Path(sys.executable).parent / "igw"), "--log-level", "info", "run", "--manifests",
+        return [str(Path(sys.executable).parent / "igw"), "--log-level", self.log_level, "run", "--manifests",
                 str(self.manifests), "--listen-address", HOST, "--router-host", HOST,
                 "--ext-proc-port", str(p["ext-proc"]), "--health-port", str(p["health"]),
                 "--metrics-port", str(p["metrics"]), "--xds-port", str(p["xds"]),
@@ -133,6 +135,11 @@ class Igw:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
+def gateway_yaml(port: int) -> str:
+    """The seed's GatewayClass/Gateway/HTTPRoute with the listener on `port`."""
+    return (EXAMPLES / "gateway.yaml").read_text().replace("port: 8080", f"port: {port}")
+
+
 def children_of(pid: int) -> list[int]:
     out: list[int] = []
     try:
@@ -167,5 +174,3 @@ def chat(max_tokens: int = 2, stream: bool = False, text: str = "hello") -> dict
         body["stream"] = True
     return body
 
-
-__all__ = ["Igw", "fleet", "children_of", "alive", "wait_gone", "chat", "signal"]
