@@ -288,6 +288,10 @@ class Director:
     def _record_start(self, route: Route, sreq: SchedulingRequest) -> None:
         d, t = route.decision, self.telemetry
         self.state.started(d.address)
+        if d.prefill_address:
+            # Prefill/decode: the prefill pod works on this request too; both count it until the
+            # HTTP request ends (the prefill part ends earlier, but nothing tells us when).
+            self.state.started(d.prefill_address)
         t.child(t.requests, d.model, d.target_model).inc()
         t.child(t.running, d.model).inc()
         t.scheduler_latency.observe(d.decision_ms / 1000)
@@ -309,5 +313,7 @@ class Director:
         """The HTTP request is over (Envoy ended the stream): the pod has one fewer."""
         d, t = route.decision, self.telemetry
         self.state.finished(d.address)
+        if d.prefill_address:
+            self.state.finished(d.prefill_address)
         t.child(t.running, d.model).dec()
         t.child(t.duration, d.model, d.target_model).observe(time.perf_counter() - route.started)
