@@ -31,8 +31,8 @@ import aiohttp
 
 from inference_gateway.bench.igw_process import Igw, alive, chat, fleet, wait_gone
 from inference_gateway.operator.ports import free_port
-from inference_gateway.operator.sim_fleet import SimFleet
-from inference_gateway.operator.standalone import Standalone, StandaloneSettings
+from inference_gateway.cli.sim_fleet import SimFleet
+from inference_gateway.cli.standalone import Standalone, StandaloneSettings
 from inference_gateway.router.logs import configure as configure_logs
 from inference_gateway.router.server import RouterSettings
 

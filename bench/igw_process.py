@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inference_gateway.operator.children import spawn, stop_child
 from inference_gateway.operator.ports import free_port
-from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.cli.sim_fleet import SimFleet
 
 VLLM_LABELS = {"alibabacloud.com/inference-workload": "vllm-inference"}
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

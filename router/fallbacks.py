@@ -18,11 +18,18 @@ import random
 from .endpoint_state import EndpointState
 from .table import Endpoint, Pool
 
-# Request header naming the pool the router chose: Envoy's route for that pool sends to the
-# pool's cluster, whose override_host policy follows the destination list.
-POOL_HEADER = "x-igw-pool"
-FALLBACKS = 2   # Envoy's num_retries matches (translate/resilience.py)
+DESTINATION_HEADER = "x-gateway-destination-endpoint"
+# Request header naming the Envoy cluster of the pool the router chose; that cluster's
+# override_host policy follows the destination list (operator/translate/resilience.py).
+CLUSTER_HEADER = "x-igw-pool-cluster"
+POOL_CLUSTER_PREFIX = "igw-pool/"
+FALLBACKS = 2   # Envoy's num_retries matches
 SAMPLE = 8
+
+
+def pool_cluster(pool: str) -> str:
+    """The Envoy cluster of a pool (`ns/name`): the translation builds it, the router names it."""
+    return POOL_CLUSTER_PREFIX + pool
 
 
 def destination_list(pool: Pool, chosen: Endpoint, state: EndpointState, rng: random.Random,

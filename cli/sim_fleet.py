@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 import yaml
 
-from .children import spawn, stop_child
+from inference_gateway.operator.children import spawn, stop_child
 
 log = structlog.get_logger("sim")
 
