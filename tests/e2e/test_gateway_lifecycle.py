@@ -102,3 +102,26 @@ async def test_sigterm_lets_streams_in_flight_finish_then_exits_0(tmp_path, pods
         assert lines[-2:] == [b"data: [DONE]\n", b"\n"] or b"data: [DONE]\n" in lines
     assert await igw.wait(20) == 0
     assert not any(alive(pid) for pid in igw.envoy_pids())
+
+
+async def test_envoy_crash_loop_ends_igw_with_a_non_zero_exit(tmp_path, pods, igws):
+    igw = Igw.write(tmp_path / "manifests", pods)
+    igws.append(igw)
+    await igw.start(tmp_path / "igw.log")
+    killed: set[int] = set()
+    for _ in range(5):  # the policy allows 3 restarts a minute: the 4th exit ends igw
+        if igw.process.returncode is not None:
+            break
+        envoys = [p for p in igw.envoy_pids() if p not in killed]
+        if not envoys:  # being restarted: wait for the new Envoy (bounded)
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                envoys = [p for p in igw.envoy_pids() if p not in killed]
+                if envoys or igw.process.returncode is not None:
+                    break
+        for pid in envoys:
+            killed.add(pid)
+            os.kill(pid, signal.SIGKILL)
+            await wait_gone(pid, within=5)
+    assert await igw.wait(20) == 1
+    assert "envoy keeps exiting; giving up" in igw.log_text()
