@@ -18,6 +18,7 @@ from pathlib import Path
 import structlog
 
 from inference_gateway.router.logs import configure as configure_logs
+from inference_gateway.router.table import Strategy
 
 from .options import cluster_arguments, gateway_arguments, router_arguments, router_settings, until_signalled
 
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--serve", action="store_true", help="keep serving on the Gateway's port until Ctrl-C")
     demo.add_argument("--pods", type=int, default=4, help="simulated pods, at 127.0.0.2 and up (default 4)")
     demo.add_argument("--examples", type=Path, default=None, help="the examples/ directory (default: the repo's)")
-    demo.add_argument("--strategy", choices=["prefix-cache", "load-aware"], default="prefix-cache",
+    demo.add_argument("--strategy", choices=[Strategy.PREFIX_CACHE.value, Strategy.DEFAULT.value], default="prefix-cache",
                       help="which of the seed's vLLM manifests to load (default prefix-cache)")
     router_arguments(demo)
     gateway_arguments(demo)

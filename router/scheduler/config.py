@@ -1,9 +1,9 @@
 """The scheduler's profile config file: scorer weights per routing strategy, and the saturation
 thresholds admission uses. YAML (or JSON), every key optional:
 
-    profiles:
-      DEFAULT:      {queue: 2, kv-cache: 2, in-flight: 1}
-      PREFIX_CACHE: {prefix: 3, queue: 2, kv-cache: 2, in-flight: 1}
+    profiles:            # strategies as router/table.py spells them (the seed's DEFAULT, PREFIX_CACHE too)
+      load-aware:   {queue: 2, kv-cache: 2, in-flight: 1}
+      prefix-cache: {prefix: 3, queue: 2, kv-cache: 2, in-flight: 1}
     saturation: {max_waiting: 5, max_kv: 0.8}
     queue: {max_queue: 1000, max_wait_seconds: 30}
 
@@ -36,10 +36,9 @@ def parse_config(data: dict[str, Any] | None) -> SchedulerConfig:
         raise ValueError(f"scheduler config: unknown key(s) {sorted(unknown)}")
     weights = {k: dict(v) for k, v in DEFAULT_WEIGHTS.items()}
     for name, scorers in (data.get("profiles") or {}).items():
-        try:
-            strategy = Strategy(str(name).upper())
-        except ValueError:
-            raise ValueError(f"scheduler config: unknown profile {name!r}; known: {[s.value for s in Strategy]}") from None
+        strategy = Strategy.parse(str(name))
+        if strategy is None:
+            raise ValueError(f"scheduler config: unknown profile {name!r}; known: {[s.value for s in Strategy]}")
         weights[strategy] = {str(k): float(v) for k, v in (scorers or {}).items()}
     adm = AdmissionSettings()
     sat = data.get("saturation") or {}
