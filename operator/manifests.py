@@ -3,6 +3,7 @@ file, the object and the field, so a user can fix a typo without reading a trace
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -53,23 +54,51 @@ def parse_document(doc: Any, source: str) -> tuple[AnyObject | None, list[Proble
         ]
 
 
-def load_documents(text: str, source: str) -> tuple[list[AnyObject], list[Problem]]:
+def raw_documents(text: str, source: str) -> tuple[list[tuple[str, Any]], list[Problem]]:
+    """The raw objects of one YAML text, each with where it came from (`FILE#2`, or
+    `FILE#0.items[3]` inside a List as `kubectl get -o yaml` writes), or why there are none."""
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as err:
         return [], [Problem(source, "", "", "", f"invalid YAML: {err}")]
-    objects: list[AnyObject] = []
-    problems: list[Problem] = []
+    out: list[tuple[str, Any]] = []
     for index, doc in enumerate(docs):
-        # A List (kubectl get -o yaml) holds its objects under items.
-        items = doc.get("items") if isinstance(doc, dict) and doc.get("kind", "").endswith("List") else None
+        items = doc.get("items") if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") else None
         for sub_index, item in enumerate(items if isinstance(items, list) else [doc]):
-            where = f"{source}#{index}" + (f".items[{sub_index}]" if items is not None else "")
-            obj, errs = parse_document(item, where)
-            problems.extend(errs)
-            if obj is not None:
-                objects.append(obj)
+            out.append((f"{source}#{index}" + (f".items[{sub_index}]" if items is not None else ""), item))
+    return out, []
+
+
+def load_documents(text: str, source: str) -> tuple[list[AnyObject], list[Problem]]:
+    docs, problems = raw_documents(text, source)
+    objects: list[AnyObject] = []
+    for where, doc in docs:
+        obj, errs = parse_document(doc, where)
+        problems.extend(errs)
+        if obj is not None:
+            objects.append(obj)
     return objects, problems
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    """One file as read now. `blank`: no document at all (empty, or only comments), which is
+    also what a file looks like while an editor rewrites it."""
+
+    path: Path
+    objects: list[AnyObject]
+    problems: list[Problem]
+    blank: bool
+
+
+def read_manifest(file: Path) -> ManifestFile:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        return ManifestFile(file, [], [Problem(str(file), "", "", "", f"cannot read: {err}")], False)
+    objects, problems = load_documents(text, str(file))
+    blank = not problems and not objects and not raw_documents(text, str(file))[0]
+    return ManifestFile(file, objects, problems, blank)
 
 
 def load_paths(paths: Iterable[Path]) -> tuple[list[AnyObject], list[Problem]]:
@@ -77,12 +106,7 @@ def load_paths(paths: Iterable[Path]) -> tuple[list[AnyObject], list[Problem]]:
     objects: list[AnyObject] = []
     problems: list[Problem] = []
     for file in manifest_files(paths):
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as err:
-            problems.append(Problem(str(file), "", "", "", f"cannot read: {err}"))
-            continue
-        objs, errs = load_documents(text, str(file))
-        objects.extend(objs)
-        problems.extend(errs)
+        read = read_manifest(file)
+        objects.extend(read.objects)
+        problems.extend(read.problems)
     return objects, problems
