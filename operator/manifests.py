@@ -16,15 +16,15 @@ from .problems import Problem
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-def manifest_files(paths: Iterable[Path]) -> list[Path]:
-    """The manifest files among `paths` (directories are searched recursively), sorted."""
+def manifest_files(paths: Iterable[Path], suffixes: tuple[str, ...] = MANIFEST_SUFFIXES) -> list[Path]:
+    """The manifest files among `paths` (directories are searched recursively, in order)."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES and p.is_file())
-        else:
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in suffixes and p.is_file()))
+        elif path not in files:
             files.append(path)
-    return sorted(set(files))
+    return list(dict.fromkeys(files))
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -54,18 +54,29 @@ def parse_document(doc: Any, source: str) -> tuple[AnyObject | None, list[Proble
         ]
 
 
+def expand_list(source: str, doc: Any) -> list[tuple[str, Any]]:
+    """A List's items (`kubectl get -o yaml` writes one), each named `SOURCE items[i]`; else the doc."""
+    items = doc.get("items") if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") else None
+    if isinstance(items, list):
+        return [(f"{source} items[{i}]", item) for i, item in enumerate(items)]
+    return [(source, doc)]
+
+
 def raw_documents(text: str, source: str) -> tuple[list[tuple[str, Any]], list[Problem]]:
-    """The raw objects of one YAML text, each with where it came from (`FILE#2`, or
-    `FILE#0.items[3]` inside a List as `kubectl get -o yaml` writes), or why there are none."""
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as err:
-        return [], [Problem(source, "", "", "", f"invalid YAML: {err}")]
+    """The raw objects of one YAML text, each with where it came from (`FILE#2`, counting from
+    1, or `FILE#1 items[3]` inside a List as `kubectl get -o yaml` writes), and the YAML error
+    that stopped the reading, if any (the documents before it are returned)."""
     out: list[tuple[str, Any]] = []
-    for index, doc in enumerate(docs):
-        items = doc.get("items") if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") else None
-        for sub_index, item in enumerate(items if isinstance(items, list) else [doc]):
-            out.append((f"{source}#{index}" + (f".items[{sub_index}]" if items is not None else ""), item))
+    index = 0
+    try:
+        for index, doc in enumerate(yaml.safe_load_all(text), start=1):
+            if doc is not None:  # None: an empty document (a trailing `---`)
+                out.extend(expand_list(f"{source}#{index}", doc))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        reason = getattr(err, "problem", None) or str(err)
+        return out, [Problem(f"{source}#{index + 1}", "", "", "", f"YAML syntax error: {reason}{where}")]
     return out, []
 
 
