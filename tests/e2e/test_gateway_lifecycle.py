@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import tempfile
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -39,6 +41,10 @@ async def test_sigkill_leaves_no_envoy_and_a_new_igw_serves_on_the_same_ports(tm
     envoys = first.envoy_pids()
     assert len(envoys) == 1
 
+    workdirs = [d for d in Path(tempfile.gettempdir()).glob("igw-envoy-*")
+                if (d / "owner.pid").exists() and (d / "owner.pid").read_text() == str(first.process.pid)]
+    assert len(workdirs) == 1
+
     first.signal(signal.SIGKILL)
     await first.wait(5)
     await wait_gone(envoys[0], within=5)  # the parent-death signal took Envoy along
@@ -47,6 +53,7 @@ async def test_sigkill_leaves_no_envoy_and_a_new_igw_serves_on_the_same_ports(tm
     igws.append(second)
     await second.start(tmp_path / "igw2.log", ready_within=15)
     assert await second.health() == health_pb2.HealthCheckResponse.SERVING
+    assert not workdirs[0].exists()  # the killed gateway's work directory, removed by the next
 
 
 async def test_envoy_killed_is_restarted_with_the_current_configuration(tmp_path, pods, igws):
