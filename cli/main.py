@@ -65,13 +65,12 @@ async def _run(args: argparse.Namespace) -> int:
     gateway = Standalone(StandaloneSettings(
         manifests=args.manifests, listen_address=args.listen_address, router=router_settings(args),
         xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
-        envoy_log_level=args.envoy_log_level))
+        envoy_log_level=args.envoy_log_level, shutdown_grace=args.shutdown_grace))
     try:
         await gateway.start()
-        await until_signalled()
+        return await gateway.serve(asyncio.ensure_future(until_signalled()))
     finally:
         await gateway.stop()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
