@@ -20,7 +20,7 @@ from typing import Any, Sequence
 _EXEC_TIED = (
     "import ctypes, os, signal, sys\n"
     "ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)\n"  # PR_SET_PDEATHSIG, from libc
-    "if os.getppid() != int(sys.argv[1]): sys.exit(1)\n"
+    "if os.getppid() != int(sys.argv[1]): sys.exit('parent gone before the child started')\n"
     "os.execvp(sys.argv[2], sys.argv[2:])\n"
 )
 
