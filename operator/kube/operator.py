@@ -211,7 +211,8 @@ class ClusterGateway:
             log.warning("pods not listed in time; starting anyway")
         self.debouncer.cancel()
         self.apply()
-        self.reconciler = Reconciler(self.api, self.store, self.ads, s.provisioning, s.reconcile_interval)
+        self.reconciler = Reconciler(self.api, self.store, self.ads, s.provisioning, s.reconcile_interval,
+                                     namespaces=s.watch_namespaces)
         self.elector = LeaderElector(self.api, self.identity, s.lease,
                                      on_start=self._start_leading, on_stop=self._stop_leading)
         registry = build_registry(self.store, self.api_config, asyncio.get_running_loop())

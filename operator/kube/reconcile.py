@@ -6,6 +6,14 @@ API server's defaulting never causes rewrites), deletes proxies whose Gateway is
 and patches `/status` only where the computed status differs from the object's. A pass runs
 when the world changed (kicked after each translation) and every `interval` seconds (to see
 Service addresses and Deployment readiness, which we do not watch).
+
+Status writes are optimistic: each carries the resourceVersion the status was computed from,
+so a write racing another controller's (an HTTPRoute's `status.parents` is shared by every
+controller whose Gateway the route names) answers 409 instead of silently dropping the other
+entries; we then read the object again, recompute from what it now holds (other
+controllers' entries kept, only ours replaced) and retry. With `--watch-namespace` the
+operator may hold only namespaced Roles: it lists its proxies per watched namespace, and a
+403 anywhere costs that one object, never the pass.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import asyncio
 import hashlib
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import structlog
 from kubernetes_asyncio import client
@@ -32,6 +40,7 @@ log = structlog.get_logger("kube.reconcile")
 
 MERGE_PATCH = "application/merge-patch+json"
 SPEC_HASH_ANNOTATION = "inference.networking.x-k8s.io/spec-hash"
+CONFLICT_RETRIES = 4
 PROXY_SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY},app.kubernetes.io/component=proxy"
 
 
@@ -49,7 +58,8 @@ async def _body(response: Any) -> dict[str, Any]:
 
 class Reconciler:
     def __init__(self, api: client.ApiClient, store: ObjectStore, ads: AdsServer,
-                 settings: ProvisioningSettings, interval: float = 5.0) -> None:
+                 settings: ProvisioningSettings, interval: float = 5.0,
+                 namespaces: tuple[str, ...] = ()) -> None:
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
         self.custom = client.CustomObjectsApi(api)
@@ -57,6 +67,7 @@ class Reconciler:
         self.ads = ads
         self.settings = settings
         self.interval = interval
+        self.namespaces = namespaces  # empty: cluster-wide
         self._kicked = asyncio.Event()
         self.passes = 0
 
@@ -89,9 +100,11 @@ class Reconciler:
                 log.error("provisioning failed", gateway=group_name(gateway), status=err.status, error=str(err.reason))
         await self._delete_orphans({(g.metadata.namespace, proxy_name(g)) for g in gateways})
         current = self.store.statuses()
-        desired = desired_statuses(objects, current, proxies, datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        desired = desired_statuses(objects, current, proxies, now)
         for key, status in changed(desired, current).items():
-            await self._write_status(key, status, current.get(key) or {})
+            await self._write_status(key, status, lambda: desired_statuses(
+                self.store.object_set(), self.store.statuses(), proxies, now).get(key))
         self.passes += 1
 
     # ---- provisioning
@@ -133,44 +146,101 @@ class Reconciler:
             rejections=tuple(self.ads.rejected(group_name(gateway))),
         )
 
+    async def _list_proxies(self, cluster_lister: Any, namespaced_lister: Any) -> list[dict[str, Any]]:
+        """Our proxy objects of one kind: cluster-wide, or per watched namespace (a namespaced
+        Role cannot list across namespaces); a namespace we may not list is skipped."""
+        if not self.namespaces:
+            return (await _body(await cluster_lister(label_selector=PROXY_SELECTOR, _preload_content=False))
+                    ).get("items") or []
+        items: list[dict[str, Any]] = []
+        for namespace in self.namespaces:
+            try:
+                items += (await _body(await namespaced_lister(namespace, label_selector=PROXY_SELECTOR,
+                                                              _preload_content=False))).get("items") or []
+            except ApiException as err:
+                log.warning("cannot list proxies", namespace=namespace, status=err.status, error=str(err.reason))
+        return items
+
     async def _delete_orphans(self, wanted: set[tuple[str, str]]) -> None:
-        for lister, deleter in (
-            (self.apps.list_deployment_for_all_namespaces, self.apps.delete_namespaced_deployment),
-            (self.core.list_service_for_all_namespaces, self.core.delete_namespaced_service),
-            (self.core.list_config_map_for_all_namespaces, self.core.delete_namespaced_config_map),
+        for cluster_lister, namespaced_lister, deleter in (
+            (self.apps.list_deployment_for_all_namespaces, self.apps.list_namespaced_deployment,
+             self.apps.delete_namespaced_deployment),
+            (self.core.list_service_for_all_namespaces, self.core.list_namespaced_service,
+             self.core.delete_namespaced_service),
+            (self.core.list_config_map_for_all_namespaces, self.core.list_namespaced_config_map,
+             self.core.delete_namespaced_config_map),
         ):
-            listing = await _body(await lister(label_selector=PROXY_SELECTOR, _preload_content=False))
-            for item in listing.get("items") or []:
+            try:
+                items = await self._list_proxies(cluster_lister, namespaced_lister)
+            except ApiException as err:  # the statuses still get written
+                log.error("cannot list proxies for clean-up", status=err.status, error=str(err.reason))
+                continue
+            for item in items:
                 meta = item["metadata"]
                 if (meta["namespace"], meta["name"]) not in wanted:
                     log.info("deleting proxy object of a Gateway no longer ours", kind=item.get("kind"),
                              name=f"{meta['namespace']}/{meta['name']}")
                     try:
-                        await deleter(meta["name"], meta["namespace"], _preload_content=False)
+                        await _body(await deleter(meta["name"], meta["namespace"], _preload_content=False))
                     except ApiException as err:
                         if err.status != 404:
-                            raise
+                            log.error("cannot delete proxy object", name=f"{meta['namespace']}/{meta['name']}",
+                                      status=err.status, error=str(err.reason))
 
     # ---- status
-    async def _write_status(self, key: ObjectKey, status: Status, current: Status) -> None:
+    async def _write_status(self, key: ObjectKey, status: Status,
+                            recompute: Callable[[], Status | None]) -> None:
+        """Patch `/status` at the resourceVersion it was computed from; on 409 re-read the
+        object, recompute its status from what it now holds, and try again (bounded)."""
+        for attempt in range(CONFLICT_RETRIES):
+            raw = self.store.raw(key) or {}
+            body = {"metadata": {"resourceVersion": (raw.get("metadata") or {}).get("resourceVersion")},
+                    "status": status}
+            try:
+                written = await self._status_call(key, "patch", body)
+            except ApiException as err:
+                if err.status == 404:
+                    return  # deleted meanwhile
+                if err.status == 409 and attempt + 1 < CONFLICT_RETRIES:
+                    log.info("status conflict; re-reading", object="/".join(key), attempt=attempt + 1)
+                    if not await self._refresh(key):
+                        return
+                    fresh = recompute()
+                    current = self.store.statuses().get(key) or {}
+                    if fresh is None or not changed({key: fresh}, {key: current}):
+                        return  # what we wanted is already there
+                    status = fresh
+                    continue
+                log.error("status write failed", object="/".join(key), status=err.status, error=str(err.reason))
+                return
+            self.store.set_status(key, written.get("status") or {},
+                                  (written.get("metadata") or {}).get("resourceVersion"))
+            kind, namespace, name = key
+            log.info("status written", object=f"{kind}/{namespace}/{name}".replace("//", "/"),
+                     conditions={c["type"]: c["status"] for c in status.get("conditions") or []})
+            return
+
+    async def _refresh(self, key: ObjectKey) -> bool:
+        """The object as the API server has it now, into the store; False if it is gone."""
+        try:
+            fresh = await self._status_call(key, "get")
+        except ApiException as err:
+            if err.status != 404:
+                log.error("cannot re-read after a conflict", object="/".join(key), status=err.status)
+            return False
+        self.store.put({"kind": key[0], **fresh})
+        return True
+
+    async def _status_call(self, key: ObjectKey, verb: str, body: Any = None) -> dict[str, Any]:
         kind, namespace, name = key
         raw = self.store.raw(key)
         watched = KIND_BY_NAME[kind]
         api_version = (raw or {}).get("apiVersion") or watched.api_version
         group, _, version = api_version.rpartition("/")
-        body = {"status": status}
-        try:
-            if watched.namespaced:
-                await self.custom.patch_namespaced_custom_object_status(
-                    group, version, namespace, watched.plural, name, body, _content_type=MERGE_PATCH)
-            else:
-                await self.custom.patch_cluster_custom_object_status(
-                    group, version, watched.plural, name, body, _content_type=MERGE_PATCH)
-        except ApiException as err:
-            if err.status == 404:
-                return  # deleted meanwhile
-            log.error("status write failed", object="/".join(key), status=err.status, error=str(err.reason))
-            return
-        self.store.set_status(key, {**current, **status})
-        log.info("status written", object=f"{kind}/{namespace}/{name}".replace("//", "/"),
-                 conditions={c["type"]: c["status"] for c in status.get("conditions") or []})
+        scope = "namespaced" if watched.namespaced else "cluster"
+        where = (namespace,) if watched.namespaced else ()
+        if verb == "get":
+            call = getattr(self.custom, f"get_{scope}_custom_object_status")
+            return await call(group, version, *where, watched.plural, name)
+        call = getattr(self.custom, f"patch_{scope}_custom_object_status")
+        return await call(group, version, *where, watched.plural, name, body, _content_type=MERGE_PATCH)

@@ -115,10 +115,14 @@ class ObjectStore:
         for key in [k for k in self._raw if k[0] == kind and k not in seen]:
             self.remove(*key)
 
-    def set_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
-        """Record a status we just wrote (before its watch event comes back)."""
+    def set_status(self, key: ObjectKey, status: dict[str, Any], resource_version: str | None = None) -> None:
+        """Record a status we just wrote, and the resourceVersion the write made (before its
+        watch event comes back), so the next write is not refused as stale."""
         if key in self._raw:
-            self._raw[key] = {**self._raw[key], "status": copy.deepcopy(status)}
+            raw = {**self._raw[key], "status": copy.deepcopy(status)}
+            if resource_version:
+                raw["metadata"] = {**raw.get("metadata", {}), "resourceVersion": resource_version}
+            self._raw[key] = raw
 
     # ---- pods: one object, possibly selected by several pool selectors
     def put_pod(self, raw: dict[str, Any], source: PodSelector) -> None:
