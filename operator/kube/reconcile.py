@@ -68,6 +68,7 @@ class Reconciler:
         self.settings = settings
         self.interval = interval
         self.namespaces = namespaces  # empty: cluster-wide
+        self._refused: set[str] = set()  # namespaces whose listing was refused (logged once)
         self._kicked = asyncio.Event()
         self.passes = 0
 
@@ -157,8 +158,11 @@ class Reconciler:
             try:
                 items += (await _body(await namespaced_lister(namespace, label_selector=PROXY_SELECTOR,
                                                               _preload_content=False))).get("items") or []
+                self._refused.discard(namespace)
             except ApiException as err:
-                log.warning("cannot list proxies", namespace=namespace, status=err.status, error=str(err.reason))
+                if namespace not in self._refused:  # once, not on every pass
+                    self._refused.add(namespace)
+                    log.warning("cannot list proxies", namespace=namespace, status=err.status, error=str(err.reason))
         return items
 
     async def _delete_orphans(self, wanted: set[tuple[str, str]]) -> None:

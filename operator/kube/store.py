@@ -104,15 +104,17 @@ class ObjectStore:
         self.on_change()
         return True
 
-    def replace_kind(self, kind: str, items: Iterable[dict[str, Any]]) -> None:
-        """A full listing of one kind (initial sync, periodic resync): also drops the missed deletes."""
+    def replace_kind(self, kind: str, items: Iterable[dict[str, Any]], namespaces: set[str] | None = None) -> None:
+        """A full listing of one kind (initial sync, periodic resync), of every namespace or of
+        `namespaces` only: also drops the missed deletes there."""
         seen = set()
         for raw in items:
             raw = {"kind": kind, **raw}
             self.put(raw)
             meta = raw.get("metadata", {})
             seen.add(object_key(kind, meta.get("namespace") or "default", meta.get("name", "")))
-        for key in [k for k in self._raw if k[0] == kind and k not in seen]:
+        for key in [k for k in self._raw if k[0] == kind and k not in seen
+                    and (namespaces is None or k[1] in namespaces)]:
             self.remove(*key)
 
     def set_status(self, key: ObjectKey, status: dict[str, Any], resource_version: str | None = None) -> None:

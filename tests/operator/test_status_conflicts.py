@@ -119,8 +119,8 @@ async def test_forced_410_relists_and_continues(cluster: Cluster) -> None:
         # Quiet watches that got a bookmark resume after a compaction up to now without a relist.
         for i in range(5):  # unrelated writes move the resourceVersion on
             await cluster.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"noise-{i}"}})
-        seen = cluster.api.bookmarks
-        await eventually(lambda: asyncio.sleep(0, cluster.api.bookmarks >= seen + 8), what="bookmarks")
+        await eventually(lambda: asyncio.sleep(0, cluster.api.bookmarked.get("pods", 0) >= cluster.api._rv),
+                         what="a bookmark at the latest resourceVersion on the pod watch")
         lists_before, gone_before, watches_before = len(cluster.api.lists), len(cluster.api.gone), len(cluster.api.watches)
         floor = cluster.api._compacted = cluster.api._rv  # history before the bookmarks is gone
         cluster.api._epoch += 1                           # and every open watch ends
@@ -128,7 +128,7 @@ async def test_forced_410_relists_and_continues(cluster: Cluster) -> None:
 
         def resumed() -> list[dict[str, str]]:
             return [params for plural, _, params in cluster.api.watches[watches_before:] if plural == "pods"]
-        [params] = await eventually(lambda: asyncio.sleep(0, resumed()), what="pod watch resumed")
+        params = (await eventually(lambda: asyncio.sleep(0, resumed()), what="pod watch resumed"))[0]
         assert int(params["resourceVersion"]) >= floor  # from the bookmark, not from the last Pod event
         await asyncio.sleep(0.3)
         assert "pods" not in cluster.api.gone[gone_before:]

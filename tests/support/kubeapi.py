@@ -86,6 +86,7 @@ class KubeAPI(kmock.KubernetesScaffold):
     watches: list[tuple[str, str | None, dict[str, str]]] = attrs.field(factory=list, init=False)  # (plural, ns, params)
     lists: list[tuple[str, str | None]] = attrs.field(factory=list, init=False)  # (plural, ns)
     bookmarks: int = attrs.field(default=0, init=False)
+    bookmarked: dict[str, int] = attrs.field(factory=dict, init=False)  # plural → last bookmark's resourceVersion
     gone: list[str] = attrs.field(factory=list, init=False)  # plural of each watch answered 410
     _compacted: int = attrs.field(default=0, init=False)  # resuming before this answers 410
     _epoch: int = attrs.field(default=0, init=False)  # bumped to end every open watch
@@ -143,6 +144,34 @@ class KubeAPI(kmock.KubernetesScaffold):
             return "watch" if request.params.get("watch", "").lower() in ("true", "1") else \
                 "get" if request.name else "list"
         return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(request.method, "")
+
+    # ---- namespaces: kmock 0.8 cannot parse `/api/v1/namespaces` (no plural after "namespaces")
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        if raw_request.path.rstrip("/") != "/api/v1/namespaces" or raw_request.method != "GET":
+            return await super().__call__(raw_request)
+        watching = raw_request.query.get("watch", "").lower() in ("true", "1")
+        try:
+            self.authorizer.check(raw_request.headers.get("Authorization"), "watch" if watching else "list",
+                                  "", "namespaces", None)
+        except ApiError as err:
+            return self._error(err)
+        names = sorted({ns for (_, _, ns, _) in self._store if ns} | {"default"})
+        items = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "resourceVersion": "1"}}
+                 for n in names]
+        if not watching:
+            return aiohttp.web.json_response({"kind": "NamespaceList", "apiVersion": "v1",
+                                              "metadata": {"resourceVersion": str(self._rv)}, "items": items})
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(raw_request)  # namespaces never change here: the stream just idles
+        epoch, timeout = self._epoch, float(raw_request.query.get("timeoutSeconds") or 60)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while loop.time() < deadline and epoch == self._epoch:
+                await asyncio.sleep(min(0.5, max(0.0, deadline - loop.time())))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        return response
 
     # ---- dispatch
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
@@ -418,6 +447,7 @@ class KubeAPI(kmock.KubernetesScaffold):
                 if bookmarks and loop.time() - quiet_since >= self.bookmark_interval:
                     # "everything up to here was sent": a resume from it needs no relist
                     self.bookmarks += 1
+                    self.bookmarked[kind.plural] = cursor
                     quiet_since = loop.time()
                     await send("BOOKMARK", {"kind": kind.kind, "apiVersion": f"{kind.group}/{version}".lstrip("/"),
                                             "metadata": {"resourceVersion": str(cursor)}})
