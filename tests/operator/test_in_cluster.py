@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from inference_gateway.operator.envoy_process import EnvoyProcess
-from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.cli.sim_fleet import SimFleet
 from inference_gateway.operator.translate.envoy import XDS_CLUSTER
 from inference_gateway.operator.translate.provisioning import BOOTSTRAP_KEY
 
