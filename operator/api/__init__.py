@@ -8,9 +8,11 @@ from .base import Condition, KubeObject, ObjectMeta
 from .core import Pod
 from .gateway import CONTROLLER_NAME, Gateway, GatewayClass, HTTPRoute
 from .inference import InferenceModel, InferencePool
+from .parameters import GatewayParameters
 from .policy import InferenceTrafficPolicy
 
-AnyObject = Union[InferencePool, InferenceModel, InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod]
+AnyObject = Union[InferencePool, InferenceModel, InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod,
+                  GatewayParameters]
 
 # (group of apiVersion, kind) → model. Versions are not distinguished: the fields we read are
 # the same in every version we accept.
@@ -18,6 +20,7 @@ KINDS: dict[tuple[str, str], type[KubeObject]] = {
     ("inference.networking.x-k8s.io", "InferencePool"): InferencePool,
     ("inference.networking.x-k8s.io", "InferenceModel"): InferenceModel,
     ("inferenceextension.alibabacloud.com", "InferenceTrafficPolicy"): InferenceTrafficPolicy,
+    ("inferenceextension.alibabacloud.com", "GatewayParameters"): GatewayParameters,
     ("gateway.networking.k8s.io", "GatewayClass"): GatewayClass,
     ("gateway.networking.k8s.io", "Gateway"): Gateway,
     ("gateway.networking.k8s.io", "HTTPRoute"): HTTPRoute,
@@ -33,7 +36,7 @@ def model_for(doc: dict[str, Any]) -> type[KubeObject] | None:
 
 
 __all__ = [
-    "AnyObject", "Condition", "CONTROLLER_NAME", "Gateway", "GatewayClass", "HTTPRoute",
+    "AnyObject", "Condition", "CONTROLLER_NAME", "Gateway", "GatewayClass", "GatewayParameters", "HTTPRoute",
     "InferenceModel", "InferencePool", "InferenceTrafficPolicy", "KINDS", "KubeObject",
     "ObjectMeta", "Pod", "model_for",
 ]

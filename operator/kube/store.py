@@ -47,6 +47,7 @@ WATCHED = (
     WatchedKind(GATEWAY_GROUP, "v1", "gatewayclasses", "GatewayClass", namespaced=False),
     WatchedKind(GATEWAY_GROUP, "v1", "gateways", "Gateway"),
     WatchedKind(GATEWAY_GROUP, "v1", "httproutes", "HTTPRoute"),
+    WatchedKind(POLICY_GROUP, "v1alpha1", "gatewayparameters", "GatewayParameters"),
 )
 KIND_BY_NAME = {w.kind: w for w in WATCHED}
 

@@ -29,6 +29,7 @@ from ..api.gateway import GATEWAY_GROUP, ParentRef
 from ..api.inference import INFERENCE_GROUP
 from .gateway import our_gateways
 from .objects import ObjectSet
+from .parameters import class_parameters
 from .routing import model_winners
 
 ObjectKey = tuple[str, str, str]  # (kind, namespace, name); namespace "" for cluster-scoped
@@ -110,8 +111,10 @@ def _gateway_class_status(objects: ObjectSet) -> dict[ObjectKey, Status]:
     for gc in objects.gateway_classes:
         if gc.spec.controller_name != CONTROLLER_NAME:
             continue  # other controllers' classes are left alone
+        problem = class_parameters(objects, gc).problem
         out[object_key("GatewayClass", "", gc.metadata.name)] = {"conditions": [
-            _condition("Accepted", True, "Accepted", "Handled by the inference gateway", gc.metadata.generation)]}
+            _condition("Accepted", True, "Accepted", "Handled by the inference gateway", gc.metadata.generation)
+            if problem is None else _condition("Accepted", False, "InvalidParameters", problem, gc.metadata.generation)]}
     return out
 
 

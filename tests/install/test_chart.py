@@ -55,11 +55,12 @@ def test_chart_crds_are_the_repo_crds():
 
 def test_template_includes_crds(default_objects):
     crds = by_kind(default_objects, "CustomResourceDefinition")
-    assert sorted(c["metadata"]["name"] for c in crds) == [
+    assert sorted(c["metadata"]["name"] for c in crds) == sorted([
         "inferencemodels.inference.networking.x-k8s.io",
         "inferencepools.inference.networking.x-k8s.io",
         "inferencetrafficpolicies.inferenceextension.alibabacloud.com",
-    ]
+        "gatewayparameters.inferenceextension.alibabacloud.com",
+    ])
 
 
 def test_deployment(default_objects):
