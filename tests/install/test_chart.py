@@ -232,3 +232,30 @@ def test_values_schema_rejects(render, bad):
     with pytest.raises(subprocess.CalledProcessError) as info:
         render("--set", bad)
     assert "schema" in info.value.stderr
+
+
+def test_proxy_defaults(render, tmp_path):
+    """proxyDefaults reach the operator as --proxy-defaults, which the operator itself accepts."""
+    from inference_gateway.cli.options import proxy_defaults
+
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"proxyDefaults": {
+        "deployment": {"replicas": 2, "nodeSelector": {"pool": "edge"}},
+        "autoscaling": {"maxReplicas": 10, "targetCPUUtilizationPercentage": 70},
+        "service": {"type": "NodePort", "annotations": {"lb.example.com/scheme": "internal"}}}}))
+    args = by_kind(render("-f", str(values)), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    spec = proxy_defaults(args[args.index("--proxy-defaults") + 1])
+    assert (spec.deployment.replicas, spec.autoscaling.max_replicas, spec.service.type) == (2, 10, "NodePort")
+    args = by_kind(render(), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--proxy-defaults" not in args  # nothing set: the built-in defaults
+
+
+def test_proxy_defaults_schema_is_the_crds():
+    """values.schema.json's proxyDefaults is the GatewayParameters CRD's spec schema, made strict."""
+    schema = json.loads((CHART / "values.schema.json").read_text())["properties"]["proxyDefaults"]
+    crd = yaml.safe_load((REPO / "crds" / "inferenceextension.alibabacloud.com_gatewayparameters.yaml").read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+
+    def fields(node):
+        return {k: fields(v) for k, v in node.get("properties", {}).items()}
+    assert fields(schema) == fields(spec)

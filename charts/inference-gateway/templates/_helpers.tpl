@@ -49,6 +49,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - {{ .Values.ports.metrics | quote }}
 - --xds-port
 - {{ .Values.ports.xds | quote }}
+{{- with .Values.proxyDefaults }}
+- --proxy-defaults
+- {{ toJson . | quote }}
+{{- end }}
 {{- if eq .Values.rbac.scope "namespace" }}
 {{- range (include "igw.watchNamespaces" . | fromYamlArray) }}
 - --watch-namespace
