@@ -26,13 +26,14 @@ import structlog
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from ..api import Gateway
-from ..translate.gateway import our_gateways
-from ..translate.parameters import gateway_parameters
+from ..api import CONTROLLER_NAME, Gateway
+from ..translate import Translation
+from ..translate.parameters import ClassParameters
 from ..translate.provisioning import (
     MANAGED_BY, ProvisioningSettings, group_name, proxy_manifests, proxy_name, service_addresses,
 )
-from ..translate.status import ObjectKey, ProxyState, Status, changed, desired_statuses
+from ..translate.stamping import ProxyState, changed, stamp_statuses
+from ..translate.status import ObjectKey, Status
 from ..xds import AdsServer
 from .proxies import KINDS, MERGE_PATCH, ProxyObjects
 from .store import KIND_BY_NAME, ObjectStore
@@ -56,9 +57,13 @@ class Reconciler:
         self.namespaces = namespaces  # empty: cluster-wide
         self._refused: set[tuple[str, str]] = set()  # (kind, namespace) listings refused (logged once)
         self._kicked = asyncio.Event()
+        self.translation: Translation | None = None
         self.passes = 0
 
-    def kick(self) -> None:
+    def kick(self, translation: Translation | None = None) -> None:
+        """A pass soon, on this translation (the latest one the gateway published)."""
+        if translation is not None:
+            self.translation = translation
         self._kicked.set()
 
     async def run(self) -> None:
@@ -77,12 +82,14 @@ class Reconciler:
                 pass
 
     async def reconcile_once(self) -> None:
-        objects = self.store.object_set()
-        gateways = our_gateways(objects)
+        if self.translation is None:
+            return
+        translation = self.translation
+        gateways = translation.gateways
         proxies: dict[str, ProxyState] = {}
         wanted: set[tuple[str, str, str]] = set()
         for gateway in gateways:
-            parameters = gateway_parameters(objects, gateway)
+            parameters = translation.parameters.get(group_name(gateway), ClassParameters())
             manifests = None if parameters.problem else proxy_manifests(gateway, self.settings, parameters.spec)
             kinds = KINDS if manifests is None else [m["kind"] for m in manifests]  # invalid: keep all
             wanted |= {(kind, gateway.metadata.namespace, proxy_name(gateway)) for kind in kinds}
@@ -93,10 +100,10 @@ class Reconciler:
         await self._delete_orphans(wanted)
         current = self.store.statuses()
         now = datetime.now(timezone.utc)
-        desired = desired_statuses(objects, current, proxies, now)
+        desired = stamp_statuses(translation.statuses, gateways, current, proxies, now, CONTROLLER_NAME)
         for key, status in changed(desired, current).items():
-            await self._write_status(key, status, lambda: desired_statuses(
-                self.store.object_set(), self.store.statuses(), proxies, now).get(key))
+            await self._write_status(key, status, lambda: stamp_statuses(
+                translation.statuses, gateways, self.store.statuses(), proxies, now, CONTROLLER_NAME).get(key))
         self.passes += 1
 
     # ---- provisioning

@@ -20,7 +20,8 @@ from typing import Any
 
 from ..api import Gateway
 from ..api.parameters import GatewayParametersSpec
-from .envoy import EnvoySettings, ads_bootstrap
+from .bootstrap import ads_bootstrap
+from .envoy import EnvoySettings
 from .parameters import overlay
 
 MANAGED_BY = "inference-gateway"
