@@ -42,6 +42,8 @@ def test_helm_lint_strict(run_helm):
         "lint", "--strict", str(CHART),
         "--set", "podDisruptionBudget.enabled=true,serviceMonitor.enabled=true,grafanaDashboard.enabled=true",
     )
+    run_helm("lint", "--strict", str(CHART), "--set", "rbac.scope=namespace", "--set", "watchNamespaces={team-a,team-b}",
+             "--set", "proxyDefaults.deployment.replicas=2,proxyDefaults.autoscaling.maxReplicas=4")
 
 
 def test_chart_crds_are_the_repo_crds():
