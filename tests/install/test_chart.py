@@ -228,6 +228,9 @@ def test_optional_objects(render):
         "rbac.scope=tenant",
         "topologySpread.whenUnsatisfiable=Sometimes",
         "watchNamespaces={Not_A_Namespace}",
+        "proxyDefaults.deployment.replicas=-1",
+        "proxyDefaults.service.type=Public",
+        "proxyDefaults.autoscaling.minReplicas=2",
     ],
 )
 def test_values_schema_rejects(render, bad):
