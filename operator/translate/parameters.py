@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..api import Gateway, GatewayClass
+from ..api import CONTROLLER_NAME, Gateway, GatewayClass
 from ..api.parameters import PARAMETERS_GROUP, PARAMETERS_KIND, GatewayParametersSpec
+from ..problems import Problem
 from .objects import ObjectSet
 
 
@@ -28,7 +29,7 @@ def class_parameters(objects: ObjectSet, gateway_class: GatewayClass) -> ClassPa
     if ref is None:
         return ClassParameters()
     if (ref.group, ref.kind) != (PARAMETERS_GROUP, PARAMETERS_KIND):
-        return ClassParameters(problem=f"parametersRef must name a {PARAMETERS_GROUP}/{PARAMETERS_KIND}, "
+        return ClassParameters(problem=f"parametersRef must name a {PARAMETERS_KIND} ({PARAMETERS_GROUP}), "
                                        f"not {ref.group or 'core'}/{ref.kind}")
     if not ref.namespace:
         return ClassParameters(problem=f"parametersRef to {PARAMETERS_KIND} {ref.name} needs a namespace "
@@ -38,6 +39,13 @@ def class_parameters(objects: ObjectSet, gateway_class: GatewayClass) -> ClassPa
             return ClassParameters(spec=params.spec)
     return ClassParameters(problem=f"{PARAMETERS_KIND} {ref.namespace}/{ref.name} not found "
                                    "(or it does not validate against its schema)")
+
+
+def parameters_problems(objects: ObjectSet, controller: str = CONTROLLER_NAME) -> list[Problem]:
+    """Our classes whose parametersRef cannot be used (their status says InvalidParameters)."""
+    return [Problem("", "GatewayClass", gc.metadata.name, "spec.parametersRef", f"InvalidParameters: {problem}")
+            for gc in objects.gateway_classes if gc.spec.controller_name == controller
+            for problem in [class_parameters(objects, gc).problem] if problem is not None]
 
 
 def gateway_parameters(objects: ObjectSet, gateway: Gateway) -> ClassParameters:
