@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from support.env import EXAMPLES, free_port
-from support.incluster import GW, start_gateway
+from support.incluster import GW, INF, start_gateway
 from support.kubeapi import Cluster, eventually
 
 OTHER = "example.com/other-controller"
@@ -64,13 +64,19 @@ async def test_two_controllers_keep_their_route_entries(cluster: Cluster) -> Non
     await seed(cluster)
     # The other controller writes between our read and our write, every time we write the
     # route's status first: our write carries a stale resourceVersion and must not win.
-    slipped: list[int] = []
+    slipped: list[str] = []
 
     async def slip_in(verb: str, plural: str, namespace: str, name: str, sub: str) -> None:
-        if (plural, name, sub) == ("httproutes", "inference-route", "status") and not slipped:
-            slipped.append(1)
-            cluster.api.before_write.remove(slip_in)
+        if sub != "status" or plural in slipped:
+            return
+        if plural == "httproutes":
+            slipped.append(plural)
             await other_controller_writes(cluster, "theirs, written while ours was in flight")
+        elif plural == "inferencepools":  # `status.parent` is shared too, keyed by parentRef
+            slipped.append(plural)
+            pool = await cluster.get(INF, "InferencePool", "default", "qwen-inference-pool")
+            await cluster.patch_status(pool, {"parent": [
+                {"parentRef": other_entry("")["parentRef"], "conditions": other_entry("theirs")["conditions"]}]})
     cluster.api.before_write.append(slip_in)
 
     gateway = await start_gateway(cluster)
@@ -79,7 +85,13 @@ async def test_two_controllers_keep_their_route_entries(cluster: Cluster) -> Non
             route = await cluster.get(GW, "HTTPRoute", "default", "inference-route")
             return route if entries(route) == {OURS: "inference-gateway", OTHER: "other-gateway"} else None
         route = await eventually(both, what="both controllers' parent entries")
-        assert slipped, "the race was never staged"
+
+        async def pool_both() -> dict[str, Any] | None:
+            pool = await cluster.get(INF, "InferencePool", "default", "qwen-inference-pool")
+            names = sorted(p["parentRef"]["name"] for p in (pool.get("status") or {}).get("parent") or [])
+            return pool if names == ["inference-gateway", "other-gateway"] else None
+        await eventually(pool_both, what="both controllers' pool parent entries")
+        assert sorted(slipped) == ["httproutes", "inferencepools"], "the races were never staged"
         ours = next(p for p in route["status"]["parents"] if p["controllerName"] == OURS)
         assert {c["type"]: c["status"] for c in ours["conditions"]} == {"Accepted": "True", "ResolvedRefs": "True"}
 
