@@ -30,11 +30,8 @@ from ..api.gateway import GATEWAY_GROUP
 from ..problems import Problem
 from .attachment import Attachment, is_http
 from .objects import ObjectSet
-<<<<<<< HEAD
 from .parameters import class_parameters
-=======
 from .policy import PolicyVerdict
->>>>>>> main
 from .routing import model_winners
 
 ObjectKey = tuple[str, str, str]  # (kind, namespace, name); namespace "" for cluster-scoped
