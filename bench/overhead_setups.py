@@ -182,7 +182,7 @@ status: {{podIP: {upstream[0]}, conditions: [{{type: Ready, status: "True"}}]}}
 async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, usage: bool) -> None:
     """The gateway process: the router in-process with the file provider, Envoy as its child.
     SIGTERM stops it cleanly (Envoy by PID) rather than killing Python mid-flight."""
-    from inference_gateway.operator.standalone import Standalone, StandaloneSettings  # noqa: PLC0415
+    from inference_gateway.cli.standalone import Standalone, StandaloneSettings  # noqa: PLC0415
     from inference_gateway.router.logs import configure  # noqa: PLC0415
     from inference_gateway.router.server import RouterSettings  # noqa: PLC0415
 
