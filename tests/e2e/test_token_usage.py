@@ -10,7 +10,7 @@ import re
 import aiohttp
 import pytest
 
-from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.cli.sim_fleet import SimFleet
 
 from support.env import EXAMPLES, VLLM_LABELS, free_port, gateway_yaml, write_manifests
 
