@@ -105,8 +105,9 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
     plain = f"http://127.0.0.1:{port}"
     gw = None
     try:
-        gw, port = start_gateway(workdir, upstream, args.envoy_concurrency, args.log_level, usage=not args.no_usage)
-        url = f"http://127.0.0.1:{port}"
+        gw, port, canary_port = start_gateway(workdir, upstream, args.envoy_concurrency, args.log_level,
+                                              usage=not args.no_usage)
+        url, canary_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{canary_port}"
         meter = RouterMeter(gw.pid)
         out["router idle CPU %"] = meter.idle_rate * 100
         client(url, short, 4, count=200)  # warm-up: caches, first-use imports
@@ -118,8 +119,8 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
         for tokens in STREAM_TOKENS:
             r = client(plain, streams[(MODEL, tokens)], 4, count=STREAM_COUNT[tokens])
             out[f"plain stream{tokens} p50"], out[f"plain stream{tokens} p99"] = r["p50"], r["p99"]
-            for model, label in ((MODEL, "gw"), (CANARY, "renamed")):
-                r, cpu = meter.run(lambda: client(url, streams[(model, tokens)], 4, count=STREAM_COUNT[tokens]))
+            for model, label, via in ((MODEL, "gw", url), (CANARY, "renamed", canary_url)):
+                r, cpu = meter.run(lambda: client(via, streams[(model, tokens)], 4, count=STREAM_COUNT[tokens]))
                 out[f"{label} stream{tokens} p50"], out[f"{label} stream{tokens} p99"] = r["p50"], r["p99"]
                 out[f"{label} stream{tokens} cpu"] = cpu
                 out[f"{label} stream{tokens} errors"] = r["errors"]

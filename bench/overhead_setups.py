@@ -133,15 +133,22 @@ def start_plain_envoy(workdir: Path, upstream: tuple[str, int], concurrency: int
 
 # -- the gateway -----------------------------------------------------------------------------
 
-def gateway_manifests(listen: int, upstream: tuple[str, int], strategy: str) -> str:
-    return f"""
-apiVersion: inference.networking.x-k8s.io/v1alpha2
-kind: InferencePool
-metadata: {{name: bench, annotations: {{inference.networking.x-k8s.io/routing-strategy: "{strategy}"}}}}
-spec:
-  targetPortNumber: {upstream[1]}
-  selector: {{app: bench}}
-  extensionRef: {{name: inference-gateway-ext-proc}}
+def gateway_manifests(listen: int, canary_listen: int, upstream: tuple[str, int], strategy: str) -> str:
+    """Two gateways on the same pod: `listen` routes to a pool with no InferenceModel (no
+    request is renamed, so no response passes through the router); `canary_listen` to a pool
+    whose InferenceModel `CANARY` targets `MODEL` (the response is renamed back). A route whose
+    pools may rename pays a response-headers message on every request: Envoy takes a processing
+    mode override only in the answer to the request headers, before the body names the model."""
+    docs = [f"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: igw}}
+spec: {{controllerName: inference.networking.x-k8s.io/gateway-controller}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: upstream, labels: {{app: bench}}}}
+status: {{podIP: {upstream[0]}, conditions: [{{type: Ready, status: "True"}}]}}
 ---
 apiVersion: inference.networking.x-k8s.io/v1alpha2
 kind: InferenceModel
@@ -149,34 +156,35 @@ metadata: {{name: canary}}
 spec:
   modelName: {CANARY}
   criticality: Standard
-  poolRef: {{name: bench}}
+  poolRef: {{name: bench-canary}}
   targetModels: [{{name: {MODEL}, weight: 1}}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: igw}}
-spec: {{controllerName: inference.networking.x-k8s.io/gateway-controller}}
+"""]
+    for name, port in (("bench", listen), ("bench-canary", canary_listen)):
+        docs.append(f"""
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferencePool
+metadata: {{name: {name}, annotations: {{inference.networking.x-k8s.io/routing-strategy: "{strategy}"}}}}
+spec:
+  targetPortNumber: {upstream[1]}
+  selector: {{app: bench}}
+  extensionRef: {{name: inference-gateway-ext-proc}}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
-metadata: {{name: gw}}
+metadata: {{name: {name}}}
 spec:
   gatewayClassName: igw
-  listeners: [{{name: http, protocol: HTTP, port: {listen}}}]
+  listeners: [{{name: http, protocol: HTTP, port: {port}}}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
-metadata: {{name: r}}
+metadata: {{name: {name}}}
 spec:
-  parentRefs: [{{name: gw}}]
+  parentRefs: [{{name: {name}}}]
   rules:
-  - backendRefs: [{{name: bench, kind: InferencePool, group: inference.networking.x-k8s.io}}]
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: upstream, labels: {{app: bench}}}}
-status: {{podIP: {upstream[0]}, conditions: [{{type: Ready, status: "True"}}]}}
-"""
+  - backendRefs: [{{name: {name}, kind: InferencePool, group: inference.networking.x-k8s.io}}]
+""")
+    return "---".join(docs)
 
 
 async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, usage: bool) -> None:
@@ -211,19 +219,21 @@ async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, 
 
 
 def start_gateway(workdir: Path, upstream: tuple[str, int], envoy_concurrency: int, log_level: str,
-                  usage: bool = True, strategy: str = "PREFIX_CACHE") -> tuple[Proc, int]:
-    listen = free_port()
+                  usage: bool = True, strategy: str = "PREFIX_CACHE") -> tuple[Proc, int, int]:
+    """The gateway process, and its two listeners' ports (plain routes, canary route)."""
+    listen, canary = free_port(), free_port()
     d = workdir / f"gw-{listen}"
     d.mkdir()
-    (d / "m.yaml").write_text(gateway_manifests(listen, upstream, strategy))
+    (d / "m.yaml").write_text(gateway_manifests(listen, canary, upstream, strategy))
     argv = [sys.executable, "-P", "-m", "inference_gateway.bench.overhead", "--serve-gateway", str(d / "m.yaml"),
             "--envoy-concurrency", str(envoy_concurrency), "--log-level", log_level]
     if not usage:
         argv.append("--no-usage")
     proc = Proc(argv)
     wait_port("127.0.0.1", listen)
+    wait_port("127.0.0.1", canary)
     time.sleep(0.5)  # a scrape or two, so the pod is known to be idle
-    return proc, listen
+    return proc, listen, canary
 
 
 # -- load and machine --------------------------------------------------------------------------
