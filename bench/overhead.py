@@ -7,14 +7,16 @@ side (each phase measures one right after the other) and measures:
    the gateway (Envoy + the ext_proc router in a process of its own); the router's CPU per
    request;
 2. streamed requests asking for `stream_options.include_usage`, 10 / 100 / 1,000 output tokens,
-   one SSE event per token (flushed on its own, 1 ms apart, as a model server sends them):
+   one SSE event per token (flushed on its own, 1 ms apart, as a model server sends them),
+   16 at a time:
    router CPU per request and latency p50/p99 through plain Envoy and the gateway, and the
    same through the gateway for a model the router renames (a canary target; the only case
    whose response passes through the router), whose extra CPU per chunk is reported;
 3. prompts of 1k, 32k and 100k tokens (~4.5 bytes each), sent one at a time: the p50 they add
    over plain Envoy, and the router's CPU per request;
 4. scheduling alone (in this process) on a 1,000-endpoint PREFIX_CACHE pool with a filled
-   prefix index: p50/p99.
+   prefix index: p50/p99 of wall time and of this thread's CPU time (wall time on a shared
+   machine also counts waiting for a core).
 Router CPU is the gateway process's /proc utime+stime over the phase, minus its idle rate
 (scraping, xDS) measured before the phases. The table shows the median of the repeats; the
 machine's state (load average, CPUs, other processes' CPU) is printed for each repeat, and
@@ -45,7 +47,8 @@ from inference_gateway.bench.probes import process_cpu_seconds
 from inference_gateway.operator.ports import free_port
 
 STREAM_TOKENS = (10, 100, 1000)
-STREAM_COUNT = {10: 120, 100: 48, 1000: 8}   # requests per setup, 4 at a time
+STREAM_CONCURRENCY = 16
+STREAM_COUNT = {10: 480, 100: 160, 1000: 32}  # requests per setup, STREAM_CONCURRENCY at a time
 PROMPT_TOKENS = (1_000, 32_000, 100_000)
 PROMPT_COUNT = {1_000: 40, 32_000: 20, 100_000: 12}  # sequential, after 2 warm-ups
 
@@ -117,10 +120,11 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
         out.update({"gateway rps": r["rps"], "gateway p50": r["p50"], "gateway p99": r["p99"],
                     "gateway errors": r["errors"], "gateway cpu": cpu})
         for tokens in STREAM_TOKENS:
-            r = client(plain, streams[(MODEL, tokens)], 4, count=STREAM_COUNT[tokens])
+            r = client(plain, streams[(MODEL, tokens)], STREAM_CONCURRENCY, count=STREAM_COUNT[tokens])
             out[f"plain stream{tokens} p50"], out[f"plain stream{tokens} p99"] = r["p50"], r["p99"]
             for model, label, via in ((MODEL, "gw", url), (CANARY, "renamed", canary_url)):
-                r, cpu = meter.run(lambda: client(via, streams[(model, tokens)], 4, count=STREAM_COUNT[tokens]))
+                r, cpu = meter.run(lambda: client(via, streams[(model, tokens)], STREAM_CONCURRENCY,
+                                                  count=STREAM_COUNT[tokens]))
                 out[f"{label} stream{tokens} p50"], out[f"{label} stream{tokens} p99"] = r["p50"], r["p99"]
                 out[f"{label} stream{tokens} cpu"] = cpu
                 out[f"{label} stream{tokens} errors"] = r["errors"]
@@ -135,7 +139,8 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
             gw.stop()
         envoy.stop()
     sched = scheduling()
-    out.update({"sched p50": sched["p50"], "sched p99": sched["p99"], "sched blocks": sched["index_blocks"]})
+    out.update({"sched p50": sched["p50"], "sched p99": sched["p99"], "sched cpu p50": sched["cpu p50"],
+                "sched cpu p99": sched["cpu p99"], "sched blocks": sched["index_blocks"]})
     return out
 
 
@@ -151,7 +156,8 @@ def report(runs: list[dict], args: argparse.Namespace) -> None:
     print(f"{'plain Envoy':<28}{m('plain rps'):>9.0f}{m('plain p50'):>9.2f}{m('plain p99'):>9.2f}{'100%':>12}")
     print(f"{'gateway (one router)':<28}{m('gateway rps'):>9.0f}{m('gateway p50'):>9.2f}{m('gateway p99'):>9.2f}"
           f"{100 * m('gateway rps') / m('plain rps'):>11.0f}%{m('gateway cpu'):>13.0f} µs")
-    print("\nstreamed, include_usage, one SSE event per token (4 at a time; latency = whole response)")
+    print(f"\nstreamed, include_usage, one SSE event per token ({STREAM_CONCURRENCY} at a time; "
+          "latency = whole response)")
     print(f"{'output tokens':<15}{'router CPU/req':>15}{'p50 Envoy':>11}{'p50 gw':>9}{'added':>8}"
           f"{'p99 Envoy':>11}{'p99 gw':>9}{'added':>8}  | renamed: {'CPU/req':>9}{'per chunk':>11}{'p50 added':>11}")
     for t in STREAM_TOKENS:
@@ -167,7 +173,8 @@ def report(runs: list[dict], args: argparse.Namespace) -> None:
         pe, pg = m(f"plain prompt{n} p50"), m(f"gw prompt{n} p50")
         print(f"{n:<15,}{pe:>11.2f}{pg:>13.2f}{pg - pe:>11.2f}{m(f'gw prompt{n} cpu'):>13.0f} µs")
     print(f"\nscheduling, 1,000 endpoints, PREFIX_CACHE, prefix index {int(m('sched blocks')):,} blocks: "
-          f"p50 {m('sched p50'):.3f} ms, p99 {m('sched p99'):.3f} ms")
+          f"p50 {m('sched p50'):.3f} ms, p99 {m('sched p99'):.3f} ms (wall); CPU p50 {m('sched cpu p50'):.3f} ms, "
+          f"p99 {m('sched cpu p99'):.3f} ms")
     print(f"router idle CPU (scraping, xDS): {m('router idle CPU %'):.1f}% of a core, subtracted above")
     spread = [run["gateway cpu"] for run in runs]
     print(f"router CPU/req, short requests, each repeat: {', '.join(f'{x:.0f}' for x in spread)} µs")

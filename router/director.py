@@ -75,7 +75,6 @@ class Route:
     body: bytes | None           # the rewritten body; None: unchanged
     prefill_address: str | None  # for Envoy's prefill mirror; None: no mirror
     stream: bool = False
-    include_usage: bool = False
     processor: ResponseProcessor | None = None  # None: the response is never read
     started: float = 0.0
     status: int = 0
@@ -256,9 +255,7 @@ class Director:
         self._record_start(route, sreq)
         if request is not None:
             route.stream = request.stream
-            opts = request.body.get("stream_options")
-            route.include_usage = request.stream and isinstance(opts, dict) and bool(opts.get("include_usage"))
-            if target != model:
+            if target != model:  # the only case whose response passes through the router
                 route.processor = ResponseProcessor(target, model)
         if self.log_requests:
             extra = {"prefill_pod": prefill.name, "prefill_address": prefill.address} if prefill else {}

@@ -213,12 +213,10 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             return _RESPONSE_HEADERS_PLAIN
         self.director.response_status(route, status)
         p = route.processor
-        if p is None or headers.end_of_stream or status >= 400 and not p.rewrites:
+        if p is None or headers.end_of_stream:
             return _RESPONSE_HEADERS_PLAIN
         if content_type.startswith("text/event-stream"):
-            if p.rewrites or route.include_usage:
-                return _RESPONSE_STREAMED
-            return _RESPONSE_HEADERS_PLAIN
+            return _RESPONSE_STREAMED
         if "json" in content_type:
             return _RESPONSE_BUFFERED
         return _RESPONSE_HEADERS_PLAIN
