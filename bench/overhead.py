@@ -5,10 +5,9 @@ side (each phase measures one right after the other) and measures:
 1. sustained load of short non-streamed requests (`--connections` at once, `--duration` s):
    requests/s and latency through the upstream directly, plain Envoy (one static cluster) and
    the gateway (Envoy + the ext_proc router in a process of its own); the router's CPU per
-   request;
+   request, and the ext_proc messages per request (Envoy's own statistics);
 2. streamed requests asking for `stream_options.include_usage`, 10 / 100 / 1,000 output tokens,
-   one SSE event per token (flushed on its own, 1 ms apart, as a model server sends them),
-   16 at a time:
+   one SSE event per token (flushed on its own, 1 ms apart, as a model server sends them):
    router CPU per request and latency p50/p99 through plain Envoy and the gateway, and the
    same through the gateway for a model the router renames (a canary target; the only case
    whose response passes through the router), whose extra CPU per chunk is reported;
@@ -17,6 +16,8 @@ side (each phase measures one right after the other) and measures:
 4. scheduling alone (in this process) on a 1,000-endpoint PREFIX_CACHE pool with a filled
    prefix index: p50/p99 of wall time and of this thread's CPU time (wall time on a shared
    machine also counts waiting for a core).
+Latencies of 2 and 3 are taken in alternating rounds (plain Envoy, gateway, renamed; three
+times; the median round), so a change in the machine's load hits every setup alike.
 Router CPU is the gateway process's /proc utime+stime over the phase, minus its idle rate
 (scraping, xDS) measured before the phases. The table shows the median of the repeats; the
 machine's state (load average, CPUs, other processes' CPU) is printed for each repeat, and
@@ -41,16 +42,19 @@ from pathlib import Path
 
 from inference_gateway.bench.overhead_scheduling import scheduling
 from inference_gateway.bench.overhead_setups import (
-    CANARY, MODEL, Machine, Proc, client, serve_gateway, start_gateway, start_plain_envoy,
+    CANARY, MODEL, Machine, Proc, client, ext_proc_messages, serve_gateway, start_gateway, start_plain_envoy,
 )
 from inference_gateway.bench.probes import process_cpu_seconds
 from inference_gateway.operator.ports import free_port
 
 STREAM_TOKENS = (10, 100, 1000)
-STREAM_CONCURRENCY = 16
-STREAM_COUNT = {10: 480, 100: 160, 1000: 32}  # requests per setup, STREAM_CONCURRENCY at a time
+# Latency: few streams at a time, so the Python upstream keeps its 1 ms pace on a shared machine.
+# CPU: more at a time, so the router's idle rate subtracted is small beside what is measured.
+LATENCY_STREAMS = (4, {10: 120, 100: 48, 1000: 12})      # (at a time, requests) per setup
+ROUNDS = 3  # latency is measured in alternating rounds: plain Envoy, gateway, renamed, again
+CPU_STREAMS = (16, {10: 480, 100: 160, 1000: 48})
 PROMPT_TOKENS = (1_000, 32_000, 100_000)
-PROMPT_COUNT = {1_000: 40, 32_000: 20, 100_000: 12}  # sequential, after 2 warm-ups
+PROMPT_COUNT = {1_000: 42, 32_000: 24, 100_000: 15}  # sequential, after 2 warm-ups, in ROUNDS rounds
 
 
 def chat_body(model: str = MODEL, prompt: str = "Say ok.", **extra) -> bytes:
@@ -69,18 +73,23 @@ def prompt_text(tokens: int, rng: random.Random) -> str:
 
 
 class RouterMeter:
-    """The router process's CPU per request over a phase, its idle rate subtracted."""
+    """The router process's CPU per request over a phase, its idle rate subtracted, and the
+    ext_proc messages per request (Envoy's count)."""
 
-    def __init__(self, pid: int, idle_seconds: float = 2.0) -> None:
+    def __init__(self, pid: int, admin_port: int, idle_seconds: float = 3.0) -> None:
         self.pid = pid
+        self.admin_port = admin_port
+        self.messages = 0.0  # per request, in the last run
         before, t = process_cpu_seconds(pid), time.monotonic()
         time.sleep(idle_seconds)
         self.idle_rate = (process_cpu_seconds(pid) - before) / (time.monotonic() - t)
 
     def run(self, load) -> tuple[dict, float]:
+        messages = ext_proc_messages(self.admin_port)
         before, t = process_cpu_seconds(self.pid), time.monotonic()
         result = load()
         used = process_cpu_seconds(self.pid) - before - self.idle_rate * (time.monotonic() - t)
+        self.messages = (ext_proc_messages(self.admin_port) - messages) / max(1, result["requests"])
         return result, max(0.0, used) / max(1, result["requests"]) * 1e6
 
 
@@ -108,10 +117,10 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
     plain = f"http://127.0.0.1:{port}"
     gw = None
     try:
-        gw, port, canary_port = start_gateway(workdir, upstream, args.envoy_concurrency, args.log_level,
-                                              usage=not args.no_usage)
+        gw, port, canary_port, admin = start_gateway(workdir, upstream, args.envoy_concurrency, args.log_level,
+                                                     usage=not args.no_usage)
         url, canary_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{canary_port}"
-        meter = RouterMeter(gw.pid)
+        meter = RouterMeter(gw.pid, admin)
         out["router idle CPU %"] = meter.idle_rate * 100
         client(url, short, 4, count=200)  # warm-up: caches, first-use imports
         r = client(plain, short, args.connections, duration=args.duration)
@@ -119,21 +128,35 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
         r, cpu = meter.run(lambda: client(url, short, args.connections, duration=args.duration))
         out.update({"gateway rps": r["rps"], "gateway p50": r["p50"], "gateway p99": r["p99"],
                     "gateway errors": r["errors"], "gateway cpu": cpu})
+        out["gateway messages"] = meter.messages
+        at_once, count = LATENCY_STREAMS
+        cpu_at_once, cpu_count = CPU_STREAMS
         for tokens in STREAM_TOKENS:
-            r = client(plain, streams[(MODEL, tokens)], STREAM_CONCURRENCY, count=STREAM_COUNT[tokens])
-            out[f"plain stream{tokens} p50"], out[f"plain stream{tokens} p99"] = r["p50"], r["p99"]
+            # Latency in alternating rounds, so the machine's changing load hits every setup alike.
+            rounds = {label: [] for label in ("plain", "gw", "renamed")}
+            for _ in range(ROUNDS):
+                for model, label, via in ((MODEL, "plain", plain), (MODEL, "gw", url), (CANARY, "renamed", canary_url)):
+                    rounds[label].append(client(via, streams[(model, tokens)], at_once, count=count[tokens] // ROUNDS))
+            for label, results in rounds.items():
+                out[f"{label} stream{tokens} p50"] = statistics.median(r["p50"] for r in results)
+                out[f"{label} stream{tokens} p99"] = statistics.median(r["p99"] for r in results)
             for model, label, via in ((MODEL, "gw", url), (CANARY, "renamed", canary_url)):
-                r, cpu = meter.run(lambda: client(via, streams[(model, tokens)], STREAM_CONCURRENCY,
-                                                  count=STREAM_COUNT[tokens]))
-                out[f"{label} stream{tokens} p50"], out[f"{label} stream{tokens} p99"] = r["p50"], r["p99"]
+                r, cpu = meter.run(lambda: client(via, streams[(model, tokens)], cpu_at_once, count=cpu_count[tokens]))
                 out[f"{label} stream{tokens} cpu"] = cpu
+                out[f"{label} stream{tokens} messages"] = meter.messages
                 out[f"{label} stream{tokens} errors"] = r["errors"]
         for n in PROMPT_TOKENS:
             client(plain, prompts[n], 1, count=2)
-            out[f"plain prompt{n} p50"] = client(plain, prompts[n], 1, count=PROMPT_COUNT[n])["p50"]
             client(url, prompts[n], 1, count=2)
-            r, cpu = meter.run(lambda: client(url, prompts[n], 1, count=PROMPT_COUNT[n]))
-            out[f"gw prompt{n} p50"], out[f"gw prompt{n} cpu"] = r["p50"], cpu
+            plain_p50, gw_p50, cpus = [], [], []
+            for _ in range(ROUNDS):
+                plain_p50.append(client(plain, prompts[n], 1, count=PROMPT_COUNT[n] // ROUNDS)["p50"])
+                r, cpu = meter.run(lambda: client(url, prompts[n], 1, count=PROMPT_COUNT[n] // ROUNDS))
+                gw_p50.append(r["p50"])
+                cpus.append(cpu)
+            out[f"plain prompt{n} p50"] = statistics.median(plain_p50)
+            out[f"gw prompt{n} p50"] = statistics.median(gw_p50)
+            out[f"gw prompt{n} cpu"] = statistics.median(cpus)
     finally:
         if gw is not None:
             gw.stop()
@@ -155,18 +178,20 @@ def report(runs: list[dict], args: argparse.Namespace) -> None:
     print(f"{'direct to upstream':<28}{m('direct rps'):>9.0f}")
     print(f"{'plain Envoy':<28}{m('plain rps'):>9.0f}{m('plain p50'):>9.2f}{m('plain p99'):>9.2f}{'100%':>12}")
     print(f"{'gateway (one router)':<28}{m('gateway rps'):>9.0f}{m('gateway p50'):>9.2f}{m('gateway p99'):>9.2f}"
-          f"{100 * m('gateway rps') / m('plain rps'):>11.0f}%{m('gateway cpu'):>13.0f} µs")
-    print(f"\nstreamed, include_usage, one SSE event per token ({STREAM_CONCURRENCY} at a time; "
-          "latency = whole response)")
-    print(f"{'output tokens':<15}{'router CPU/req':>15}{'p50 Envoy':>11}{'p50 gw':>9}{'added':>8}"
-          f"{'p99 Envoy':>11}{'p99 gw':>9}{'added':>8}  | renamed: {'CPU/req':>9}{'per chunk':>11}{'p50 added':>11}")
+          f"{100 * m('gateway rps') / m('plain rps'):>11.0f}%{m('gateway cpu'):>13.0f} µs"
+          f"  ({m('gateway messages'):.1f} ext_proc messages/req)")
+    print(f"\nstreamed, include_usage, one SSE event per token (latency: {LATENCY_STREAMS[0]} at a time, whole "
+          f"response, ms; CPU: {CPU_STREAMS[0]} at a time)")
+    print(f"{'output tokens':<14}{'CPU/req':>10}{'msgs/req':>9}{'p50 Envoy':>10}{'p50 gw':>8}{'added':>7}"
+          f"{'p99 Envoy':>10}{'p99 gw':>8}{'added':>7} | renamed:{'CPU/req':>10}{'msgs/req':>9}{'per chunk':>10}"
+          f"{'p50 added':>10}")
     for t in STREAM_TOKENS:
         pe, pg, qe, qg = (m(f"plain stream{t} p50"), m(f"gw stream{t} p50"), m(f"plain stream{t} p99"),
                           m(f"gw stream{t} p99"))
         per_chunk = (m(f"renamed stream{t} cpu") - m(f"gw stream{t} cpu")) / t
-        print(f"{t:<15}{m(f'gw stream{t} cpu'):>12.0f} µs{pe:>11.1f}{pg:>9.1f}{pg - pe:>8.1f}{qe:>11.1f}{qg:>9.1f}"
-              f"{qg - qe:>8.1f}  | {m(f'renamed stream{t} cpu'):>12.0f} µs{per_chunk:>8.1f} µs"
-              f"{m(f'renamed stream{t} p50') - pe:>11.1f}")
+        print(f"{t:<14}{m(f'gw stream{t} cpu'):>7.0f} µs{m(f'gw stream{t} messages'):>9.1f}{pe:>10.1f}{pg:>8.1f}"
+              f"{pg - pe:>7.1f}{qe:>10.1f}{qg:>8.1f}{qg - qe:>7.1f} | {m(f'renamed stream{t} cpu'):>14.0f} µs"
+              f"{m(f'renamed stream{t} messages'):>9.1f}{per_chunk:>7.1f} µs{m(f'renamed stream{t} p50') - pe:>10.1f}")
     print("\nprompt size (one request at a time; ms)")
     print(f"{'prompt tokens':<15}{'p50 Envoy':>11}{'p50 gateway':>13}{'added p50':>11}{'router CPU/req':>16}")
     for n in PROMPT_TOKENS:
@@ -192,9 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--log-level", default="info", help="the router's log level (info: a line per request)")
     p.add_argument("--no-usage", action="store_true", help="the router without token metrics")
     p.add_argument("--serve-gateway", metavar="MANIFESTS", help=argparse.SUPPRESS)
+    p.add_argument("--admin-port", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_gateway:
-        asyncio.run(serve_gateway(args.serve_gateway, args.envoy_concurrency, args.log_level, not args.no_usage))
+        asyncio.run(serve_gateway(args.serve_gateway, args.envoy_concurrency, args.log_level, not args.no_usage,
+                                  args.admin_port))
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="igw-overhead-"))

@@ -187,7 +187,8 @@ spec:
     return "---".join(docs)
 
 
-async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, usage: bool) -> None:
+async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, usage: bool,
+                        admin_port: int) -> None:
     """The gateway process: the router in-process with the file provider, Envoy as its child.
     SIGTERM stops it cleanly (Envoy by PID) rather than killing Python mid-flight."""
     from inference_gateway.cli.standalone import Standalone, StandaloneSettings  # noqa: PLC0415
@@ -198,7 +199,7 @@ async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, 
     gateway = Standalone(StandaloneSettings(
         manifests=[Path(manifests)], envoy_concurrency=envoy_concurrency,
         router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=0, read_usage=usage),
-        xds_port=free_port(), admin_port=free_port(), workdir=Path(manifests).parent / "envoy"))
+        xds_port=free_port(), admin_port=admin_port, workdir=Path(manifests).parent / "envoy"))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await gateway.start()
@@ -219,21 +220,32 @@ async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, 
 
 
 def start_gateway(workdir: Path, upstream: tuple[str, int], envoy_concurrency: int, log_level: str,
-                  usage: bool = True, strategy: str = "PREFIX_CACHE") -> tuple[Proc, int, int]:
-    """The gateway process, and its two listeners' ports (plain routes, canary route)."""
-    listen, canary = free_port(), free_port()
+                  usage: bool = True, strategy: str = "PREFIX_CACHE") -> tuple[Proc, int, int, int]:
+    """The gateway process, its two listeners' ports (plain routes, canary route) and its
+    Envoy's admin port."""
+    listen, canary, admin = free_port(), free_port(), free_port()
     d = workdir / f"gw-{listen}"
     d.mkdir()
     (d / "m.yaml").write_text(gateway_manifests(listen, canary, upstream, strategy))
     argv = [sys.executable, "-P", "-m", "inference_gateway.bench.overhead", "--serve-gateway", str(d / "m.yaml"),
-            "--envoy-concurrency", str(envoy_concurrency), "--log-level", log_level]
+            "--envoy-concurrency", str(envoy_concurrency), "--log-level", log_level, "--admin-port", str(admin)]
     if not usage:
         argv.append("--no-usage")
     proc = Proc(argv)
     wait_port("127.0.0.1", listen)
     wait_port("127.0.0.1", canary)
     time.sleep(0.5)  # a scrape or two, so the pod is known to be idle
-    return proc, listen, canary
+    return proc, listen, canary, admin
+
+
+def ext_proc_messages(admin_port: int) -> float:
+    """Messages Envoy has sent to the router so far (its ext_proc filters' own statistics)."""
+    import urllib.request  # noqa: PLC0415
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/stats?filter=ext_proc.stream_msgs_sent",
+                                timeout=10) as resp:
+        text = resp.read().decode()
+    return sum(float(line.rsplit(":", 1)[1]) for line in text.splitlines() if ":" in line)
 
 
 # -- load and machine --------------------------------------------------------------------------
