@@ -180,6 +180,8 @@ def report(runs: list[dict], args: argparse.Namespace) -> None:
     print(f"{'gateway (one router)':<28}{m('gateway rps'):>9.0f}{m('gateway p50'):>9.2f}{m('gateway p99'):>9.2f}"
           f"{100 * m('gateway rps') / m('plain rps'):>11.0f}%{m('gateway cpu'):>13.0f} µs"
           f"  ({m('gateway messages'):.1f} ext_proc messages/req)")
+    print(f"one router process at that CPU per request, on a core of its own: {1e6 / m('gateway cpu'):,.0f} req/s "
+          "(on this machine the client, Envoy and the upstream share the cores)")
     print(f"\nstreamed, include_usage, one SSE event per token (latency: {LATENCY_STREAMS[0]} at a time, whole "
           f"response, ms; CPU: {CPU_STREAMS[0]} at a time)")
     print(f"{'output tokens':<14}{'CPU/req':>10}{'msgs/req':>9}{'p50 Envoy':>10}{'p50 gw':>8}{'added':>7}"
