@@ -114,9 +114,11 @@ class SimMetrics:
         # metrics come from these: router/token_usage.py). SGLang exports them with
         # `--collect-tokens-histogram`; the simulator always does.
         if runtime == "sglang":
-            names, buckets = ("sglang:prompt_tokens_histogram", "sglang:generation_tokens_histogram"), SGLANG_TOKEN_BUCKETS
+            names = ("sglang:prompt_tokens_histogram", "sglang:generation_tokens_histogram")
+            buckets: tuple[int, ...] = SGLANG_TOKEN_BUCKETS
         else:
-            names, buckets = ("vllm:request_prompt_tokens", "vllm:request_generation_tokens"), one_two_five(max_model_len)
+            names = ("vllm:request_prompt_tokens", "vllm:request_generation_tokens")
+            buckets = one_two_five(max_model_len)
         self.request_prompt_tokens = Histogram(names[0], "Number of prefill tokens processed.", lbl,
                                                buckets=buckets, registry=r).labels(model_name)
         self.request_generation_tokens = Histogram(names[1], "Number of generation tokens processed.", lbl,
