@@ -41,6 +41,11 @@ def _router_arguments(p: argparse.ArgumentParser) -> None:
                    help="precise prefix mode: the model servers' tokenizer.json (default: the simulator's tokenizer)")
     g.add_argument("--no-usage-metrics", action="store_true",
                    help="do not read token usage from responses (saves ext_proc messages per request)")
+    g.add_argument("--peer-listen", default=None, metavar="ENDPOINT",
+                   help="share the prefix index with other router replicas: this replica's ZMQ endpoint "
+                        "(e.g. tcp://127.0.0.1:5600; in a cluster, tcp://$POD_IP:5600)")
+    g.add_argument("--peers", default="", metavar="ENDPOINT,...",
+                   help="the other replicas' --peer-listen endpoints (in a cluster they are discovered)")
 
 
 def router_settings(args: argparse.Namespace) -> RouterSettings:
@@ -49,7 +54,8 @@ def router_settings(args: argparse.Namespace) -> RouterSettings:
                           stale_after=args.stale_after,
                           scheduler_config=str(args.scheduler_config) if args.scheduler_config else None,
                           read_usage=not args.no_usage_metrics, pd_delivery=args.pd_delivery,
-                          tokenizer=args.tokenizer)
+                          tokenizer=args.tokenizer, peer_listen=args.peer_listen,
+                          peers=tuple(p.strip() for p in args.peers.split(",") if p.strip()))
 
 
 def _gateway_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,6 +66,10 @@ def _gateway_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--admin-port", type=int, default=19000, help="Envoy admin port (always on 127.0.0.1)")
     g.add_argument("--envoy-concurrency", type=int, default=2, help="Envoy worker threads")
     g.add_argument("--envoy-log-level", default="warning")
+    g.add_argument("--router-only", action="store_true",
+                   help="run a router replica only (no Envoy): another gateway's Envoy calls it")
+    g.add_argument("--ext-proc-endpoint", action="append", default=[], metavar="HOST:PORT",
+                   help="router replica(s) Envoy calls instead of this process's router (repeatable)")
 
 
 def _cluster_arguments(p: argparse.ArgumentParser) -> None:
@@ -118,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"igw: --ext-proc-endpoint {text!r}: expected HOST:PORT")
+    return host, int(port)
+
+
 async def until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -136,7 +153,8 @@ async def _run(args: argparse.Namespace) -> int:
     gateway = Standalone(StandaloneSettings(
         manifests=args.manifests, listen_address=args.listen_address, router=router_settings(args),
         xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
-        envoy_log_level=args.envoy_log_level))
+        envoy_log_level=args.envoy_log_level, router_only=args.router_only,
+        ext_proc_endpoints=tuple(host_port(e) for e in args.ext_proc_endpoint)))
     try:
         await gateway.start()
         await until_signalled()

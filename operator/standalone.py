@@ -39,6 +39,11 @@ class StandaloneSettings:
     envoy_log_level: str = "warning"
     reload_interval: float = 1.0
     workdir: Path | None = None
+    # Router replicas (router/peer_sync.py): `router_only` runs the router without ADS or
+    # Envoy; `ext_proc_endpoints` points this gateway's Envoy at those replicas instead of its
+    # own router (Envoy spreads ext_proc streams over them).
+    router_only: bool = False
+    ext_proc_endpoints: tuple[tuple[str, int], ...] = ()
 
 
 class Standalone:
@@ -50,7 +55,8 @@ class Standalone:
         self.provider = FileProvider(settings.manifests, self.apply, settings.reload_interval)
         self.envoy_settings = EnvoySettings(
             bind_address=settings.listen_address,
-            ext_proc_address=(settings.router.host, settings.router.ext_proc_port))
+            ext_proc_address=(settings.router.host, settings.router.ext_proc_port),
+            ext_proc_endpoints=settings.ext_proc_endpoints)
         self.envoy: EnvoyProcess | None = None
         self.ir = GatewayIR(listeners=())
         self._tasks: list[asyncio.Task[None]] = []
@@ -67,12 +73,14 @@ class Standalone:
         self._version += 1
         table = build_routing_table(objs, self._version)
         ir = build_gateway_ir(objs)
-        resources = envoy_resources(ir, table, self.envoy_settings)
-        try:
-            version = self.ads.set_resources(resources)
-        except Exception as err:  # Envoy would reject it too: keep the last good configuration
-            log.error("envoy configuration not built; keeping the last good one", error=str(err))
-            return
+        version = None
+        if not self.settings.router_only:
+            resources = envoy_resources(ir, table, self.envoy_settings)
+            try:
+                version = self.ads.set_resources(resources)
+            except Exception as err:  # Envoy would reject it too: keep the last good configuration
+                log.error("envoy configuration not built; keeping the last good one", error=str(err))
+                return
         self.holder.swap(table)
         self.ir = ir
         log.info("routing table updated", version=table.version, xds_version=version,
@@ -84,6 +92,11 @@ class Standalone:
     async def start(self) -> None:
         s = self.settings
         await self.router.start()
+        if s.router_only:
+            self.apply(self.provider.load())
+            self._tasks.append(asyncio.create_task(self.provider.run()))
+            log.info("router replica ready", ext_proc=f"{s.router.host}:{s.router.ext_proc_port}")
+            return
         self._xds_server = await start_ads_server(self.ads, "127.0.0.1", s.xds_port)
         self.apply(self.provider.load())
         self.envoy = EnvoyProcess(

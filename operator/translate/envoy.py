@@ -59,6 +59,9 @@ class EnvoySettings:
     bind_address: str = "127.0.0.1"
     # Where the router's ext_proc server is. None: the extensionRef Service's cluster DNS name.
     ext_proc_address: tuple[str, int] | None = ("127.0.0.1", 9002)
+    # Several router replicas (local runs; router/peer_sync.py): the ext_proc cluster's endpoints
+    # instead of ext_proc_address. Envoy balances ext_proc streams over them round robin.
+    ext_proc_endpoints: tuple[tuple[str, int], ...] = ()
     ext_proc_message_timeout: str = "10s"   # per message; NOTES: the 200 ms default gives 504s
     ext_proc_max_message_timeout: str = "600s"  # the router may extend it while a request queues
     connect_timeout: str = "5s"
@@ -319,6 +322,8 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
         res.routes = [_route_config(listener, settings) for listener in ir.listeners]
     host, port = _ext_proc_target(ir, settings, namespace)
     res.clusters.append(_static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
+    if settings.ext_proc_endpoints:
+        res.clusters[-1]["load_assignment"] = _load_assignment(EXT_PROC_CLUSTER, list(settings.ext_proc_endpoints))
     res.clusters.append({
         "name": ORIGINAL_DST_CLUSTER,
         "type": "ORIGINAL_DST",

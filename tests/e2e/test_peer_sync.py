@@ -1,0 +1,98 @@
+"""Router replicas share their estimate prefix index (router/peer_sync.py): a replica routes the
+next turn of a conversation it never saw to the pod that holds it, and a replica that restarts
+catches up from its peers before it routes.
+
+Each replica here is a whole gateway (its own Envoy), so the test chooses which replica
+routes which turn. Without sharing, a replica that never saw a conversation picks by load
+alone among 4 idle pods: the 6 conversations would all land on the right pod with
+probability 4^-6."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import aiohttp
+import pytest
+
+from inference_gateway.operator.demo import send
+from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.operator.standalone import Standalone, StandaloneSettings
+from inference_gateway.router.server import RouterSettings
+
+from support.env import VLLM_LABELS, free_port, gateway_yaml, write_manifests
+from support.scenario import pool_doc
+
+pytestmark = pytest.mark.envoy
+
+MODEL = "/models/Qwen3-32B"
+
+
+@contextlib.asynccontextmanager
+async def replica(manifests, workdir, listen: str, peers: list[str]):
+    """One gateway whose router shares its index at `listen` with `peers`."""
+    port = free_port()
+    gw = Standalone(StandaloneSettings(
+        manifests=[manifests], xds_port=free_port(), admin_port=free_port(), envoy_concurrency=1,
+        reload_interval=0.2, workdir=workdir,
+        router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=0, scrape_interval=0.05,
+                              peer_listen=listen, peers=tuple(peers))))
+    (manifests / "gateway.yaml").write_text(gateway_yaml(port))
+    decisions: dict[str, object] = {}
+    gw.router.service.observers.append(lambda d: decisions.__setitem__(d.request_id, d))
+    try:
+        await gw.start()
+        yield gw, f"http://127.0.0.1:{port}", decisions
+    finally:
+        await gw.stop()
+
+
+async def until(predicate, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.02)
+
+
+def manifests(tmp_path, name: str, fleet: SimFleet):
+    d = tmp_path / name
+    d.mkdir()
+    write_manifests(d, "pool.yaml", [pool_doc("qwen-inference-pool", fleet.port, VLLM_LABELS, "PREFIX_CACHE")])
+    write_manifests(d, "pods.yaml", fleet.pods_yaml())
+    return d
+
+
+async def turn(session, url: str, history: list[dict]) -> dict:
+    result = await send(session, url + "/v1/chat/completions", {"model": MODEL, "max_tokens": 4, "messages": history})
+    assert result["status"] == 200, result
+    history += [{"role": "assistant", "content": result["text"]}, {"role": "user", "content": "and then?"}]
+    return result
+
+
+async def test_replicas_route_conversations_they_never_saw(tmp_path, vllm_fleet):
+    a_listen, b_listen, c_listen = (f"tcp://127.6.1.{i}:{free_port(f'127.6.1.{i}')}" for i in (1, 2, 3))
+    conversations = [[{"role": "user", "content": f"conversation {i}: " + "a long private context. " * 40}]
+                     for i in range(6)]
+    holder: dict[int, str] = {}
+    async with aiohttp.ClientSession() as session, \
+            replica(manifests(tmp_path, "a", vllm_fleet), tmp_path / "envoy-a", a_listen, [b_listen, c_listen]) as a:
+        async with replica(manifests(tmp_path, "b", vllm_fleet), tmp_path / "envoy-b", b_listen,
+                           [a_listen, c_listen]) as b:
+            await until(lambda: b[0].router.peer_sync.caught_up_from, "b joined a")
+            for i, history in enumerate(conversations):
+                first = await turn(session, a[1], history)
+                holder[i] = a[2][first["id"]].pod
+                applied = b[0].router.peer_sync.metrics.picks_applied
+                await until(lambda: applied._value.get() >= i + 1, "b applied a's pick")
+                second = await turn(session, b[1], history)
+                assert b[2][second["id"]].pod == holder[i], f"conversation {i}: b did not follow a's pick"
+                assert second["usage"]["prompt_tokens_details"]["cached_tokens"] > 100
+        # b is gone; c starts afterwards, having seen none of it, and catches up from a.
+        async with replica(manifests(tmp_path, "c", vllm_fleet), tmp_path / "envoy-c", c_listen,
+                           [a_listen, b_listen]) as c:
+            await until(lambda: c[0].router.peer_sync.caught_up_from, "c caught up from a")
+            assert len(c[0].router.prefix_index) == len(a[0].router.prefix_index)
+            for i, history in enumerate(conversations):
+                third = await turn(session, c[1], history)
+                assert c[2][third["id"]].pod == holder[i], f"conversation {i}: c did not catch up"
