@@ -291,6 +291,20 @@ def _static_cluster(name: str, host: str, port: int, settings: EnvoySettings, ht
     return cluster
 
 
+def _ext_proc_replicas(endpoints: tuple[tuple[str, int], ...]) -> dict[str, Any]:
+    """Several router replicas: streams go round robin, and a replica that dies leaves the
+    rotation at its first refused connection (outlier detection) and returns once it accepts
+    connections again (TCP health check), so only its in-flight requests are lost."""
+    return {
+        "load_assignment": _load_assignment(EXT_PROC_CLUSTER, list(endpoints)),
+        "health_checks": [{"timeout": "0.5s", "interval": "0.5s", "unhealthy_threshold": 1, "healthy_threshold": 1,
+                           "tcp_health_check": {}}],
+        "outlier_detection": {"split_external_local_origin_errors": True, "consecutive_local_origin_failure": 1,
+                              "enforcing_consecutive_local_origin_failure": 100, "base_ejection_time": "1s",
+                              "max_ejection_percent": 100, "interval": "1s"},
+    }
+
+
 def _is_ip(host: str) -> bool:
     parts = host.split(".")
     return len(parts) == 4 and all(p.isdigit() for p in parts)
@@ -323,7 +337,7 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
     host, port = _ext_proc_target(ir, settings, namespace)
     res.clusters.append(_static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
     if settings.ext_proc_endpoints:
-        res.clusters[-1]["load_assignment"] = _load_assignment(EXT_PROC_CLUSTER, list(settings.ext_proc_endpoints))
+        res.clusters[-1].update(_ext_proc_replicas(settings.ext_proc_endpoints))
     res.clusters.append({
         "name": ORIGINAL_DST_CLUSTER,
         "type": "ORIGINAL_DST",
