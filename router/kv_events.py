@@ -1,5 +1,7 @@
-"""Following each pod's KV cache through vLLM's KV events (ZMQ PUB, msgpack), for the
-precise prefix index.
+"""Following each pod's KV cache through its KV events (ZMQ PUB, msgpack), for the precise
+prefix index. vLLM and SGLang publish the same framing and event arrays; they differ in how
+blocks are hashed and cut (SGLang: one event per page, SHA-256 chain), which the scorer
+follows from each pod's pool runtime (`PreciseIndex.scheme`; router/tokenization.py).
 
 Wire format (vLLM `kv_events.py`): multipart `[topic, seq (8-byte big-endian), payload]`;
 payload `[ts, [event, ...], data_parallel_rank]`, each event an array with its tag first —
@@ -63,6 +65,7 @@ class KVEventSubscriber:
                 continue
             for ep in pool.endpoints:
                 wanted.add((ep.address, f"tcp://{ep.ip}:{port}"))
+                self.index.scheme[ep.address] = str(getattr(pool, "runtime", "vllm"))
         for key in [k for k in self._tasks if k not in wanted]:
             self._tasks.pop(key).cancel()
             self.index.clear(key[0], known=False)

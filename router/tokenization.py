@@ -10,6 +10,7 @@ and tests/test_protocol_agreement.py pins the two to the same ids and hashes.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 from dataclasses import dataclass
@@ -97,3 +98,24 @@ def token_block_hashes(token_ids: Sequence[int], block_size: int) -> list[int]:
         parent = xxhash.xxh3_64_intdigest(parent.to_bytes(8, "big") + struct.pack(f"<{block_size}I", *block))
         out.append(parent)
     return out
+
+
+def sglang_page_hashes(token_ids: Sequence[int], page_size: int) -> list[int]:
+    """SGLang-style chained hashes of full pages, as its KV events carry them: SHA-256 over the
+    previous page's digest (nothing for the first page) and the page's ids as little-endian
+    uint32; the event hash is the digest's first 8 bytes as a signed big-endian int64."""
+    out: list[int] = []
+    prior = b""
+    for start in range(0, len(token_ids) - page_size + 1, page_size):
+        h = hashlib.sha256(prior)
+        h.update(struct.pack(f"<{page_size}I", *token_ids[start:start + page_size]))
+        prior = h.digest()
+        out.append(int.from_bytes(prior[:8], "big", signed=True))
+    return out
+
+
+def prompt_block_hashes(token_ids: Sequence[int], block_size: int, scheme: str = "vllm") -> list[int]:
+    """The block hashes a pod of this runtime announces for these tokens."""
+    if scheme == "sglang":
+        return sglang_page_hashes(token_ids, block_size)
+    return token_block_hashes(token_ids, block_size)

@@ -1,0 +1,85 @@
+"""The simulated SGLang engine announces its radix tree as SGLang does (one BlockStored per
+token at the default page size 1, chained SHA-256 hashes; BlockRemoved on eviction;
+AllBlocksCleared on reset), and the router's precise index follows a live SGLang pod."""
+
+import asyncio
+import time
+from types import SimpleNamespace
+
+import aiohttp
+
+from inference_gateway.router.kv_events import KVEventSubscriber
+from inference_gateway.router.precise_index import PreciseIndex
+from inference_gateway.router.tokenization import ChatTemplate, PieceHashTokenizer, sglang_page_hashes
+from inference_gateway.simulator import kv_events as ev
+from inference_gateway.simulator.radix_cache import RadixCache
+from inference_gateway.simulator.request import SimRequest
+from inference_gateway.simulator.server import Simulator
+from inference_gateway.simulator.testing import TEST_MODEL, tiny_config
+
+from support.env import free_port
+
+
+def finish(cache: RadixCache, tokens: list[int]) -> None:
+    """One request through the cache: lookup, admit, compute, finish."""
+    req = SimRequest("r", tokens, max_tokens=1, arrival_time=0.0)
+    hit = cache.lookup(req)
+    assert cache.admit(req, len(tokens) - hit)
+    req.num_computed_tokens = len(tokens)
+    req.finish_reason = "stop"
+    cache.free(req)
+
+
+def test_radix_tree_events_follow_sglang():
+    cache = RadixCache(capacity_tokens=12, emit_events=True)
+    finish(cache, [1, 2, 3, 4, 5])
+    stored = cache.take_events()
+    assert [type(e) for e in stored] == [ev.BlockStored] * 5
+    chain = []
+    prior = None
+    for token, event in zip([1, 2, 3, 4, 5], stored):
+        parent = ev.sglang_event_hash(prior) if prior else None
+        prior = ev.sglang_page_digest(prior, [token])
+        chain.append(ev.sglang_event_hash(prior))
+        assert (event.block_hashes, event.parent_block_hash, event.token_ids, event.block_size) == \
+            ([chain[-1]], parent, [token], 1)
+    # A branch off the shared prefix chains from the node it splits (no events for the split).
+    finish(cache, [1, 2, 9, 9])
+    branch = cache.take_events()
+    assert [e.token_ids for e in branch] == [[9], [9]] and branch[0].parent_block_hash == chain[1]
+    # Filling the cache evicts the least recently used leaf: one BlockRemoved per token.
+    finish(cache, [7] * 6)
+    events = cache.take_events()
+    removed = [h for e in events if isinstance(e, ev.BlockRemoved) for h in e.block_hashes]
+    assert removed == chain[2:]
+    assert cache.reset() and isinstance(cache.take_events()[-1], ev.AllBlocksCleared)
+
+
+async def test_router_follows_a_live_sglang_pod():
+    kv_port = free_port("127.6.2.1")
+    sim = Simulator(tiny_config(host="127.6.2.1", runtime="sglang", kv_events=f"tcp://*:{kv_port}"))
+    await sim.start()
+    index = PreciseIndex()
+    subscriber = KVEventSubscriber(index)
+    address = sim.base_url.removeprefix("http://")
+    endpoint = SimpleNamespace(ip="127.6.2.1", address=address)
+    table = SimpleNamespace(pools={"p": SimpleNamespace(kv_events_port=kv_port, endpoints=[endpoint],
+                                                        runtime="sglang")})
+    try:
+        subscriber.on_table(table)
+        assert index.scheme[address] == "sglang"
+        await asyncio.sleep(0.3)  # ZMQ's slow joiner: let the subscription reach the publisher
+        body = {"model": TEST_MODEL, "max_tokens": 2,
+                "messages": [{"role": "user", "content": "a long shared system prompt " * 20}]}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(sim.base_url + "/v1/chat/completions", json=body) as resp:
+                assert resp.status == 200
+        hashes = sglang_page_hashes(PieceHashTokenizer().encode(ChatTemplate().render(body)), 1)
+        deadline = time.monotonic() + 5
+        while index.match(hashes, [address])[address] < len(hashes) - 1:
+            assert time.monotonic() < deadline, f"index has {index.match(hashes, [address])} of {len(hashes)}"
+            await asyncio.sleep(0.02)
+        assert index.block_size[address] == 1
+    finally:
+        await subscriber.stop()
+        await sim.stop()
