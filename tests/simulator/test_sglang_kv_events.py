@@ -1,23 +1,10 @@
 """The simulated SGLang engine announces its radix tree as SGLang does (one BlockStored per
 token at the default page size 1, chained SHA-256 hashes; BlockRemoved on eviction;
-AllBlocksCleared on reset), and the router's precise index follows a live SGLang pod."""
+AllBlocksCleared on reset). tests/router/test_kv_event_subscriber.py follows a live one."""
 
-import asyncio
-import time
-from types import SimpleNamespace
-
-import aiohttp
-
-from inference_gateway.router.kv_events import KVEventSubscriber
-from inference_gateway.router.precise_index import PreciseIndex
-from inference_gateway.router.tokenization import ChatTemplate, PieceHashTokenizer, sglang_page_hashes
 from inference_gateway.simulator import kv_events as ev
 from inference_gateway.simulator.radix_cache import RadixCache
 from inference_gateway.simulator.request import SimRequest
-from inference_gateway.simulator.server import Simulator
-from inference_gateway.simulator.testing import TEST_MODEL, tiny_config
-
-from support.env import free_port
 
 
 def finish(cache: RadixCache, tokens: list[int]) -> None:
@@ -53,33 +40,3 @@ def test_radix_tree_events_follow_sglang():
     removed = [h for e in events if isinstance(e, ev.BlockRemoved) for h in e.block_hashes]
     assert removed == chain[2:]
     assert cache.reset() and isinstance(cache.take_events()[-1], ev.AllBlocksCleared)
-
-
-async def test_router_follows_a_live_sglang_pod():
-    kv_port = free_port("127.6.2.1")
-    sim = Simulator(tiny_config(host="127.6.2.1", runtime="sglang", kv_events=f"tcp://*:{kv_port}"))
-    await sim.start()
-    index = PreciseIndex()
-    subscriber = KVEventSubscriber(index)
-    address = sim.base_url.removeprefix("http://")
-    endpoint = SimpleNamespace(ip="127.6.2.1", address=address)
-    table = SimpleNamespace(pools={"p": SimpleNamespace(kv_events_port=kv_port, endpoints=[endpoint],
-                                                        runtime="sglang")})
-    try:
-        subscriber.on_table(table)
-        assert index.scheme[address] == "sglang"
-        await asyncio.sleep(0.3)  # ZMQ's slow joiner: let the subscription reach the publisher
-        body = {"model": TEST_MODEL, "max_tokens": 2,
-                "messages": [{"role": "user", "content": "a long shared system prompt " * 20}]}
-        async with aiohttp.ClientSession() as session:
-            async with session.post(sim.base_url + "/v1/chat/completions", json=body) as resp:
-                assert resp.status == 200
-        hashes = sglang_page_hashes(PieceHashTokenizer().encode(ChatTemplate().render(body)), 1)
-        deadline = time.monotonic() + 5
-        while index.match(hashes, [address])[address] < len(hashes) - 1:
-            assert time.monotonic() < deadline, f"index has {index.match(hashes, [address])} of {len(hashes)}"
-            await asyncio.sleep(0.02)
-        assert index.block_size[address] == 1
-    finally:
-        await subscriber.stop()
-        await sim.stop()
