@@ -35,10 +35,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from inference_gateway.bench.precise_vs_estimate import LABELS, WORDS, manifests
 from inference_gateway.bench.probes import counters_delta, process_cpu_seconds, scrape_pods
 from inference_gateway.operator.children import stop_child
-from inference_gateway.operator.demo import send
+from inference_gateway.cli.demo import send
 from inference_gateway.operator.ports import free_port
-from inference_gateway.operator.sim_fleet import SimFleet
-from inference_gateway.operator.standalone import Standalone, StandaloneSettings
+from inference_gateway.cli.sim_fleet import SimFleet
+from inference_gateway.cli.standalone import Standalone, StandaloneSettings
 from inference_gateway.router.logs import configure
 from inference_gateway.router.server import RouterSettings
 
@@ -76,7 +76,7 @@ class Replica:
     async def start(self, peers: list[str] | None) -> None:
         sync = [] if peers is None else ["--peer-listen", self.peer_endpoint, "--peers", ",".join(peers)]
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-P", "-c", "import sys; from inference_gateway.operator.cli import main; sys.exit(main())",
+            sys.executable, "-P", "-c", "import sys; from inference_gateway.cli.main import main; sys.exit(main())",
             "--log-level", "warning", "run", "--router-only", "--manifests", str(self.manifests),
             "--router-host", self.ip, "--ext-proc-port", str(self.ext_proc_port), "--health-port", "0",
             "--metrics-port", str(self.metrics_port), "--no-usage-metrics", *sync,
