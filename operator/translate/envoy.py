@@ -309,7 +309,7 @@ def _ext_proc_replicas(endpoints: tuple[tuple[str, int], ...]) -> dict[str, Any]
     rotation at its first refused connection (outlier detection) and returns once it accepts
     connections again (TCP health check), so only its in-flight requests are lost."""
     return {
-        "load_assignment": _load_assignment(EXT_PROC_CLUSTER, list(endpoints)),
+        "load_assignment": load_assignment(EXT_PROC_CLUSTER, list(endpoints)),
         "health_checks": [{"timeout": "0.5s", "interval": "0.5s", "unhealthy_threshold": 1, "healthy_threshold": 1,
                            "tcp_health_check": {}}],
         "outlier_detection": {"split_external_local_origin_errors": True, "consecutive_local_origin_failure": 1,

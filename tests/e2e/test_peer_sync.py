@@ -1,6 +1,7 @@
-"""Router replicas share their estimate prefix index (router/peer_sync.py): a replica routes the
-next turn of a conversation it never saw to the pod that holds it, and a replica that restarts
-catches up from its peers before it routes.
+"""Router replicas as a unit. They share their estimate prefix index (router/peer_sync.py): a
+replica routes the next turn of a conversation it never saw to the pod that holds it, and a
+replica that restarts catches up from its peers before it routes. One Envoy spreads ext_proc
+streams over several replicas, and a replica that stops leaves the rotation.
 
 Each replica here is a whole gateway (its own Envoy), so the test chooses which replica
 routes which turn. Without sharing, a replica that never saw a conversation picks by load
@@ -30,14 +31,16 @@ MODEL = "/models/Qwen3-32B"
 
 
 @contextlib.asynccontextmanager
-async def replica(manifests, workdir, listen: str, peers: list[str]):
-    """One gateway whose router shares its index at `listen` with `peers`."""
+async def replica(manifests, workdir, listen: str | None, peers: list[str], host: str = "127.0.0.1",
+                  ext_proc_port: int | None = None, **settings):
+    """One gateway whose router shares its index at `listen` with `peers` (`settings`: more
+    StandaloneSettings, e.g. router_only or ext_proc_endpoints)."""
     port = free_port()
     gw = Standalone(StandaloneSettings(
         manifests=[manifests], xds_port=free_port(), admin_port=free_port(), envoy_concurrency=1,
         reload_interval=0.2, workdir=workdir,
-        router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=0, scrape_interval=0.05,
-                              peer_listen=listen, peers=tuple(peers))))
+        router=RouterSettings(host=host, ext_proc_port=ext_proc_port or free_port(host), health_port=0, metrics_port=0,
+                              scrape_interval=0.05, peer_listen=listen, peers=tuple(peers)), **settings))
     (manifests / "gateway.yaml").write_text(gateway_yaml(port))
     decisions: dict[str, object] = {}
     gw.router.service.observers.append(lambda d: decisions.__setitem__(d.request_id, d))
@@ -96,3 +99,25 @@ async def test_replicas_route_conversations_they_never_saw(tmp_path, vllm_fleet)
             for i, history in enumerate(conversations):
                 third = await turn(session, c[1], history)
                 assert c[2][third["id"]].pod == holder[i], f"conversation {i}: c did not catch up"
+
+
+
+async def test_one_envoy_spreads_streams_over_replicas_and_drops_a_stopped_one(tmp_path, vllm_fleet):
+    """Envoy's ext_proc cluster lists a's router and b's; b runs without an Envoy of its own."""
+    d = manifests(tmp_path, "shared", vllm_fleet)
+    body = {"model": MODEL, "max_tokens": 2, "messages": [{"role": "user", "content": "hello"}]}
+    async with aiohttp.ClientSession() as session, \
+            replica(d, tmp_path / "no-envoy", None, [], host="127.6.1.5", router_only=True) as b:
+        assert b[0].envoy is None
+        b_router = (b[0].router.settings.host, b[0].router.settings.ext_proc_port)
+        a_port = free_port()
+        async with replica(d, tmp_path / "envoy", None, [], ext_proc_port=a_port,
+                           ext_proc_endpoints=(("127.0.0.1", a_port), b_router)) as a:
+            for _ in range(6):
+                assert (await send(session, a[1] + "/v1/chat/completions", body))["status"] == 200
+            assert len(a[2]) == 3 and len(b[2]) == 3  # round robin over the two replicas
+            await b[0].stop()
+            statuses = [(await send(session, a[1] + "/v1/chat/completions", body))["status"] for _ in range(8)]
+            # The first stream sent to b after it stopped may fail; that refusal ejects b.
+            assert statuses.count(200) >= 7 and statuses[1:] == [200] * 7, statuses
+            assert len(a[2]) == 3 + statuses.count(200)
