@@ -23,6 +23,7 @@ import zmq.asyncio
 
 from .precise_index import PreciseIndex
 from .table import RoutingTable
+from .tokenization import sampled
 
 log = structlog.get_logger("kv-events")
 
@@ -30,6 +31,7 @@ log = structlog.get_logger("kv-events")
 def apply_payload(index: PreciseIndex, address: str, payload: bytes) -> None:
     raw = msgpack.unpackb(payload, raw=False, strict_map_key=False)
     events = raw.get("events", []) if isinstance(raw, dict) else raw[1]
+    sglang = index.scheme.get(address) == "sglang"
     for event in events:
         if isinstance(event, dict):
             tag, hashes = event.get("type"), event.get("block_hashes") or []
@@ -38,6 +40,8 @@ def apply_payload(index: PreciseIndex, address: str, payload: bytes) -> None:
             tag = event[0]
             hashes = event[1] if len(event) > 1 else []
             block_size = event[4] if tag == "BlockStored" and len(event) > 4 else None
+        if sglang:  # the index keeps SGLang's per-token pages sampled (tokenization.SAMPLE_TOKENS)
+            hashes = sampled(hashes, block_size or index.block_size.get(address, 1))
         if tag == "BlockStored":
             index.stored(address, hashes, block_size)
         elif tag == "BlockRemoved":

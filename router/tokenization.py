@@ -114,8 +114,27 @@ def sglang_page_hashes(token_ids: Sequence[int], page_size: int) -> list[int]:
     return out
 
 
+# SGLang announces every page, one token by default: kept whole, the precise index would hold
+# one entry per cached token. The router keeps the hashes of about one page in every 16 tokens,
+# chosen by hash value so the pod's events and the prompt's lookup pick the same ones without
+# knowing positions. A radix tree evicts leaves first, so a pod holding a sampled page holds
+# every page before it: matching on samples stays a prefix match, precise to ~16 tokens, with
+# 1/16 of the memory and lookups.
+SAMPLE_TOKENS = 16
+
+
+def sample_every(block_size: int) -> int:
+    return max(1, SAMPLE_TOKENS // max(1, block_size))
+
+
+def sampled(hashes: Sequence[int], block_size: int) -> list[int]:
+    every = sample_every(block_size)
+    return list(hashes) if every == 1 else [h for h in hashes if h % every == 0]
+
+
 def prompt_block_hashes(token_ids: Sequence[int], block_size: int, scheme: str = "vllm") -> list[int]:
-    """The block hashes a pod of this runtime announces for these tokens."""
+    """The block hashes a pod of this runtime announces for these tokens, as the precise index
+    keeps them (SGLang's: sampled)."""
     if scheme == "sglang":
-        return sglang_page_hashes(token_ids, block_size)
+        return sampled(sglang_page_hashes(token_ids, block_size), block_size)
     return token_block_hashes(token_ids, block_size)
