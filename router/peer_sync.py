@@ -20,7 +20,9 @@ connects to every peer's):
   least recently used blocks first, then an end marker `[topic, sender, b"end", b""]`. A
   restarted replica thus catches up from every live peer with no request of its own.
 - best effort: a PUB socket drops past its high-water mark; a lost batch costs some affinity,
-  never a request. Gaps in a sender's seq are counted (`igw_peer_sync_gaps_total`).
+  never a request. Gaps in a sender's seq are counted (`igw_peer_sync_gaps_total`), and the
+  replica resubscribes to its snapshot topic (at most every RESYNC_INTERVAL), so the peers'
+  snapshots fill in what was lost.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ DEFAULT_PORT = 5600
 FLUSH_INTERVAL = 0.005    # seconds picks wait to share one message
 SNAPSHOT_CHUNK = 65_536   # hashes per snapshot message (512 KiB)
 HWM = 100_000             # messages queued per peer before ZeroMQ drops
+RESYNC_INTERVAL = 5.0     # seconds between snapshot requests after lost messages
 DECISIONS = b"D"
 SNAPSHOT = b"S"
 END = b"end"
@@ -105,6 +108,7 @@ class PeerSync:
         self._flush: asyncio.TimerHandle | None = None
         self._seq = 0
         self._last_seq: dict[bytes, int] = {}
+        self._resynced_at = float("-inf")
         self._addresses: frozenset[str] | None = None  # the table's endpoints (None: no table yet)
         self._tasks: list[asyncio.Task[None]] = []
         self.caught_up_from: set[bytes] = set()  # peers whose snapshot arrived whole
@@ -218,6 +222,7 @@ class PeerSync:
         last = self._last_seq.get(sender)
         if last is not None and seq > last + 1:
             self.metrics.gaps.inc(seq - last - 1)
+            self.resync()
         self._last_seq[sender] = seq
         started = time.perf_counter()
         picks = msgpack.unpackb(payload)
@@ -227,6 +232,17 @@ class PeerSync:
         m.received["decisions"].inc(len(payload))
         m.picks_applied.inc(len(picks))
         m.spent["apply"].inc(time.perf_counter() - started)
+
+    def resync(self) -> None:
+        """Ask every peer for its snapshot again (a new subscription to our topic)."""
+        now = time.monotonic()
+        if self._sub is None or now - self._resynced_at < RESYNC_INTERVAL:
+            return
+        self._resynced_at = now
+        topic = SNAPSHOT + self.id
+        self._sub.setsockopt(zmq.UNSUBSCRIBE, topic)
+        self._sub.setsockopt(zmq.SUBSCRIBE, topic)
+        log.info("peer messages lost; asking the peers for snapshots")
 
     def _apply_snapshot(self, sender: bytes, marker: bytes, payload: bytes) -> None:
         if marker == END:

@@ -91,3 +91,21 @@ async def test_picks_for_pods_the_table_does_not_have_are_ignored(replicas):
     a.index.record(POD_A, kept)
     await until(lambda: b.index.match(kept) == {POD_A: len(kept)}, "b learned the pick it routes to")
     assert b.index.match(gone) == {}
+
+
+async def test_lost_messages_bring_the_peers_snapshots_again(replicas):
+    a_listen = endpoint("127.6.0.7")
+    a = await replicas("127.6.0.7", listen=a_listen)
+    b = await replicas("127.6.0.8", [a_listen])
+    await until(lambda: b.caught_up_from, "b joined")
+    snapshots = b.metrics.snapshots.labels("received")
+    assert snapshots._value.get() == 1
+    hashes = block_hashes("z" * 640, "m")
+    a.index.record(POD_A, hashes)
+    await until(lambda: b.index.match(hashes) == {POD_A: len(hashes)}, "b learned a's pick")
+    b.index.retain(set())  # b forgets it, as if the messages carrying it were lost...
+    a._seq += 3            # ...and a's next batch says three went missing
+    a.index.record(POD_B, block_hashes("w" * 640, "m"))
+    await until(lambda: snapshots._value.get() == 2, "a sent its snapshot again")
+    assert b.metrics.gaps._value.get() == 3
+    assert b.index.match(hashes) == {POD_A: len(hashes)}
