@@ -290,7 +290,8 @@ async def main(args: argparse.Namespace) -> int:
               f"{med(lambda _, r: r.sync_bytes_per_request):11.0f} {med(lambda _, r: r.sync_ms_per_request):10.3f} ms")
         if kill:
             print(f"{'':40} in flight on the killed replica at the kill: "
-                  + "/".join(str(r.in_flight_at_kill) for _, r in rows))
+                  + "/".join(str(r.in_flight_at_kill) for _, r in rows)
+                  + "; snapshot bytes (all replicas): " + "/".join(f"{r.snapshot_bytes:.0f}" for _, r in rows))
     print("\nfailed: per repeat. sync B/req: decision bytes sent + received by all replicas per request "
           "(snapshots excluded); sync CPU/req: time in peer sync's own code, all replicas.")
     return 0
