@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import random
-import signal
 import statistics
 import sys
 import tempfile
@@ -33,80 +31,19 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from inference_gateway.bench.precise_vs_estimate import LABELS, WORDS, manifests
-from inference_gateway.bench.probes import counters_delta, process_cpu_seconds, scrape_pods
-from inference_gateway.operator.children import stop_child
+from inference_gateway.bench.probes import counters_delta, scrape_pods
 from inference_gateway.cli.demo import send
+from inference_gateway.cli.router_replicas import RouterReplica
 from inference_gateway.operator.ports import free_port
 from inference_gateway.cli.sim_fleet import SimFleet
 from inference_gateway.cli.standalone import Standalone, StandaloneSettings
 from inference_gateway.router.logs import configure
 from inference_gateway.router.server import RouterSettings
 
-REPLICA_NET = "127.6.0."   # replica i listens on 127.6.0.(10 + i)
+REPLICA_HOST = "127.6.0.10"  # every replica's ports, on one loopback address
 POD_FIRST_IP = 120         # pods on 127.0.0.120 and up
 KILL_AT = 0.4              # share of conversations done when a replica is killed
 RESTART_AFTER = 2.0        # seconds
-
-
-def _die_with_parent() -> None:
-    """A replica must not outlive the benchmark (PR_SET_PDEATHSIG = 1, SIGKILL)."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-
-
-@dataclass
-class Replica:
-    index: int
-    manifests: Path
-    ip: str = ""
-    ext_proc_port: int = 0
-    metrics_port: int = 0
-    peer_port: int = 0
-    proc: asyncio.subprocess.Process | None = None
-    spent: float = 0.0       # CPU of killed incarnations since they were ready
-    ready_cpu: float = 0.0   # CPU the current incarnation had used when it became ready (start-up)
-
-    def __post_init__(self) -> None:
-        self.ip = f"{REPLICA_NET}{10 + self.index}"
-        self.ext_proc_port, self.metrics_port, self.peer_port = (free_port(self.ip) for _ in range(3))
-
-    @property
-    def peer_endpoint(self) -> str:
-        return f"tcp://{self.ip}:{self.peer_port}"
-
-    async def start(self, peers: list[str] | None) -> None:
-        sync = [] if peers is None else ["--peer-listen", self.peer_endpoint, "--peers", ",".join(peers)]
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-P", "-c", "import sys; from inference_gateway.cli.main import main; sys.exit(main())",
-            "--log-level", "warning", "run", "--router-only", "--manifests", str(self.manifests),
-            "--router-host", self.ip, "--ext-proc-port", str(self.ext_proc_port), "--health-port", "0",
-            "--metrics-port", str(self.metrics_port), "--no-usage-metrics", *sync,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-            preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + 30
-        for port in (self.ext_proc_port, self.metrics_port):
-            while True:  # bounded by the deadline
-                try:
-                    _, writer = await asyncio.open_connection(self.ip, port)
-                    writer.close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or self.proc.returncode is not None:
-                        raise RuntimeError(f"router replica {self.index} did not start")
-                    await asyncio.sleep(0.05)
-        self.ready_cpu = process_cpu_seconds(self.proc.pid)
-
-    def cpu(self) -> float:
-        """CPU seconds spent routing (start-up excluded), over every incarnation."""
-        return self.spent + (process_cpu_seconds(self.proc.pid) - self.ready_cpu if self.proc else 0.0)
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.spent += process_cpu_seconds(self.proc.pid) - self.ready_cpu
-        self.proc.kill()
-        await self.proc.wait()
-
-    async def stop(self) -> None:
-        await stop_child(self.proc, grace=3.0)
 
 
 async def conversation(session: aiohttp.ClientSession, url: str, i: int, args: argparse.Namespace,
@@ -138,11 +75,11 @@ async def conversation(session: aiohttp.ClientSession, url: str, i: int, args: a
     return failures
 
 
-async def scrape_metrics(session: aiohttp.ClientSession, replica: Replica) -> dict[str, float]:
+async def scrape_metrics(session: aiohttp.ClientSession, replica: RouterReplica) -> dict[str, float]:
     """The replica's counters that matter here, summed over labels (by name[kind/op])."""
     out: dict[str, float] = {}
     try:
-        async with session.get(f"http://{replica.ip}:{replica.metrics_port}/metrics") as resp:
+        async with session.get(f"http://{replica.host}:{replica.metrics_port}/metrics") as resp:
             text = await resp.text()
     except aiohttp.ClientError:
         return out
@@ -189,7 +126,7 @@ async def run_once(replicas: int, sync: bool, kill: bool, args: argparse.Namespa
     d.mkdir()
     listen = free_port()
     (d / "all.yaml").write_text(manifests("estimate", fleet.port, listen, fleet))
-    group = [Replica(i, d) for i in range(replicas)]
+    group = [RouterReplica([d], REPLICA_HOST, extra_args=("--no-usage-metrics",)) for _ in range(replicas)]
     gateway: Standalone | None = None
     try:
         for r in group:
@@ -198,7 +135,7 @@ async def run_once(replicas: int, sync: bool, kill: bool, args: argparse.Namespa
             manifests=[d], router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=0,
                                                  log_requests=False, read_usage=False),
             xds_port=free_port(), admin_port=free_port(), envoy_concurrency=2, workdir=d / "envoy",
-            ext_proc_endpoints=tuple((r.ip, r.ext_proc_port) for r in group)))
+            ext_proc_endpoints=tuple((r.host, r.ext_proc_port) for r in group)))
         await gateway.start()
         await asyncio.sleep(1.0)  # scrapes and peer connections settle
         addresses = [p.address for p in fleet.pods]

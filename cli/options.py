@@ -60,6 +60,9 @@ def gateway_arguments(p: argparse.ArgumentParser) -> None:
                    help="run a router replica only (no Envoy): another gateway's Envoy calls it")
     g.add_argument("--ext-proc-endpoint", action="append", default=[], metavar="HOST:PORT",
                    help="router replica(s) Envoy calls instead of this process's router (repeatable)")
+    g.add_argument("--router-replicas", type=int, default=1, metavar="N",
+                   help="route with N router processes (this one and N-1 children sharing the prefix index; "
+                        "Envoy spreads ext_proc streams over them): one core each")
 
 
 def cluster_arguments(p: argparse.ArgumentParser) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -121,3 +123,49 @@ async def test_one_envoy_spreads_streams_over_replicas_and_drops_a_stopped_one(t
             # The first stream sent to b after it stopped may fail; that refusal ejects b.
             assert statuses.count(200) >= 7 and statuses[1:] == [200] * 7, statuses
             assert len(a[2]) == 3 + statuses.count(200)
+
+
+def children_of(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+async def test_igw_run_with_router_replicas(tmp_path, vllm_fleet):
+    """`igw run --router-replicas 3`: two child routers beside its own, all serving; none outlives it."""
+    d = manifests(tmp_path, "cli", vllm_fleet)
+    port = free_port()
+    (d / "gateway.yaml").write_text(gateway_yaml(port))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-P", "-c", "import sys; from inference_gateway.cli.main import main; sys.exit(main())",
+        "--log-level", "warning", "run", "--manifests", str(d), "--router-replicas", "3", "--router-host", "127.6.1.6",
+        "--ext-proc-port", str(free_port("127.6.1.6")), "--health-port", "0", "--metrics-port", "0",
+        "--xds-port", str(free_port()), "--admin-port", str(free_port()),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # until the listener opens (bounded)
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.returncode is None, "gateway did not start"
+                await asyncio.sleep(0.1)
+        routers = [c for c in children_of(proc.pid) if b"--router-only" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(routers) == 2
+        body = {"model": MODEL, "max_tokens": 2, "messages": [{"role": "user", "content": "hello"}]}
+        async with aiohttp.ClientSession() as session:
+            for _ in range(6):
+                assert (await send(session, f"http://127.0.0.1:{port}/v1/chat/completions", body))["status"] == 200
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        await asyncio.wait_for(proc.wait(), 20)
+    for child in routers:
+        assert not Path(f"/proc/{child}").exists() or b"zombie" in Path(f"/proc/{child}/status").read_bytes().lower()
