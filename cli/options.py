@@ -63,6 +63,9 @@ def gateway_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--router-replicas", type=int, default=1, metavar="N",
                    help="route with N router processes (this one and N-1 children sharing the prefix index; "
                         "Envoy spreads ext_proc streams over them): one core each")
+    g.add_argument("--shutdown-grace", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM, how long requests in flight may take to finish (default 30; keep it "
+                        "below the pod's terminationGracePeriodSeconds)")
 
 
 def cluster_arguments(p: argparse.ArgumentParser) -> None:

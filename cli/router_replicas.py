@@ -2,29 +2,22 @@
 gateway whose Envoy spreads ext_proc streams over N routers, so routing uses several cores)
 and bench/replicas.py. Each replica is `igw run --router-only` on its own loopback ports,
 sharing the prefix index with the others (router/peer_sync.py). Every child dies with its
-parent (PR_SET_PDEATHSIG) and is stopped by its PID.
+parent (operator/children.py) and is stopped by its PID.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from inference_gateway.bench.probes import process_cpu_seconds as _cpu_seconds
-from inference_gateway.operator.children import stop_child
+from inference_gateway.operator.children import spawn, stop_child
 from inference_gateway.operator.ports import free_port
 
 START_TIMEOUT = 30.0
-
-
-def die_with_parent() -> None:
-    """In the child, before exec: SIGKILL when the parent dies (PR_SET_PDEATHSIG is 1)."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
 def free_peer_endpoint(host: str) -> str:
@@ -53,13 +46,12 @@ class RouterReplica:
         """Start (or restart) the process; `peers` None: no sharing."""
         sync = [] if peers is None else ["--peer-listen", self.peer_endpoint, "--peers", ",".join(peers)]
         manifests = [a for m in self.manifests for a in ("--manifests", str(m))]
-        self.proc = await asyncio.create_subprocess_exec(
+        self.proc = await spawn(
             sys.executable, "-P", "-c", "import sys; from inference_gateway.cli.main import main; sys.exit(main())",
             "--log-level", self.log_level, "run", "--router-only", *manifests, "--router-host", self.host,
             "--ext-proc-port", str(self.ext_proc_port), "--health-port", "0", "--metrics-port", str(self.metrics_port),
             *sync, *self.extra_args,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-            preexec_fn=die_with_parent)
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT
         for port in (self.ext_proc_port, self.metrics_port):
             while True:  # bounded by the deadline

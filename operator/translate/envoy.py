@@ -90,8 +90,7 @@ class EnvoyResources:
         return out
 
 
-def pool_cluster_name(pool: str) -> str:
-    return f"igw-pool/{pool}"
+from inference_gateway.router.fallbacks import pool_cluster as pool_cluster_name  # noqa: E402  (the router names it too)
 
 
 def _json_error(status: int, message: str, kind: str) -> dict[str, Any]:

@@ -36,5 +36,7 @@ class EnvoyFeature:
         """All the resources of one proxy, last: add or remove whole resources here."""
 
 
+from .resilience import Resilience  # noqa: E402  (it has every hook; no import back, so no circle)
+
 # The features in effect, in the order their hooks run.
-FEATURES: tuple[EnvoyFeature, ...] = ()
+FEATURES: tuple[EnvoyFeature, ...] = (Resilience(),)

@@ -47,8 +47,9 @@ def policy_problems(objects: ObjectSet) -> list[Problem]:
 
 
 def _strategy(policy: TrafficPolicy | None, ref: str = "prefixCache") -> Strategy:
-    """The strategy a policy ref names: `prefixCache` (estimate or precise) or load-aware."""
-    if ref == "prefixCache" and policy is not None and policy.prefix_cache is not None:
+    """The strategy a policy ref names (router/table.py's vocabulary): `prefixCache` (estimate
+    or precise mode) when the policy has that entry, else load-aware."""
+    if Strategy.parse(ref) is Strategy.PREFIX_CACHE and policy is not None and policy.prefix_cache is not None:
         precise = policy.prefix_cache.mode == "precise"
         return Strategy.PRECISE_PREFIX_CACHE if precise else Strategy.PREFIX_CACHE
     return Strategy.DEFAULT
