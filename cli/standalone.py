@@ -136,6 +136,10 @@ class Standalone:
     async def serve(self, stopped: asyncio.Future[None] | asyncio.Task[None]) -> int:
         """Serve until `stopped` (SIGTERM/SIGINT): drain, exit code 0. An Envoy that keeps
         crashing ends the gateway sooner, with exit code 1, so that it is restarted whole."""
+        if self.settings.router_only:  # no Envoy to supervise: serve until told to stop
+            await stopped
+            await self.router.set_serving(False)
+            return 0
         assert self._supervisor is not None, "start() first"
         done, _ = await asyncio.wait({stopped, self._supervisor}, return_when=asyncio.FIRST_COMPLETED)
         if self._supervisor in done:

@@ -309,8 +309,10 @@ def _ext_proc_replicas(endpoints: tuple[tuple[str, int], ...]) -> dict[str, Any]
     connections again (TCP health check), so only its in-flight requests are lost."""
     return {
         "load_assignment": load_assignment(EXT_PROC_CLUSTER, list(endpoints)),
-        "health_checks": [{"timeout": "0.5s", "interval": "0.5s", "unhealthy_threshold": 1, "healthy_threshold": 1,
-                           "tcp_health_check": {}}],
+        # Envoy checks at no_traffic_interval (60 s by default) while a cluster has carried no
+        # routed traffic, and ext_proc's streams never count as such.
+        "health_checks": [{"timeout": "0.5s", "interval": "0.5s", "no_traffic_interval": "0.5s",
+                           "unhealthy_threshold": 1, "healthy_threshold": 1, "tcp_health_check": {}}],
         "outlier_detection": {"split_external_local_origin_errors": True, "consecutive_local_origin_failure": 1,
                               "enforcing_consecutive_local_origin_failure": 100, "base_ejection_time": "1s",
                               "max_ejection_percent": 100, "interval": "1s"},
