@@ -75,33 +75,53 @@ async def turn(session, url: str, history: list[dict]) -> dict:
     return result
 
 
+async def ext_proc_host_health(session, gateway: Standalone, host: str, port: int) -> str:
+    """Envoy's health flags for one router replica in its ext_proc cluster."""
+    prefix = f"igw-ext-proc::{host}:{port}::health_flags::"
+    async with session.get(f"http://127.0.0.1:{gateway.settings.admin_port}/clusters") as resp:
+        return next((x[len(prefix):] for x in (await resp.text()).splitlines() if x.startswith(prefix)), "")
+
+
+async def until_health(session, gateway: Standalone, host: str, port: int, healthy: bool) -> None:
+    deadline = time.monotonic() + 10
+    while (await ext_proc_host_health(session, gateway, host, port) == "healthy") != healthy:
+        assert time.monotonic() < deadline, f"{host}:{port} never became {'healthy' if healthy else 'unhealthy'}"
+        await asyncio.sleep(0.05)
+
+
 async def test_replicas_route_conversations_they_never_saw(tmp_path, vllm_fleet):
+    """Turn 1 through gateway a (its own router); turn 2 through gateway `front`, whose Envoy
+    calls router-only replica b; then b stops, and c takes its place (same address, new
+    identity, started after every pick): it catches up from a before routing turn 3."""
     a_listen, b_listen, c_listen = (f"tcp://127.6.1.{i}:{free_port(f'127.6.1.{i}')}" for i in (1, 2, 3))
+    replica_port = free_port("127.6.1.4")
     conversations = [[{"role": "user", "content": f"conversation {i}: " + "a long private context. " * 40}]
                      for i in range(6)]
     holder: dict[int, str] = {}
     async with aiohttp.ClientSession() as session, \
-            replica(manifests(tmp_path, "a", vllm_fleet), tmp_path / "envoy-a", a_listen, [b_listen, c_listen]) as a:
-        async with replica(manifests(tmp_path, "b", vllm_fleet), tmp_path / "envoy-b", b_listen,
-                           [a_listen, c_listen]) as b:
+            replica(manifests(tmp_path, "a", vllm_fleet), tmp_path / "envoy-a", a_listen, [b_listen, c_listen]) as a, \
+            replica(manifests(tmp_path, "front", vllm_fleet), tmp_path / "envoy-front", None, [],
+                    ext_proc_endpoints=(("127.6.1.4", replica_port),)) as front:
+        async with replica(manifests(tmp_path, "b", vllm_fleet), None, b_listen, [a_listen, c_listen],
+                           host="127.6.1.4", ext_proc_port=replica_port, router_only=True) as b:
             await until(lambda: b[0].router.peer_sync.caught_up_from, "b joined a")
             for i, history in enumerate(conversations):
                 first = await turn(session, a[1], history)
                 holder[i] = a[2][first["id"]].pod
                 applied = b[0].router.peer_sync.metrics.picks_applied
                 await until(lambda: applied._value.get() >= i + 1, "b applied a's pick")
-                second = await turn(session, b[1], history)
+                second = await turn(session, front[1], history)
                 assert b[2][second["id"]].pod == holder[i], f"conversation {i}: b did not follow a's pick"
                 assert second["usage"]["prompt_tokens_details"]["cached_tokens"] > 100
-        # b is gone; c starts afterwards, having seen none of it, and catches up from a.
-        async with replica(manifests(tmp_path, "c", vllm_fleet), tmp_path / "envoy-c", c_listen,
-                           [a_listen, b_listen]) as c:
+        await until_health(session, front[0], "127.6.1.4", replica_port, healthy=False)
+        async with replica(manifests(tmp_path, "c", vllm_fleet), None, c_listen, [a_listen, b_listen],
+                           host="127.6.1.4", ext_proc_port=replica_port, router_only=True) as c:
             await until(lambda: c[0].router.peer_sync.caught_up_from, "c caught up from a")
             assert len(c[0].router.prefix_index) == len(a[0].router.prefix_index)
+            await until_health(session, front[0], "127.6.1.4", replica_port, healthy=True)
             for i, history in enumerate(conversations):
-                third = await turn(session, c[1], history)
+                third = await turn(session, front[1], history)
                 assert c[2][third["id"]].pod == holder[i], f"conversation {i}: c did not catch up"
-
 
 
 async def test_one_envoy_spreads_streams_over_replicas_and_drops_a_stopped_one(tmp_path, vllm_fleet):
@@ -120,16 +140,7 @@ async def test_one_envoy_spreads_streams_over_replicas_and_drops_a_stopped_one(t
             assert len(a[2]) == 3 and len(b[2]) == 3  # round robin over the two replicas
             await b[0].stop()
             # Envoy's health check (or the first refused stream) takes b out of the rotation...
-            flags = f"igw-ext-proc::{b_router[0]}:{b_router[1]}::health_flags::"
-            admin = f"http://127.0.0.1:{a[0].settings.admin_port}/clusters"
-            deadline = time.monotonic() + 10
-            while True:  # bounded by the deadline
-                async with session.get(admin) as resp:
-                    line = next((x for x in (await resp.text()).splitlines() if x.startswith(flags)), "")
-                if "failed" in line:
-                    break
-                assert time.monotonic() < deadline, f"b never left the rotation: {line!r}"
-                await asyncio.sleep(0.05)
+            await until_health(session, a[0], *b_router, healthy=False)
             # ...and every stream goes to a.
             statuses = [(await send(session, a[1] + "/v1/chat/completions", body))["status"] for _ in range(6)]
             assert statuses == [200] * 6
