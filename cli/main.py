@@ -16,15 +16,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import structlog
-
 from inference_gateway.router.logs import configure as configure_logs
 from inference_gateway.router.table import Strategy
 
 from .options import (cluster_arguments, gateway_arguments, host_port, router_arguments, router_settings,
                       until_signalled)
-
-log = structlog.get_logger("igw")
 
 
 def build_parser() -> argparse.ArgumentParser:
