@@ -118,7 +118,12 @@ class PeerSync:
         pub.setsockopt(zmq.XPUB_VERBOSE, 1)
         pub.setsockopt(zmq.SNDHWM, HWM)
         pub.setsockopt(zmq.LINGER, 0)
-        pub.bind(self.listen)
+        try:
+            pub.bind(self.listen)
+        except zmq.ZMQError as err:
+            pub.close(linger=0)
+            self._ctx.term()
+            raise ValueError(f"peer sync cannot listen on {self.listen!r} (--peer-listen): {err}") from err
         sub = self._sub = self._ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.RCVHWM, HWM)
         sub.setsockopt(zmq.LINGER, 0)
@@ -138,8 +143,12 @@ class PeerSync:
             return
         for endpoint in self.peers - wanted:
             self._sub.disconnect(endpoint)
-        for endpoint in wanted - self.peers:
-            self._sub.connect(endpoint)
+        for endpoint in sorted(wanted - self.peers):
+            try:
+                self._sub.connect(endpoint)
+            except zmq.ZMQError as err:  # a malformed peer must not stop following the others
+                log.warning("bad peer endpoint", endpoint=endpoint, error=str(err))
+                wanted.discard(endpoint)
         if wanted != self.peers:
             log.info("peers", peers=sorted(wanted))
         self.peers = wanted

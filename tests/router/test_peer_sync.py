@@ -109,3 +109,14 @@ async def test_lost_messages_bring_the_peers_snapshots_again(replicas):
     await until(lambda: snapshots._value.get() == 2, "a sent its snapshot again")
     assert b.metrics.gaps._value.get() == 3
     assert b.index.match(hashes) == {POD_A: len(hashes)}
+
+
+async def test_bad_endpoints_are_named():
+    with pytest.raises(ValueError, match="--peer-listen"):
+        await PeerSync(PrefixIndex(), "tcp://not an address").start()
+    sync = PeerSync(PrefixIndex(), endpoint("127.6.0.9"), ["garbage", endpoint("127.6.0.10")])
+    await sync.start()
+    try:
+        assert len(sync.peers) == 1
+    finally:
+        await sync.stop()
