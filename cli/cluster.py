@@ -41,6 +41,7 @@ def cluster_settings(args: argparse.Namespace) -> ClusterSettings:
         lease=LeaseSettings(namespace=args.leader_election_namespace or namespace),
         identity=args.identity or "",
         watch_namespaces=tuple(args.watch_namespace or ()),
+        router_service=(namespace, args.operator_service),
     )
 
 

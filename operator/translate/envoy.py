@@ -62,6 +62,9 @@ class EnvoySettings:
     bind_address: str = "127.0.0.1"
     # Where the router's ext_proc server is. None: the extensionRef Service's cluster DNS name.
     ext_proc_address: tuple[str, int] | None = ("127.0.0.1", 9002)
+    # Several router replicas (local runs; router/peer_sync.py): the ext_proc cluster's endpoints
+    # instead of ext_proc_address. Envoy balances ext_proc streams over them round robin.
+    ext_proc_endpoints: tuple[tuple[str, int], ...] = ()
     ext_proc_message_timeout: str = "10s"   # per message; NOTES: the 200 ms default gives 504s
     ext_proc_max_message_timeout: str = "600s"  # the router may extend it while a request queues
     connect_timeout: str = "5s"
@@ -298,6 +301,22 @@ def static_cluster(name: str, host: str, port: int, settings: EnvoySettings, htt
     return cluster
 
 
+def _ext_proc_replicas(endpoints: tuple[tuple[str, int], ...]) -> dict[str, Any]:
+    """Several router replicas: streams go round robin, and a replica that dies leaves the
+    rotation at its first refused connection (outlier detection) and returns once it accepts
+    connections again (TCP health check), so only its in-flight requests are lost."""
+    return {
+        "load_assignment": load_assignment(EXT_PROC_CLUSTER, list(endpoints)),
+        # Envoy checks at no_traffic_interval (60 s by default) while a cluster has carried no
+        # routed traffic, and ext_proc's streams never count as such.
+        "health_checks": [{"timeout": "0.5s", "interval": "0.5s", "no_traffic_interval": "0.5s",
+                           "unhealthy_threshold": 1, "healthy_threshold": 1, "tcp_health_check": {}}],
+        "outlier_detection": {"split_external_local_origin_errors": True, "consecutive_local_origin_failure": 1,
+                              "enforcing_consecutive_local_origin_failure": 100, "base_ejection_time": "1s",
+                              "max_ejection_percent": 100, "interval": "1s"},
+    }
+
+
 def _is_ip(host: str) -> bool:
     parts = host.split(".")
     return len(parts) == 4 and all(p.isdigit() for p in parts)
@@ -329,6 +348,8 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
         res.routes = [_route_config(listener, settings) for listener in ir.listeners]
     host, port = _ext_proc_target(ir, settings, namespace)
     res.clusters.append(static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
+    if settings.ext_proc_endpoints:
+        res.clusters[-1].update(_ext_proc_replicas(settings.ext_proc_endpoints))
     res.clusters.append({
         "name": ORIGINAL_DST_CLUSTER,
         "type": "ORIGINAL_DST",
