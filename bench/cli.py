@@ -149,7 +149,7 @@ def _f(v: Any) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="igw bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="igw bench", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     from inference_gateway.router.logs import configure  # noqa: PLC0415

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["sim"]:  # the simulator owns its arguments
         from inference_gateway.simulator import cli as sim_cli  # noqa: PLC0415
 
-        return sim_cli.main(argv[1:])
+        return sim_cli.main(argv[1:], prog="igw sim")
     if argv[:1] == ["bench"]:  # the benchmark owns its arguments
         from inference_gateway.bench import cli as bench_cli  # noqa: PLC0415
 

@@ -83,8 +83,8 @@ async def _serve_until_signal(args: argparse.Namespace) -> None:
         pass
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="inference_gateway.simulator",
+def main(argv: list[str] | None = None, prog: str = "inference_gateway.simulator") -> int:
+    parser = argparse.ArgumentParser(prog=prog,
                                      description="Simulated vLLM / SGLang model server")
     add_arguments(parser)
     args = parser.parse_args(argv)
