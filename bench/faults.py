@@ -149,6 +149,19 @@ async def pod_fault(tmp: Path, kind: str) -> Outcome:
         await pods.stop()
 
 
+async def _read_stream(session: aiohttp.ClientSession, url: str, body: dict, started: asyncio.Event) -> bool:
+    """One streamed chat request; `started` is set at its first bytes. True if it ended whole."""
+    try:
+        async with session.post(url + "/v1/chat/completions", json=body) as r:
+            data = b""
+            async for chunk in r.content.iter_any():
+                data += chunk
+                started.set()
+            return r.status == 200 and b"[DONE]" in data
+    except aiohttp.ClientError:
+        return False
+
+
 async def router_loss(tmp: Path) -> Outcome:
     """The router's ext_proc server dies while 8 streams are under way (FailClose pool)."""
     pods = fleet(2, subnet=12, extra_args=["--time-scale", "10"])
@@ -161,15 +174,7 @@ async def router_loss(tmp: Path) -> Outcome:
         async def stream(i: int, session: aiohttp.ClientSession) -> bool:
             body = chat(40, stream=True, text=f"story {i}")
             body["stream_options"] = {"include_usage": True}
-            try:
-                async with session.post(url + "/v1/chat/completions", json=body) as r:
-                    data = b""
-                    async for chunk in r.content.iter_any():
-                        data += chunk
-                        first[i].set()
-                    return r.status == 200 and b"[DONE]" in data
-            except aiohttp.ClientError:
-                return False
+            return await _read_stream(session, url, body, first[i])
 
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
             tasks = [asyncio.create_task(stream(i, session)) for i in range(CLIENTS)]
@@ -231,15 +236,7 @@ async def sigterm(tmp: Path) -> Outcome:
         first = [asyncio.Event() for _ in range(CLIENTS)]
 
         async def stream(i: int, session: aiohttp.ClientSession) -> bool:
-            try:
-                async with session.post(igw.url + "/v1/chat/completions", json=chat(40, stream=True)) as r:
-                    data = b""
-                    async for chunk in r.content.iter_any():
-                        data += chunk
-                        first[i].set()
-                    return r.status == 200 and b"[DONE]" in data
-            except aiohttp.ClientError:
-                return False
+            return await _read_stream(session, igw.url, chat(40, stream=True), first[i])
 
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
             tasks = [asyncio.create_task(stream(i, session)) for i in range(CLIENTS)]
