@@ -19,8 +19,8 @@ from pathlib import Path
 from inference_gateway.router.logs import configure as configure_logs
 from inference_gateway.router.table import Strategy
 
-from .options import (cluster_arguments, gateway_arguments, host_port, router_arguments, router_settings,
-                      until_signalled)
+from .options import (cluster_arguments, gateway_arguments, host_port, replica_arguments, router_arguments,
+                      router_settings, until_signalled)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(repeatable; reloaded when files change)")
     router_arguments(run)
     gateway_arguments(run)
+    replica_arguments(run)
     cluster_arguments(run)
 
     demo = sub.add_parser("demo", help="the seed's verification on simulated vLLM pods and a real Envoy")

@@ -58,17 +58,22 @@ def gateway_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--xds-port", type=int, default=18000, help="ADS port Envoy takes its configuration from")
     g.add_argument("--admin-port", type=int, default=19000, help="Envoy admin port (always on 127.0.0.1)")
     g.add_argument("--envoy-concurrency", type=int, default=2, help="Envoy worker threads")
-    g.add_argument("--envoy-log-level", default="warning")
-    g.add_argument("--router-only", action="store_true",
-                   help="run a router replica only (no Envoy): another gateway's Envoy calls it")
-    g.add_argument("--ext-proc-endpoint", action="append", default=[], metavar="HOST:PORT",
-                   help="router replica(s) Envoy calls instead of this process's router (repeatable)")
-    g.add_argument("--router-replicas", type=int, default=1, metavar="N",
-                   help="route with N router processes (this one and N-1 children sharing the prefix index; "
-                        "Envoy spreads ext_proc streams over them): one core each")
+    g.add_argument("--envoy-log-level", default="warning", help="Envoy's own log level (default warning)")
     g.add_argument("--shutdown-grace", type=float, default=30.0, metavar="SECONDS",
                    help="on SIGTERM, how long requests in flight may take to finish (default 30; keep it "
                         "below the pod's terminationGracePeriodSeconds)")
+
+
+def replica_arguments(p: argparse.ArgumentParser) -> None:
+    """`igw run --manifests` only: the demo and the in-cluster operator run one router each."""
+    r = p.add_argument_group("router replicas (with --manifests; they share the prefix index, see --peer-listen)")
+    r.add_argument("--router-only", action="store_true",
+                   help="run a router replica only (no Envoy): another gateway's Envoy calls it")
+    r.add_argument("--ext-proc-endpoint", action="append", default=[], metavar="HOST:PORT",
+                   help="router replica(s) Envoy calls instead of this process's router (repeatable)")
+    r.add_argument("--router-replicas", type=int, default=1, metavar="N",
+                   help="route with N router processes (this one and N-1 children sharing the prefix index; "
+                        "Envoy spreads ext_proc streams over them): one core each")
 
 
 def cluster_arguments(p: argparse.ArgumentParser) -> None:
