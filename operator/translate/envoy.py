@@ -23,6 +23,7 @@ from typing import Any
 
 from inference_gateway.router.table import RoutingTable
 
+from . import edge
 from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
@@ -47,10 +48,6 @@ HEADER_MUTATION_TYPE = T + "envoy.extensions.filters.http.header_mutation.v3.Hea
 ROUTER_TYPE = T + "envoy.extensions.filters.http.router.v3.Router"
 HTTP_OPTIONS_TYPE = T + "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
-# Generous: a long generation must never be cut by a proxy timeout, only by the client.
-STREAM_IDLE_TIMEOUT = "600s"
-# Bodies up to this size are buffered for the router (long-context prompts exceed 1 MiB).
-BODY_LIMIT_BYTES = 64 * 1024 * 1024
 UNLIMITED = 1_000_000
 
 
@@ -69,6 +66,7 @@ class EnvoySettings:
     # A last route answering 404 itself (ext_proc off) for paths no HTTPRoute matches, as the
     # Gateway API asks; without it the router sees a request that carries no pool.
     not_found_route: bool = False
+    edge: edge.EdgeLimits = edge.EdgeLimits()  # body, header, connection, heap limits and timeouts
 
 
 @dataclass
@@ -135,7 +133,9 @@ def _per_route_ext_proc(route: RouteIR, settings: EnvoySettings) -> dict[str, An
 
 
 def _upstream_action(cluster: str | None = None, weighted: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    action: dict[str, Any] = {"timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT}
+    # No route timeout: a long generation must never be cut by a proxy timeout, only by the
+    # client (the stream idle timeout in edge.py is the only clock on a flowing answer).
+    action: dict[str, Any] = {"timeout": "0s"}
     if weighted is not None:
         action["weighted_clusters"] = {"clusters": weighted}
     else:
@@ -194,6 +194,7 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
         # model from the body, which Envoy cannot match on before the router has run).
         grpc_service["initial_metadata"] = [{"key": LISTENER_METADATA_KEY, "value": listener_name}]
     return [
+        *edge.http_filters(settings.edge),  # the body limit (413)
         {"name": "envoy.filters.http.header_mutation", "typed_config": {
             "@type": HEADER_MUTATION_TYPE,
             # Only the router chooses the pod, and the model header is the router's to set
@@ -247,9 +248,8 @@ def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
         "@type": HCM_TYPE,
         "stat_prefix": listener.name.replace("/", "_"),
         "codec_type": "AUTO",
-        "stream_idle_timeout": STREAM_IDLE_TIMEOUT,
-        "request_timeout": "0s",
         "http_filters": _http_filters(settings, listener.name),  # the router resolves model-header routes per listener
+        **edge.hcm_fields(settings.edge),
     }
     if settings.rds:
         hcm["rds"] = {"config_source": {"ads": {}, "resource_api_version": "V3"}, "route_config_name": listener.name}
@@ -258,7 +258,7 @@ def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
     return {
         "name": listener.name,
         "address": {"socket_address": {"address": settings.bind_address, "port_value": listener.port}},
-        "per_connection_buffer_limit_bytes": BODY_LIMIT_BYTES,
+        **edge.listener_fields(settings.edge),
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
     }
 
@@ -373,6 +373,7 @@ def ads_bootstrap(node_id: str, xds_address: tuple[str, int], admin_port: int,
             "lds_config": ads,
         },
         "static_resources": {"clusters": [_static_cluster(XDS_CLUSTER, *xds_address, settings, http2=True)]},
+        "overload_manager": edge.overload_manager(settings.edge),
     }
 
 
@@ -391,4 +392,5 @@ def static_bootstrap(resources: EnvoyResources, admin_port: int,
         "node": {"id": "validate", "cluster": "inference-gateway"},
         "admin": _admin(admin_port, settings),
         "static_resources": {"listeners": resources.listeners, "clusters": clusters},
+        "overload_manager": edge.overload_manager(settings.edge),
     }
