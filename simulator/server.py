@@ -88,13 +88,14 @@ class Simulator:
         return f"http://{self.config.host}:{self.config.port}"
 
     async def start(self) -> None:
-        from .openai_api import add_openai_routes
+        from .openai_api import SIM_KEY, add_openai_routes, json_errors
         from .sglang_api import add_sglang_routes
 
         cfg = self.config
         if cfg.kv_events and cfg.runtime == "vllm":
             self.publisher = KVEventPublisher(cfg.kv_events, cfg.host, cfg.kv_events_topic)
-        app = web.Application(middlewares=[self.faults.middleware], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[json_errors, self.faults.middleware], client_max_size=64 * 1024 * 1024)
+        app[SIM_KEY] = self
         add_openai_routes(app, self)
         if cfg.runtime == "sglang":
             add_sglang_routes(app, self)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .openai_api import SSEWriter, error_response, generate_all, read_json
+from .openai_api import SSEWriter, check_stream_options, error_response, generate_all, read_json
 from .server import GenerationError, HTTPError, PDPlan
 
 if TYPE_CHECKING:
@@ -43,6 +43,9 @@ class SGLangRoutes:
             else:
                 raise HTTPError(400, "Either text or input_ids should be provided.", "BadRequestError", "text")
             params = body.get("sampling_params") or {}
+            if not isinstance(params, dict):
+                raise HTTPError(400, "sampling_params must be an object", "BadRequestError", "sampling_params")
+            check_stream_options(body)
             max_tokens = sim.resolve_max_tokens(params.get("max_new_tokens", 128), len(prompt_ids))
             pd = await sim.plan_pd(body, prompt_ids)
         except HTTPError as err:
