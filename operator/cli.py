@@ -21,6 +21,8 @@ import structlog
 from inference_gateway.router.logs import configure as configure_logs
 from inference_gateway.router.server import RouterSettings
 
+from . import edge_args
+
 log = structlog.get_logger("igw")
 
 
@@ -95,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(repeatable; reloaded when files change)")
     _router_arguments(run)
     _gateway_arguments(run)
+    edge_args.add_arguments(run)
     _cluster_arguments(run)
 
     demo = sub.add_parser("demo", help="the seed's verification on simulated vLLM pods and a real Envoy")
@@ -136,7 +139,7 @@ async def _run(args: argparse.Namespace) -> int:
     gateway = Standalone(StandaloneSettings(
         manifests=args.manifests, listen_address=args.listen_address, router=router_settings(args),
         xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
-        envoy_log_level=args.envoy_log_level))
+        envoy_log_level=args.envoy_log_level, edge=edge_args.limits(args)))
     try:
         await gateway.start()
         await until_signalled()

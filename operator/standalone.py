@@ -19,6 +19,7 @@ from inference_gateway.router.table import RoutingTable, TableHolder
 from .api import AnyObject
 from .envoy_process import EnvoyProcess
 from .providers.files import FileProvider
+from .translate.edge import EdgeLimits
 from .translate.envoy import EnvoySettings, ads_bootstrap, envoy_resources
 from .translate.gateway import GatewayIR, build_gateway_ir
 from .translate.objects import ObjectSet
@@ -39,6 +40,7 @@ class StandaloneSettings:
     envoy_log_level: str = "warning"
     reload_interval: float = 1.0
     workdir: Path | None = None
+    edge: EdgeLimits = field(default_factory=EdgeLimits)  # Envoy's limits at the edge
 
 
 class Standalone:
@@ -50,7 +52,7 @@ class Standalone:
         self.provider = FileProvider(settings.manifests, self.apply, settings.reload_interval)
         self.envoy_settings = EnvoySettings(
             bind_address=settings.listen_address,
-            ext_proc_address=(settings.router.host, settings.router.ext_proc_port))
+            ext_proc_address=(settings.router.host, settings.router.ext_proc_port), edge=settings.edge)
         self.envoy: EnvoyProcess | None = None
         self.ir = GatewayIR(listeners=())
         self._tasks: list[asyncio.Task[None]] = []

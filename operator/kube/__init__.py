@@ -17,6 +17,7 @@ import signal
 import structlog
 from kubernetes_asyncio import client, config
 
+from .. import edge_args
 from ..translate.envoy import EnvoySettings
 from ..translate.provisioning import ProvisioningSettings
 from .leader import LeaseSettings
@@ -44,10 +45,11 @@ def settings_from_args(args: argparse.Namespace) -> ClusterSettings:
         router=router_settings(args),
         xds_host=args.router_host,
         xds_port=args.xds_port,
-        envoy=EnvoySettings(bind_address=args.proxy_bind_address, ext_proc_address=ext_proc, rds=True, not_found_route=True),
+        envoy=EnvoySettings(bind_address=args.proxy_bind_address, ext_proc_address=ext_proc, rds=True, not_found_route=True,
+                            edge=edge_args.limits(args)),
         provisioning=ProvisioningSettings(envoy_image=args.envoy_image, xds_address=xds,
                                           service_type=args.envoy_service_type,
-                                          log_level=args.envoy_log_level),
+                                          log_level=args.envoy_log_level, edge=edge_args.limits(args)),
         lease=LeaseSettings(namespace=args.leader_election_namespace or namespace),
         identity=args.identity or "",
         watch_namespaces=tuple(args.watch_namespace or ()),

@@ -49,7 +49,7 @@ class EdgeLimits:
     stream_idle_timeout_s: float = 600.0    # no byte either way; a long prefill must fit in it
     connection_idle_timeout_s: float = 300.0
     max_connections: int = 10_000           # client connections, all listeners together
-    max_heap_bytes: int = 1024 * MIB        # the overload manager acts as the heap nears this
+    max_heap_bytes: int = 768 * MIB         # the overload manager acts as the heap nears this
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < self.connection_buffer_bytes:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import Gateway
+from .edge import MIB, EdgeLimits
 from .envoy import EnvoySettings, ads_bootstrap
 
 MANAGED_BY = "inference-gateway"
@@ -23,6 +24,7 @@ GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 BOOTSTRAP_KEY = "envoy.json"
 BOOTSTRAP_HASH_ANNOTATION = "inference.networking.x-k8s.io/bootstrap-hash"
 BOOTSTRAP_PATH = "/etc/envoy"
+NON_HEAP_BYTES = 256 * MIB
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class ProvisioningSettings:
     service_type: str = "LoadBalancer"
     replicas: int = 1
     log_level: str = "warning"
+    edge: EdgeLimits = EdgeLimits()  # the overload manager's heap limit is in the bootstrap
 
 
 def group_name(gateway: Gateway) -> str:
@@ -65,9 +68,15 @@ def owner_reference(gateway: Gateway) -> dict[str, Any]:
 
 
 def envoy_bootstrap(gateway: Gateway, settings: ProvisioningSettings) -> dict[str, Any]:
-    bootstrap = ads_bootstrap("envoy", settings.xds_address, settings.admin_port, EnvoySettings())
+    bootstrap = ads_bootstrap("envoy", settings.xds_address, settings.admin_port, EnvoySettings(edge=settings.edge))
     bootstrap["node"]["cluster"] = group_name(gateway)
     return bootstrap
+
+
+def _memory_limit(settings: ProvisioningSettings) -> str:
+    """The container's limit: the heap the overload manager defends plus room for what is not
+    heap (code, stacks), so Envoy sheds load before the kernel kills it."""
+    return f"{(settings.edge.max_heap_bytes + NON_HEAP_BYTES) // MIB}Mi"
 
 
 def _listener_ports(gateway: Gateway) -> list[tuple[str, int]]:
@@ -104,7 +113,7 @@ def proxy_manifests(gateway: Gateway, settings: ProvisioningSettings = Provision
         "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
         "ports": [{"containerPort": port, "protocol": "TCP"} for _, port in ports],
         "volumeMounts": [{"name": "bootstrap", "mountPath": BOOTSTRAP_PATH, "readOnly": True}],
-        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": _memory_limit(settings)}},
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "capabilities": {"drop": ["ALL"]}},
     }

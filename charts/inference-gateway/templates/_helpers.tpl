@@ -49,6 +49,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - {{ .Values.ports.metrics | quote }}
 - --xds-port
 - {{ .Values.ports.xds | quote }}
+{{- range $flag, $value := .Values.edgeLimits }}
+- --{{ $flag }}
+- {{ $value | quote }}
+{{- end }}
 {{- range .Values.extraArgs }}
 - {{ . | quote }}
 {{- end }}
