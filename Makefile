@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick bench-deps bench-overhead clean
+.PHONY: demo test bench bench-quick bench-deps bench-overhead bench-soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -P -m venv $(VENV) || python3 -P -m venv $(VENV)
@@ -46,6 +46,11 @@ bench-quick: bench-deps
 
 bench-overhead: $(STAMP)
 	$(BIN)/python -P bench/overhead.py
+
+# The gateway under steady load (10 min at 70% of capacity): does memory or the fd count grow?
+# SOAK_ARGS="--minutes 3" for a shorter run (bench/soak.py --help).
+bench-soak: $(STAMP)
+	$(BIN)/python -P bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
