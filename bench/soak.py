@@ -29,7 +29,7 @@ import aiohttp
 
 from inference_gateway.operator.children import stop_child
 from inference_gateway.operator.ports import free_port
-from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.cli.sim_fleet import SimFleet
 
 REPO = Path(__file__).resolve().parents[1]
 NETWORK = "127.4.1"
@@ -208,7 +208,7 @@ async def main(args: argparse.Namespace) -> int:
         manifests(workdir, fleet, port)
         log = open(workdir / "igw.log", "wb")
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-P", "-m", "inference_gateway.operator.cli", "run", "--manifests", str(workdir),
+            sys.executable, "-P", "-m", "inference_gateway.cli.main", "run", "--manifests", str(workdir),
             "--listen-address", GATEWAY_IP, "--router-host", GATEWAY_IP, "--ext-proc-port", str(free_port(GATEWAY_IP)),
             "--health-port", "0", "--metrics-port", str(free_port(GATEWAY_IP)), "--xds-port", str(free_port()),
             "--admin-port", str(free_port()), "--envoy-concurrency", "1",

@@ -161,8 +161,6 @@ class RoutingTable:
     # Gateway listener name (namespace/gateway/listener) → its model-header rules, most
     # specific first. Envoy names the listener in the ext_proc stream's initial metadata.
     model_routes: Mapping[str, tuple[ModelRoute, ...]] = field(default_factory=dict)
-    # What translation wants said about this snapshot (e.g. a policy overriding annotations).
-    notes: tuple[str, ...] = ()
 
     def model_route(self, listener: str, path: str, model: str) -> ModelRoute | None:
         for rule in self.model_routes.get(listener, ()):

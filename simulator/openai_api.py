@@ -13,10 +13,11 @@ from aiohttp import web
 
 from .chat_template import render_messages
 from .faults import ConnectionKilled
-from .server import GenerationError, HTTPError
+from .errors import GenerationError, HTTPError
 
 if TYPE_CHECKING:
-    from .server import PDPlan, Simulator
+    from .pd import PDPlan
+    from .server import Simulator
 
 log = logging.getLogger(__name__)
 SIM_KEY: web.AppKey[Any] = web.AppKey("sim")

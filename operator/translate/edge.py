@@ -18,16 +18,22 @@ legitimate request; an answer may stream for minutes):
   the Inference Extension uses. Replies that already carry JSON (the router's own errors, our
   direct responses) pass unchanged.
 
-Pure functions of `EdgeLimits`: the Envoy builder calls them for its listeners, route
-configurations and bootstraps.
+The limits themselves (`EdgeLimits`, their defaults) are in edge_limits.py; `Edge` is the
+Envoy builder's feature (features.py) that writes them into the bootstrap, each listener and
+each route.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-MIB = 1024 * 1024
+from .edge_limits import EdgeLimits
+from .feature import EnvoyFeature
+
+if TYPE_CHECKING:
+    from .envoy import EnvoySettings
+    from .gateway import ListenerIR, RouteIR
+
 T = "type.googleapis.com/"
 CEL_FILTER_TYPE = T + "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter"
 FIXED_HEAP_TYPE = T + "envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig"
@@ -35,27 +41,6 @@ CONNECTIONS_TYPE = T + "envoy.extensions.resource_monitors.downstream_connection
 BUFFER_TYPE = T + "envoy.extensions.filters.http.buffer.v3.Buffer"
 HEAP = "envoy.resource_monitors.fixed_heap"
 CONNECTIONS = "envoy.resource_monitors.global_downstream_max_connections"
-
-
-@dataclass(frozen=True)
-class EdgeLimits:
-    """Every limit Envoy enforces at the edge; `igw run --help` names the knob of each."""
-
-    max_body_bytes: int = 16 * MIB         # a request body larger than this gets 413
-    connection_buffer_bytes: int = 1 * MIB  # read buffer per client connection (flow control)
-    max_request_headers_kb: int = 64        # all request headers together; more gets 431
-    request_headers_timeout_s: float = 10.0
-    request_timeout_s: float = 300.0        # upload + router queue; 0 disables
-    stream_idle_timeout_s: float = 600.0    # no byte either way; a long prefill must fit in it
-    connection_idle_timeout_s: float = 300.0
-    max_connections: int = 10_000           # client connections, all listeners together
-    max_heap_bytes: int = 768 * MIB         # the overload manager acts as the heap nears this
-
-    def __post_init__(self) -> None:
-        if self.max_body_bytes < self.connection_buffer_bytes:
-            raise ValueError("max_body_bytes must be at least connection_buffer_bytes")
-        if not 1 <= self.max_request_headers_kb <= 8192:
-            raise ValueError("max_request_headers_kb must be in 1..8192 (Envoy's range)")
 
 
 def _duration(seconds: float) -> str:
@@ -177,3 +162,17 @@ def overload_manager(limits: EdgeLimits) -> dict[str, Any]:
         "buffer_factory_config": {"minimum_account_to_track_power_of_two": 20},
     }
 
+
+class Edge(EnvoyFeature):
+    def bootstrap(self, bootstrap: dict[str, Any], settings: "EnvoySettings") -> None:
+        bootstrap["overload_manager"] = overload_manager(settings.edge)
+
+    def listener(self, listener: dict[str, Any], hcm: dict[str, Any], ir: "ListenerIR",
+                 settings: "EnvoySettings") -> None:
+        listener.update(listener_fields(settings.edge))
+        hcm.update(hcm_fields(settings.edge))
+        hcm["http_filters"][:0] = http_filters(settings.edge)  # before ext_proc buffers the body
+
+    def route(self, route: dict[str, Any], ir: "RouteIR", settings: "EnvoySettings") -> None:
+        if "route" in route:  # a route's idle timeout overrides the connection manager's
+            route["route"]["idle_timeout"] = _duration(settings.edge.stream_idle_timeout_s)

@@ -1,8 +1,9 @@
 """The gateway's IR and routing table → Envoy resources (listeners, clusters, endpoints).
 
 Resources are plain dicts in Envoy's JSON form. The same resources are served over ADS by the
-xDS server or packed into a static bootstrap (`static_bootstrap`, used by `envoy --mode
-validate` in tests), so there is one translation whatever carries it.
+xDS server or packed into a static bootstrap (bootstrap.py), so there is one translation
+whatever carries it. Features with a module of their own (edge limits, resilience) shape what
+is built here through the hook points of features.py; each call site says `hook point`.
 
 How a request flows through what this builds:
 1. `header_mutation` strips any client-sent destination header: only the router may choose.
@@ -23,7 +24,8 @@ from typing import Any
 
 from inference_gateway.router.table import RoutingTable
 
-from . import edge
+from .edge_limits import EdgeLimits
+from .features import FEATURES
 from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
@@ -48,6 +50,8 @@ HEADER_MUTATION_TYPE = T + "envoy.extensions.filters.http.header_mutation.v3.Hea
 ROUTER_TYPE = T + "envoy.extensions.filters.http.router.v3.Router"
 HTTP_OPTIONS_TYPE = T + "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
+# Generous: a long generation must never be cut by a proxy timeout, only by the client.
+STREAM_IDLE_TIMEOUT = "600s"
 UNLIMITED = 1_000_000
 
 
@@ -66,7 +70,7 @@ class EnvoySettings:
     # A last route answering 404 itself (ext_proc off) for paths no HTTPRoute matches, as the
     # Gateway API asks; without it the router sees a request that carries no pool.
     not_found_route: bool = False
-    edge: edge.EdgeLimits = edge.EdgeLimits()  # body, header, connection, heap limits and timeouts
+    edge: EdgeLimits = EdgeLimits()  # body, header, connection and heap limits, timeouts (edge.py)
 
 
 @dataclass
@@ -133,9 +137,7 @@ def _per_route_ext_proc(route: RouteIR, settings: EnvoySettings) -> dict[str, An
 
 
 def _upstream_action(cluster: str | None = None, weighted: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    # No route timeout: a long generation must never be cut by a proxy timeout, only by the
-    # client (the stream idle timeout in edge.py is the only clock on a flowing answer).
-    action: dict[str, Any] = {"timeout": "0s"}
+    action: dict[str, Any] = {"timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT}
     if weighted is not None:
         action["weighted_clusters"] = {"clusters": weighted}
     else:
@@ -145,14 +147,14 @@ def _upstream_action(cluster: str | None = None, weighted: list[dict[str, Any]] 
 
 def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
     if route.error is not None or not route.backends:
-        return [{
+        return _shaped(route, settings, [{
             "name": route.name,
             "match": _match(route, require_destination=False),
             "direct_response": _json_error(500, route.error or "no backend", "BackendNotFound"),
             "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"}}],
             "typed_per_filter_config": {"envoy.filters.http.ext_proc": {
                 "@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True}},
-        }]
+        }])
     per_filter = {"envoy.filters.http.ext_proc": _per_route_ext_proc(route, settings)}
     picked = {
         "name": route.name + "/picked",
@@ -173,7 +175,7 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
         fallback["direct_response"] = _json_error(503, "no endpoint was chosen for this request", "ServiceUnavailable")
         fallback["response_headers_to_add"] = [{"header": {"key": "content-type", "value": "application/json"}}]
     if not any(b.disaggregated for b in route.backends):
-        return [picked, fallback]
+        return _shaped(route, settings, [picked, fallback])
     # Prefill/decode: the decode pod serves the client; Envoy sends the same (router-rewritten)
     # body to the prefill pod as a mirror, whose response it discards. Envoy does both sends, so
     # the router spends nothing on delivery (bench/pd_delivery.py measured the alternative).
@@ -184,7 +186,15 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
                   "request_mirror_policies": [{"cluster": PREFILL_DST_CLUSTER}]},
         "typed_per_filter_config": per_filter,
     }
-    return [picked_pd, picked, fallback]
+    return _shaped(route, settings, [picked_pd, picked, fallback])
+
+
+def _shaped(route: RouteIR, settings: EnvoySettings, routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Hook point: each feature shapes the Envoy routes built for one HTTPRoute match."""
+    for feature in FEATURES:
+        for built in routes:
+            feature.route(built, route, settings)
+    return routes
 
 
 def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> list[dict[str, Any]]:
@@ -194,7 +204,6 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
         # model from the body, which Envoy cannot match on before the router has run).
         grpc_service["initial_metadata"] = [{"key": LISTENER_METADATA_KEY, "value": listener_name}]
     return [
-        *edge.http_filters(settings.edge),  # the body limit (413)
         {"name": "envoy.filters.http.header_mutation", "typed_config": {
             "@type": HEADER_MUTATION_TYPE,
             # Only the router chooses the pod, and the model header is the router's to set
@@ -248,19 +257,21 @@ def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
         "@type": HCM_TYPE,
         "stat_prefix": listener.name.replace("/", "_"),
         "codec_type": "AUTO",
+        # Timeouts, buffer and header limits, local replies: edge.py (a feature, below).
         "http_filters": _http_filters(settings, listener.name),  # the router resolves model-header routes per listener
-        **edge.hcm_fields(settings.edge),
     }
     if settings.rds:
         hcm["rds"] = {"config_source": {"ads": {}, "resource_api_version": "V3"}, "route_config_name": listener.name}
     else:
         hcm["route_config"] = _route_config(listener, settings)
-    return {
+    built = {
         "name": listener.name,
         "address": {"socket_address": {"address": settings.bind_address, "port_value": listener.port}},
-        **edge.listener_fields(settings.edge),
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
     }
+    for feature in FEATURES:  # hook point: the listener and its HTTP connection manager
+        feature.listener(built, hcm, listener, settings)
+    return built
 
 
 def _circuit_breakers() -> dict[str, Any]:
@@ -276,12 +287,12 @@ def _http2_options() -> dict[str, Any]:
     }}
 
 
-def _static_cluster(name: str, host: str, port: int, settings: EnvoySettings, http2: bool = False) -> dict[str, Any]:
+def static_cluster(name: str, host: str, port: int, settings: EnvoySettings, http2: bool = False) -> dict[str, Any]:
     cluster: dict[str, Any] = {
         "name": name,
         "type": "STRICT_DNS" if not _is_ip(host) else "STATIC",
         "connect_timeout": settings.connect_timeout,
-        "load_assignment": _load_assignment(name, [(host, port)]),
+        "load_assignment": load_assignment(name, [(host, port)]),
     }
     if http2:
         cluster["typed_extension_protocol_options"] = _http2_options()
@@ -293,7 +304,7 @@ def _is_ip(host: str) -> bool:
     return len(parts) == 4 and all(p.isdigit() for p in parts)
 
 
-def _load_assignment(name: str, addresses: list[tuple[str, int]]) -> dict[str, Any]:
+def load_assignment(name: str, addresses: list[tuple[str, int]]) -> dict[str, Any]:
     return {"cluster_name": name, "endpoints": [{"lb_endpoints": [
         {"endpoint": {"address": {"socket_address": {"address": h, "port_value": p}}}} for h, p in addresses
     ]}]}
@@ -318,7 +329,7 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
     if settings.rds:
         res.routes = [_route_config(listener, settings) for listener in ir.listeners]
     host, port = _ext_proc_target(ir, settings, namespace)
-    res.clusters.append(_static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
+    res.clusters.append(static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
     res.clusters.append({
         "name": ORIGINAL_DST_CLUSTER,
         "type": "ORIGINAL_DST",
@@ -351,46 +362,9 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
         })
         pool = table.pools.get(key)
         addresses = [(ep.ip, ep.port) for ep in pool.endpoints] if pool else []
-        res.endpoints.append(_load_assignment(name, addresses))
+        res.endpoints.append(load_assignment(name, addresses))
+    for feature in FEATURES:  # hook point: clusters (each, then the whole set of resources)
+        for cluster in res.clusters:
+            feature.cluster(cluster, settings)
+        feature.resources(res, settings)
     return res
-
-
-def _admin(admin_port: int, settings: EnvoySettings) -> dict[str, Any]:
-    return {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}}
-
-
-def ads_bootstrap(node_id: str, xds_address: tuple[str, int], admin_port: int,
-                  settings: EnvoySettings = EnvoySettings()) -> dict[str, Any]:
-    """A bootstrap that takes everything but the xDS cluster from our ADS server."""
-    ads = {"ads": {}, "resource_api_version": "V3"}
-    return {
-        "node": {"id": node_id, "cluster": "inference-gateway"},
-        "admin": _admin(admin_port, settings),
-        "dynamic_resources": {
-            "ads_config": {"api_type": "GRPC", "transport_api_version": "V3", "set_node_on_first_message_only": True,
-                           "grpc_services": [{"envoy_grpc": {"cluster_name": XDS_CLUSTER}}]},
-            "cds_config": ads,
-            "lds_config": ads,
-        },
-        "static_resources": {"clusters": [_static_cluster(XDS_CLUSTER, *xds_address, settings, http2=True)]},
-        "overload_manager": edge.overload_manager(settings.edge),
-    }
-
-
-def static_bootstrap(resources: EnvoyResources, admin_port: int,
-                     settings: EnvoySettings = EnvoySettings()) -> dict[str, Any]:
-    """The same resources as a static bootstrap: EDS clusters get their endpoints inline."""
-    endpoints = {e["cluster_name"]: e for e in resources.endpoints}
-    clusters = []
-    for cluster in resources.clusters:
-        if cluster.get("type") == "EDS":
-            cluster = {k: v for k, v in cluster.items() if k != "eds_cluster_config"}
-            cluster["type"] = "STATIC"
-            cluster["load_assignment"] = endpoints.get(cluster["name"], _load_assignment(cluster["name"], []))
-        clusters.append(cluster)
-    return {
-        "node": {"id": "validate", "cluster": "inference-gateway"},
-        "admin": _admin(admin_port, settings),
-        "static_resources": {"listeners": resources.listeners, "clusters": clusters},
-        "overload_manager": edge.overload_manager(settings.edge),
-    }

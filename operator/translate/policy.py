@@ -16,6 +16,8 @@ from inference_gateway.router.table import PrefillDecode, Pool, Runtime, Strateg
 from ..api import InferencePool, InferenceTrafficPolicy
 from ..api.inference import RUNTIME_ANNOTATION, STRATEGY_ANNOTATION
 from ..api.policy import TrafficPolicy
+from ..problems import Problem
+from .objects import ObjectSet
 
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -25,6 +27,22 @@ def policies_by_pool(policies: tuple[InferenceTrafficPolicy, ...]) -> dict[tuple
     out: dict[tuple[str, str], InferenceTrafficPolicy] = {}
     for p in sorted(policies, key=lambda p: (p.metadata.creation_timestamp or _EPOCH, p.metadata.name)):
         out.setdefault((p.metadata.namespace, p.spec.pool_ref.name), p)
+    return out
+
+
+def policy_problems(objects: ObjectSet) -> list[Problem]:
+    """Policies that name no pool, or a pool an older policy already governs."""
+    in_force = policies_by_pool(objects.policies)
+    out = []
+    for p in objects.policies:
+        ns, pool = p.metadata.namespace, p.spec.pool_ref.name
+        if objects.pool(ns, pool) is None:
+            out.append(Problem("", "InferenceTrafficPolicy", p.metadata.name, "spec.poolRef",
+                               f"PoolNotFound: InferencePool {ns}/{pool} not found; the policy has no effect", ns))
+        elif in_force[(ns, pool)].key != p.key:
+            out.append(Problem("", "InferenceTrafficPolicy", p.metadata.name, "spec.poolRef",
+                               f"Conflicted: InferenceTrafficPolicy {in_force[(ns, pool)].metadata.name} already "
+                               f"governs InferencePool {ns}/{pool} (the oldest wins); this one has no effect", ns))
     return out
 
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import Gateway
-from .edge import MIB, EdgeLimits
-from .envoy import EnvoySettings, ads_bootstrap
+from .bootstrap import ads_bootstrap
+from .edge_limits import MIB, EdgeLimits
+from .envoy import EnvoySettings
 
 MANAGED_BY = "inference-gateway"
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"

@@ -9,11 +9,12 @@ from inference_gateway.router.table import (
     TargetModel, pool_key,
 )
 
-from ..api import InferenceModel, InferencePool, Pod
+from ..api import InferenceModel, InferencePool, InferenceTrafficPolicy, Pod
 from ..api.inference import RUNTIME_ANNOTATION, STRATEGY_ANNOTATION
-from .gateway import GatewayIR, build_gateway_ir
+from ..problems import Problem
+from .gateway import GatewayIR
 from .objects import ObjectSet
-from .policy import apply_policy, policies_by_pool
+from .policy import apply_policy
 
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -73,9 +74,37 @@ def model_rule(model: InferenceModel) -> ModelRule:
     )
 
 
-def build_routing_table(objects: ObjectSet, version: int = 0) -> RoutingTable:
+def pool_problems(objects: ObjectSet) -> list[Problem]:
+    """What of a pool the gateway cannot use as written."""
+    out = []
+    for pool in objects.pools:
+        ext = pool.spec.extension_ref
+        if ext is not None and (ext.kind != "Service" or ext.group not in ("", "core")):
+            out.append(Problem("", "InferencePool", pool.metadata.name, "spec.extensionRef",
+                               f"InvalidExtensionRef: must be a core Service, not {ext.group or 'core'}/{ext.kind}; "
+                               "the gateway's own router serves the pool", pool.metadata.namespace))
+    return out
+
+
+def _model_problems(objects: ObjectSet, winners: dict[tuple[str, str], InferenceModel]) -> list[Problem]:
+    out = []
+    for model in objects.models:
+        ns, ref = model.metadata.namespace, model.spec.pool_ref
+        winner = winners[(ns, model.spec.model_name)]
+        if winner.key != model.key:
+            out.append(Problem("", "InferenceModel", model.metadata.name, "spec.modelName",
+                               f"ModelNameInUse: {model.spec.model_name!r} is already served by InferenceModel "
+                               f"{winner.metadata.name} (the oldest wins); this one is not used", ns))
+        elif ref.kind != "InferencePool" or objects.pool(ns, ref.name) is None:
+            out.append(Problem("", "InferenceModel", model.metadata.name, "spec.poolRef",
+                               f"PoolNotFound: InferencePool {ns}/{ref.name} not found; the model is not served", ns))
+    return out
+
+
+def build_routing_table(objects: ObjectSet, ir: GatewayIR, policies: dict[tuple[str, str], InferenceTrafficPolicy],
+                        version: int = 0) -> tuple[RoutingTable, list[Problem], list[str]]:
+    """The router's table, the problems found on the way, and notes (choices worth logging)."""
     winners = model_winners(objects.models)
-    policies = policies_by_pool(objects.policies)
     notes: list[str] = []
     pools: dict[str, Pool] = {}
     for pool in objects.pools:
@@ -99,8 +128,8 @@ def build_routing_table(objects: ObjectSet, version: int = 0) -> RoutingTable:
         routed, said = apply_policy(routed, pool, policies.get((ns, name)))
         notes.extend(said)
         pools[pool_key(ns, name)] = routed
-    return RoutingTable(pools=pools, version=version, model_routes=model_routes(build_gateway_ir(objects)),
-                        notes=tuple(notes))
+    table = RoutingTable(pools=pools, version=version, model_routes=model_routes(ir))
+    return table, _model_problems(objects, winners), notes
 
 
 def model_routes(ir: GatewayIR) -> dict[str, tuple[ModelRoute, ...]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from inference_gateway.operator.translate.edge import EdgeLimits
+from inference_gateway.operator.translate.edge_limits import EdgeLimits
 
 from support.edge import MODEL, Answer, edge_gateway, exchange, http_request
 

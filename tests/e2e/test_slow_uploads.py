@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from inference_gateway.operator.translate.edge import MIB, EdgeLimits
+from inference_gateway.operator.translate.edge_limits import MIB, EdgeLimits
 
 from support.edge import MODEL, edge_gateway, exchange, http_request, parse_answer, rss_mb
 

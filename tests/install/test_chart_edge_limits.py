@@ -7,10 +7,10 @@ import subprocess
 
 import pytest
 
-from inference_gateway.operator import edge_args
+from inference_gateway.cli import edge_args
 from inference_gateway.operator.api import Gateway
-from inference_gateway.operator.cli import build_parser
-from inference_gateway.operator.kube import settings_from_args
+from inference_gateway.cli.main import build_parser
+from inference_gateway.cli.cluster import cluster_settings
 from inference_gateway.operator.translate.provisioning import proxy_manifests
 
 
@@ -24,7 +24,7 @@ def test_edge_limits_flow_from_values_to_the_provisioned_envoy(render):
     limits = edge_args.limits(parsed)
     assert (limits.max_body_bytes, limits.request_timeout_s, limits.max_heap_bytes) == (1048576, 30.0, 536870912)
 
-    settings = settings_from_args(parsed)
+    settings = cluster_settings(parsed)
     assert settings.envoy.edge == limits
     gateway = Gateway.model_validate({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
                                       "metadata": {"name": "gw", "namespace": "default", "uid": "u"},

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from inference_gateway.operator.ports import free_port
-from inference_gateway.operator.sim_fleet import SimFleet
-from inference_gateway.operator.standalone import Standalone, StandaloneSettings
-from inference_gateway.operator.translate.edge import EdgeLimits
+from inference_gateway.cli.sim_fleet import SimFleet
+from inference_gateway.cli.standalone import Standalone, StandaloneSettings
+from inference_gateway.operator.translate.edge_limits import EdgeLimits
 from inference_gateway.router.server import RouterSettings
 
 from .env import EXAMPLES, VLLM_LABELS, write_manifests

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from .translate.edge import EdgeLimits
+from inference_gateway.operator.translate.edge_limits import EdgeLimits
 
 # field → (flag, help); the default is EdgeLimits'.
 _FLAGS = {
