@@ -100,11 +100,10 @@ _NOT_JSON = ("!('content-type' in response.headers) || "
              "!response.headers['content-type'].contains('json')")
 
 
-def _body_format(status_or_field: int | str, kind: str, message: str) -> dict[str, Any]:
-    return {"json_format": {"error": {
-        "message": message + " (%RESPONSE_CODE_DETAILS%)",
-        "type": kind, "param": None,
-        "code": status_or_field}}}
+def _body_format(kind: str, message: str) -> dict[str, Any]:
+    # A value that is one command operator keeps its type: "code" is a number.
+    return {"json_format": {"error": {"message": message + " (%RESPONSE_CODE_DETAILS%)", "type": kind,
+                                      "param": None, "code": "%RESPONSE_CODE%"}}}
 
 
 def _status_filter(op: str, status: int) -> dict[str, Any]:
@@ -117,7 +116,7 @@ def _mapper(status_filter: dict[str, Any], kind: str, message: str) -> dict[str,
         {"extension_filter": {"name": "envoy.access_loggers.extension_filters.cel",
                               "typed_config": {"@type": CEL_FILTER_TYPE, "expression": _NOT_JSON}}},
         status_filter,
-    ]}}, "body_format_override": _body_format("%RESPONSE_CODE%", kind, message)}
+    ]}}, "body_format_override": _body_format(kind, message)}
 
 
 def local_reply_config(limits: EdgeLimits) -> dict[str, Any]:
@@ -164,6 +163,9 @@ def overload_manager(limits: EdgeLimits) -> dict[str, Any]:
 
 
 class Edge(EnvoyFeature):
+    """The builder's hooks: the overload manager in every bootstrap, the limits and the local
+    replies on every listener, the stream idle timeout on every route."""
+
     def bootstrap(self, bootstrap: dict[str, Any], settings: "EnvoySettings") -> None:
         bootstrap["overload_manager"] = overload_manager(settings.edge)
 
