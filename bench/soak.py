@@ -3,9 +3,12 @@
 Starts simulated vLLM pods and `igw run` (router + Envoy, as a user runs them) on 127.4.1.x,
 measures the gateway's capacity (closed loop, `--probe-seconds`), then sends an open-loop load
 at `--load` × that capacity for `--minutes`. Every 10 s it samples the RSS and open file
-descriptors of the router process and of Envoy. It prints requests, errors (by status), shed
-rate, goodput, latency p50/p99, RSS and fds at start, at the baseline (minute 2, or a fifth
-of a shorter run) and at the end, and the RSS growth from the baseline to the end.
+descriptors of the router process and of Envoy, and the size of the router's prefix index. It
+prints requests, errors (by status), shed rate, goodput, latency p50/p99, RSS and fds at start,
+at minute 2 (or a fifth of a shorter run), when the prefix index reached its capacity, and at
+the end, and the RSS growth from minute 2 and from the full index to the end. (The index fills
+at a pace set by the load: until then the router's RSS grows by design, by about 370 bytes per
+prompt block; then it holds.)
 
     .venv/bin/python -P bench/soak.py                 # 10 minutes at 70% of capacity
     .venv/bin/python -P bench/soak.py --minutes 3     # shorter
@@ -22,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +76,19 @@ class Sample:
     router_fds: int
     envoy_rss: float
     envoy_fds: int
+    index_blocks: int  # the router's prefix index: it grows to its capacity, then holds
+
+
+def index_blocks(metrics_url: str) -> int:
+    """The router's `inference_extension_prefix_indexer_size` (blocks held, all pods)."""
+    try:
+        text = urllib.request.urlopen(metrics_url, timeout=2).read().decode()
+    except OSError:
+        return -1
+    for line in text.splitlines():
+        if line.startswith("inference_extension_prefix_indexer_size "):
+            return int(float(line.split()[1]))
+    return -1
 
 
 @dataclass
@@ -184,24 +201,29 @@ def report(args: argparse.Namespace, capacity: float, rate: float, tally: Tally,
     base_t = min(120.0, elapsed / 5)
     start, end = samples[0], samples[-1]
     base = min(samples, key=lambda s: abs(s.t - base_t))
+    # The prefix index fills at a rate set by the load (unique prompt blocks per second) and
+    # then holds at its capacity: growth is judged from then too.
+    full = next((s for s in samples if s.index_blocks >= 0.99 * end.index_blocks), end)
     print(f"\nsoak: {elapsed / 60:.1f} min at {rate:.0f} req/s ({args.load:.0%} of the {capacity:.0f} req/s measured "
           f"closed-loop), {args.pods} simulated vLLM pods; shared 2-core machine")
     print(f"requests {tally.requests}, ok {ok}, errors {errors} "
           f"({', '.join(f'{k}: {v}' for k, v in tally.statuses.items() if k != '200') or 'none'}), "
           f"shed (429) {shed / max(1, tally.requests):.2%}, goodput {ok / elapsed:.0f} req/s")
     print(f"latency p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms")
-    print(f"{'':12}{'t (s)':>8}{'router RSS MB':>15}{'router fds':>12}{'envoy RSS MB':>14}{'envoy fds':>11}")
-    for name, s in (("start", start), ("baseline", base), ("end", end)):
-        print(f"{name:12}{s.t:>8.0f}{s.router_rss:>15.1f}{s.router_fds:>12}{s.envoy_rss:>14.1f}{s.envoy_fds:>11}")
-    growth = (end.router_rss - base.router_rss) / base.router_rss
-    print(f"router RSS growth from t={base.t:.0f}s to the end: {growth:+.1%}; "
-          f"envoy: {(end.envoy_rss - base.envoy_rss) / base.envoy_rss:+.1%}")
+    print(f"{'':12}{'t (s)':>8}{'router RSS MB':>15}{'router fds':>12}{'envoy RSS MB':>14}{'envoy fds':>11}"
+          f"{'index blocks':>14}")
+    for name, s in (("start", start), ("minute 2", base), ("index full", full), ("end", end)):
+        print(f"{name:12}{s.t:>8.0f}{s.router_rss:>15.1f}{s.router_fds:>12}{s.envoy_rss:>14.1f}{s.envoy_fds:>11}"
+              f"{s.index_blocks:>14}")
+    for name, b in ((f"minute 2 (t={base.t:.0f}s)", base), (f"the index full (t={full.t:.0f}s)", full)):
+        print(f"RSS growth from {name} to the end: router {(end.router_rss - b.router_rss) / b.router_rss:+.1%}, "
+              f"envoy {(end.envoy_rss - b.envoy_rss) / b.envoy_rss:+.1%}")
 
 
 async def main(args: argparse.Namespace) -> int:
     fleet = SimFleet(count=args.pods, labels=LABELS, port=free_port(f"{NETWORK}.2"), network=NETWORK, first_ip=2)
     workdir = Path(tempfile.mkdtemp(prefix="igw-soak-"))
-    port = free_port(GATEWAY_IP)
+    port, metrics_port = free_port(GATEWAY_IP), free_port(GATEWAY_IP)
     proc = None
     await fleet.start()
     try:
@@ -210,7 +232,7 @@ async def main(args: argparse.Namespace) -> int:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-P", "-m", "inference_gateway.cli.main", "run", "--manifests", str(workdir),
             "--listen-address", GATEWAY_IP, "--router-host", GATEWAY_IP, "--ext-proc-port", str(free_port(GATEWAY_IP)),
-            "--health-port", "0", "--metrics-port", str(free_port(GATEWAY_IP)), "--xds-port", str(free_port()),
+            "--health-port", "0", "--metrics-port", str(metrics_port), "--xds-port", str(free_port()),
             "--admin-port", str(free_port()), "--envoy-concurrency", "1",
             stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
@@ -219,15 +241,17 @@ async def main(args: argparse.Namespace) -> int:
         assert len(envoys) == 1, f"expected one Envoy child of igw run, found {envoys}"
         envoy = envoys[0]
         url = f"http://{GATEWAY_IP}:{port}/v1/chat/completions"
+        metrics_url = f"http://{GATEWAY_IP}:{metrics_port}/metrics"
         capacity = await closed_loop(url, args.probe_seconds, args.concurrency)
         rate = capacity * args.load
         samples: list[Sample] = []
 
         def sample(t: float) -> None:
-            samples.append(Sample(t, proc_rss_mb(proc.pid), proc_fds(proc.pid), proc_rss_mb(envoy), proc_fds(envoy)))
+            samples.append(Sample(t, proc_rss_mb(proc.pid), proc_fds(proc.pid), proc_rss_mb(envoy), proc_fds(envoy),
+                                  index_blocks(metrics_url)))
             s = samples[-1]
             print(f"  t={t:5.0f}s router {s.router_rss:6.1f} MB {s.router_fds} fds, "
-                  f"envoy {s.envoy_rss:6.1f} MB {s.envoy_fds} fds", flush=True)
+                  f"envoy {s.envoy_rss:6.1f} MB {s.envoy_fds} fds, index {s.index_blocks} blocks", flush=True)
 
         print(f"capacity {capacity:.0f} req/s closed-loop at {args.concurrency} clients; "
               f"soaking at {rate:.0f} req/s for {args.minutes} min", flush=True)
