@@ -221,7 +221,7 @@ def report(args: argparse.Namespace, capacity: float, rate: float, tally: Tally,
 
 
 async def main(args: argparse.Namespace) -> int:
-    fleet = SimFleet(count=args.pods, labels=LABELS, port=free_port(f"{NETWORK}.2"), network=NETWORK, first_ip=2)
+    fleet = SimFleet(count=args.pods, labels=LABELS, port=free_port(f"{NETWORK}.2"), subnet=NETWORK, first_ip=2)
     workdir = Path(tempfile.mkdtemp(prefix="igw-soak-"))
     port, metrics_port = free_port(GATEWAY_IP), free_port(GATEWAY_IP)
     proc = None

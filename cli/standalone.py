@@ -15,6 +15,7 @@ import structlog
 
 from inference_gateway.operator.api import AnyObject
 from inference_gateway.operator.envoy_process import EnvoyProcess
+from inference_gateway.operator.envoy_supervisor import EnvoySupervisor, RestartPolicy
 from inference_gateway.operator.problems import ProblemLog
 from inference_gateway.operator.providers.files import FileProvider
 from inference_gateway.operator.translate import SHARED_PROXY, TranslateSettings, Translation, translate
@@ -40,6 +41,9 @@ class StandaloneSettings:
     reload_interval: float = 1.0
     workdir: Path | None = None
     edge: EdgeLimits = field(default_factory=EdgeLimits)  # Envoy's limits at the edge
+    # SIGTERM: seconds in-flight requests get to finish (the chart's terminationGracePeriodSeconds is longer).
+    shutdown_grace: float = 30.0
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
 
 
 class Standalone:
@@ -57,6 +61,7 @@ class Standalone:
         self.problems = ProblemLog(log)
         self._tasks: list[asyncio.Task[None]] = []
         self._xds_server = None
+        self._supervisor: asyncio.Task[None] | None = None
         self._version = 0
 
     @property
@@ -97,6 +102,8 @@ class Standalone:
         await self.envoy.start()
         await self.ads.wait_acked(self.ads.version)
         await self._wait_listeners()
+        self._supervisor = asyncio.create_task(
+            EnvoySupervisor(self.envoy, self.router.set_serving, self._wait_listeners, s.restart_policy).run())
         self._tasks.append(asyncio.create_task(self.provider.run()))
         log.info("gateway ready", listeners=[f"{s.listen_address}:{port}" for _, port in self.listeners])
 
@@ -115,12 +122,38 @@ class Standalone:
                         raise TimeoutError(f"listener {name} did not open on port {port}")
                     await asyncio.sleep(0.05)
 
+    async def serve(self, stopped: asyncio.Future[None] | asyncio.Task[None]) -> int:
+        """Serve until `stopped` (SIGTERM/SIGINT): drain, exit code 0. An Envoy that keeps
+        crashing ends the gateway sooner, with exit code 1, so that it is restarted whole."""
+        assert self._supervisor is not None, "start() first"
+        done, _ = await asyncio.wait({stopped, self._supervisor}, return_when=asyncio.FIRST_COMPLETED)
+        if self._supervisor in done:
+            stopped.cancel()
+            log.error("gateway stopping: its Envoy cannot be kept running", error=str(self._supervisor.exception()))
+            return 1
+        await self.drain()
+        return 0
+
+    async def drain(self) -> None:
+        """Health NOT_SERVING, Envoy stops accepting, requests in flight get `shutdown_grace`
+        seconds. The router keeps answering ext_proc meanwhile (it stops last)."""
+        await self._stop_supervising()
+        await self.router.set_serving(False)
+        if self.envoy is not None:
+            await self.envoy.drain(self.settings.shutdown_grace)
+
+    async def _stop_supervising(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+
     async def stop(self) -> None:
+        await self._stop_supervising()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.envoy is not None:
-            await self.envoy.stop()
+            await self.envoy.close()
         if self._xds_server is not None:
             await self._xds_server.stop(grace=0.5)
         await self.router.stop()

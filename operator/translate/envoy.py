@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from inference_gateway.router.fallbacks import pool_cluster as pool_cluster_name  # the router names it too
 from inference_gateway.router.table import RoutingTable
 
 from .edge_limits import EdgeLimits
@@ -85,10 +86,6 @@ class EnvoyResources:
         if self.routes:
             out[ROUTE_TYPE] = self.routes
         return out
-
-
-def pool_cluster_name(pool: str) -> str:
-    return f"igw-pool/{pool}"
 
 
 def _json_error(status: int, message: str, kind: str) -> dict[str, Any]:

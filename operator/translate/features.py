@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .edge import Edge
 from .feature import EnvoyFeature
+from .resilience import Resilience  # it has every hook and imports nothing back: no circle
 
 # The features in effect, in the order their hooks run.
-FEATURES: tuple[EnvoyFeature, ...] = (Edge(),)
+FEATURES: tuple[EnvoyFeature | Resilience, ...] = (Edge(), Resilience())

@@ -41,14 +41,31 @@ def pool_endpoints(pool: InferencePool, pods: tuple[Pod, ...]) -> tuple[Endpoint
     )
 
 
-def pool_runtime(pool: InferencePool) -> Runtime:
-    value = pool.metadata.annotations.get(RUNTIME_ANNOTATION, "").strip().lower()
-    return Runtime.SGLANG if value == Runtime.SGLANG else Runtime.VLLM
+def _unknown(pool: InferencePool, annotation: str, value: str, known: list[str], fallback: str, why: str = "") -> Problem:
+    return Problem("", "InferencePool", pool.metadata.name, f"metadata.annotations[{annotation}]",
+                   f"unknown value {value!r}{why}; known: {', '.join(known)}; using {fallback}",
+                   pool.metadata.namespace)
 
 
-def pool_strategy(pool: InferencePool) -> Strategy:
-    value = pool.metadata.annotations.get(STRATEGY_ANNOTATION, "").strip().upper()
-    return Strategy.PREFIX_CACHE if value == Strategy.PREFIX_CACHE else Strategy.DEFAULT
+def pool_runtime(pool: InferencePool) -> tuple[Runtime, Problem | None]:
+    """The runtime annotation's value; vllm when absent, or unknown (with a problem)."""
+    value = pool.metadata.annotations.get(RUNTIME_ANNOTATION)
+    runtime = Runtime.parse(value) if value is not None else Runtime.VLLM
+    if runtime is None:
+        return Runtime.VLLM, _unknown(pool, RUNTIME_ANNOTATION, value or "", [r.value for r in Runtime], Runtime.VLLM)
+    return runtime, None
+
+
+def pool_strategy(pool: InferencePool) -> tuple[Strategy, Problem | None]:
+    """The strategy annotation's value; load-aware when absent, or unknown (with a problem)."""
+    value = pool.metadata.annotations.get(STRATEGY_ANNOTATION)
+    strategy = Strategy.parse(value) if value is not None else Strategy.DEFAULT
+    if strategy is None or strategy is Strategy.PRECISE_PREFIX_CACHE:
+        why = (" (precise mode needs the pods' KV-event port: set it with an InferenceTrafficPolicy, "
+               "prefixCache.mode: precise)") if strategy else ""
+        known = [Strategy.DEFAULT.value, Strategy.PREFIX_CACHE.value]
+        return Strategy.DEFAULT, _unknown(pool, STRATEGY_ANNOTATION, value or "", known, Strategy.DEFAULT, why)
+    return strategy, None
 
 
 def _age_key(model: InferenceModel) -> tuple[datetime, str]:
@@ -106,9 +123,13 @@ def build_routing_table(objects: ObjectSet, ir: GatewayIR, policies: dict[tuple[
     """The router's table, the problems found on the way, and notes (choices worth logging)."""
     winners = model_winners(objects.models)
     notes: list[str] = []
+    problems: list[Problem] = []
     pools: dict[str, Pool] = {}
     for pool in objects.pools:
         ns, name = pool.key
+        runtime, bad_runtime = pool_runtime(pool)
+        strategy, bad_strategy = pool_strategy(pool)
+        problems += [p for p in (bad_runtime, bad_strategy) if p is not None]
         rules = {
             m.spec.model_name: model_rule(m)
             for (m_ns, _), m in winners.items()
@@ -119,8 +140,8 @@ def build_routing_table(objects: ObjectSet, ir: GatewayIR, policies: dict[tuple[
             namespace=ns,
             name=name,
             target_port=pool.spec.target_port_number,
-            runtime=pool_runtime(pool),
-            strategy=pool_strategy(pool),
+            runtime=runtime,
+            strategy=strategy,
             fail_open=bool(ext and ext.failure_mode == "FailOpen"),
             endpoints=pool_endpoints(pool, objects.pods),
             models=rules,
@@ -129,7 +150,7 @@ def build_routing_table(objects: ObjectSet, ir: GatewayIR, policies: dict[tuple[
         notes.extend(said)
         pools[pool_key(ns, name)] = routed
     table = RoutingTable(pools=pools, version=version, model_routes=model_routes(ir))
-    return table, _model_problems(objects, winners), notes
+    return table, problems + _model_problems(objects, winners), notes
 
 
 def model_routes(ir: GatewayIR) -> dict[str, tuple[ModelRoute, ...]]:

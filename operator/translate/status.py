@@ -17,6 +17,8 @@ Reasons follow the Gateway API and the Inference Extension (v1alpha2):
   gateway does not know adds `inference.networking.x-k8s.io/Annotations` False / UnknownValue.
 - InferenceModel: Accepted (Accepted / ModelNameInUse: the oldest InferenceModel wins /
   PoolNotFound: its poolRef names no InferencePool).
+- InferenceTrafficPolicy: Accepted (Accepted / Conflicted: an older policy governs the pool /
+  Pending: no pool to govern), ResolvedRefs (ResolvedRefs / PoolNotFound).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..api.gateway import GATEWAY_GROUP
 from ..problems import Problem
 from .attachment import Attachment, is_http
 from .objects import ObjectSet
+from .policy import PolicyVerdict
 from .routing import model_winners
 
 ObjectKey = tuple[str, str, str]  # (kind, namespace, name); namespace "" for cluster-scoped
@@ -174,9 +177,21 @@ def _model_status(objects: ObjectSet) -> dict[ObjectKey, Status]:
     return out
 
 
-def desired_statuses(objects: ObjectSet, attachment: Attachment, problems: list[Problem],
-                     controller: str) -> dict[ObjectKey, Status]:
+def _policy_status(verdicts: list[PolicyVerdict]) -> dict[ObjectKey, Status]:
+    out: dict[ObjectKey, Status] = {}
+    for v in verdicts:
+        gen = v.policy.metadata.generation
+        accepted = condition("Accepted", True, "Accepted", v.message, gen) if v.in_force else \
+            condition("Accepted", False, "Conflicted" if v.pool_found else "Pending", v.message, gen)
+        resolved = condition("ResolvedRefs", True, "ResolvedRefs", "poolRef is resolved", gen) if v.pool_found else \
+            condition("ResolvedRefs", False, "PoolNotFound", v.message, gen)
+        out[object_key("InferenceTrafficPolicy", *v.policy.key)] = {"conditions": [accepted, resolved]}
+    return out
+
+
+def desired_statuses(objects: ObjectSet, attachment: Attachment, policies: list[PolicyVerdict],
+                     problems: list[Problem], controller: str) -> dict[ObjectKey, Status]:
     """The status fields we own, for every object whose status we own, as the objects decide them."""
     return (_gateway_class_status(objects, controller) | _gateway_status(attachment)
             | _route_status(objects, attachment, controller) | _pool_status(objects, attachment, problems)
-            | _model_status(objects))
+            | _model_status(objects) | _policy_status(policies))

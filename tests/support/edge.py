@@ -39,7 +39,7 @@ class EdgeGateway:
 async def edge_gateway(tmp_path: Path, network: str, limits: EdgeLimits, pods: int = 2) -> AsyncIterator[EdgeGateway]:
     """The seed's pool and Gateway on `network`.1 with `pods` simulated vLLM pods on .2, .3, …"""
     host = f"{network}.1"
-    fleet = SimFleet(count=pods, labels=VLLM_LABELS, port=free_port(f"{network}.2"), network=network)
+    fleet = SimFleet(count=pods, labels=VLLM_LABELS, port=free_port(f"{network}.2"), subnet=network)
     await fleet.start()
     gateway = None
     try:
