@@ -33,7 +33,7 @@ def test_edge_limits_flow_from_values_to_the_provisioned_envoy(render):
     config_map, deployment, _ = proxy_manifests(gateway, settings.provisioning)
     assert '"max_heap_size_bytes": "536870912"' in config_map["data"]["envoy.json"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["resources"]["limits"]["memory"] == "768Mi"  # heap + 256 MiB
+    assert container["resources"]["limits"]["memory"] == "1Gi"  # above the 512 MiB heap limit
 
 
 @pytest.mark.parametrize("bad", ["edgeLimits.max-body-bytes=0", "edgeLimits.no-such-limit=1"])
