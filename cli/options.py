@@ -33,7 +33,7 @@ def router_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tokenizer", default=None, metavar="TOKENIZER_JSON",
                    help="precise prefix mode: the model servers' tokenizer.json (default: the simulator's tokenizer)")
     g.add_argument("--no-usage-metrics", action="store_true",
-                   help="do not read token usage from responses (saves ext_proc messages per request)")
+                   help="no token histograms (they come from the pods' own token metrics, not from responses)")
 
 
 def router_settings(args: argparse.Namespace) -> RouterSettings:
