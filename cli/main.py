@@ -19,6 +19,7 @@ from pathlib import Path
 from inference_gateway.router.logs import configure as configure_logs
 from inference_gateway.router.table import Strategy
 
+from . import edge_args
 from .options import (cluster_arguments, gateway_arguments, host_port, replica_arguments, router_arguments,
                       router_settings, until_signalled)
 
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     router_arguments(run)
     gateway_arguments(run)
     replica_arguments(run)
+    edge_args.add_arguments(run)
     cluster_arguments(run)
 
     demo = sub.add_parser("demo", help="the seed's verification on simulated vLLM pods and a real Envoy")
@@ -78,7 +80,8 @@ async def _run(args: argparse.Namespace) -> int:
         manifests=args.manifests, listen_address=args.listen_address, router=router,
         xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
         envoy_log_level=args.envoy_log_level, shutdown_grace=args.shutdown_grace, router_only=args.router_only,
-        ext_proc_endpoints=endpoints))
+        ext_proc_endpoints=endpoints,
+        edge=edge_args.limits(args)))
     try:
         for child in children:
             await child.start([router.peer_listen or ""] + [c.peer_endpoint for c in children if c is not child])

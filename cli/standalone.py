@@ -20,6 +20,7 @@ from inference_gateway.operator.problems import ProblemLog
 from inference_gateway.operator.providers.files import FileProvider
 from inference_gateway.operator.translate import SHARED_PROXY, TranslateSettings, Translation, translate
 from inference_gateway.operator.translate.bootstrap import ads_bootstrap
+from inference_gateway.operator.translate.edge_limits import EdgeLimits
 from inference_gateway.operator.translate.envoy import EnvoySettings
 from inference_gateway.operator.xds import AdsServer, start_ads_server
 from inference_gateway.router.server import Router, RouterSettings
@@ -44,6 +45,7 @@ class StandaloneSettings:
     # own router (Envoy spreads ext_proc streams over them).
     router_only: bool = False
     ext_proc_endpoints: tuple[tuple[str, int], ...] = ()
+    edge: EdgeLimits = field(default_factory=EdgeLimits)  # Envoy's limits at the edge
     # SIGTERM: seconds in-flight requests get to finish (the chart's terminationGracePeriodSeconds is longer).
     shutdown_grace: float = 30.0
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
@@ -59,7 +61,7 @@ class Standalone:
         self.envoy_settings = EnvoySettings(
             bind_address=settings.listen_address,
             ext_proc_address=(settings.router.host, settings.router.ext_proc_port),
-            ext_proc_endpoints=settings.ext_proc_endpoints)
+            ext_proc_endpoints=settings.ext_proc_endpoints, edge=settings.edge)
         self.envoy: EnvoyProcess | None = None
         self.translation: Translation | None = None
         self.problems = ProblemLog(log)

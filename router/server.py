@@ -167,7 +167,7 @@ class Router:
     async def _refreeze(self) -> None:
         while True:  # ends when stop() cancels it
             await asyncio.sleep(GC_FREEZE_INTERVAL)
-            gc.freeze()
+            refreeze()
 
     async def stop(self) -> None:
         await self.kv_events.stop()
@@ -197,5 +197,16 @@ def tune_gc() -> None:
     Objects that exist now are frozen (never scanned; reference counting still frees them, and
     the index holds no cycles) and young collections run less often.
     """
-    gc.freeze()
+    refreeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def refreeze() -> None:
+    """Freeze what is alive now, and only that. Every ext_proc call leaves a small reference
+    cycle behind (grpc.aio's method lookup: a closure, its scope, the call details and the
+    invocation metadata, 8 objects), which only the cyclic collector frees. Frozen before it
+    ran, that garbage moved to the permanent generation and was never freed: the router grew
+    ~1.4 KB per request. Collecting first frees it; the collection only walks what was born
+    since the last freeze, since frozen objects are not scanned."""
+    gc.collect()
+    gc.freeze()

@@ -26,7 +26,7 @@ from .errors import GenerationError, HTTPError
 from .faults import FaultController
 from .kv_events import KVEventPublisher
 from .metrics import SimMetrics
-from .openai_api import add_openai_routes
+from .openai_api import SIM_KEY, add_openai_routes, json_errors
 from .pd import PDError, PDPlan, RoomRegistry, await_prefill, bootstrap_from_body
 from .radix_cache import RadixCache
 from .request import SimRequest
@@ -75,7 +75,8 @@ class Simulator:
         cfg = self.config
         if cfg.kv_events:
             self.publisher = KVEventPublisher(cfg.kv_events, cfg.host, cfg.kv_events_topic)
-        app = web.Application(middlewares=[self.faults.middleware], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[json_errors, self.faults.middleware], client_max_size=64 * 1024 * 1024)
+        app[SIM_KEY] = self
         add_openai_routes(app, self)
         if cfg.runtime == "sglang":
             add_sglang_routes(app, self)

@@ -25,6 +25,7 @@ from typing import Any
 from inference_gateway.router.fallbacks import pool_cluster as pool_cluster_name  # the router names it too
 from inference_gateway.router.table import RoutingTable
 
+from .edge_limits import EdgeLimits
 from .features import FEATURES
 from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
 
@@ -52,8 +53,6 @@ HTTP_OPTIONS_TYPE = T + "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 # Generous: a long generation must never be cut by a proxy timeout, only by the client.
 STREAM_IDLE_TIMEOUT = "600s"
-# Bodies up to this size are buffered for the router (long-context prompts exceed 1 MiB).
-BODY_LIMIT_BYTES = 64 * 1024 * 1024
 UNLIMITED = 1_000_000
 
 
@@ -75,6 +74,7 @@ class EnvoySettings:
     # A last route answering 404 itself (ext_proc off) for paths no HTTPRoute matches, as the
     # Gateway API asks; without it the router sees a request that carries no pool.
     not_found_route: bool = False
+    edge: EdgeLimits = EdgeLimits()  # body, header, connection and heap limits, timeouts (edge.py)
 
 
 @dataclass
@@ -257,8 +257,7 @@ def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
         "@type": HCM_TYPE,
         "stat_prefix": listener.name.replace("/", "_"),
         "codec_type": "AUTO",
-        "stream_idle_timeout": STREAM_IDLE_TIMEOUT,
-        "request_timeout": "0s",
+        # Timeouts, buffer and header limits, local replies: edge.py (a feature, below).
         "http_filters": _http_filters(settings, listener.name),  # the router resolves model-header routes per listener
     }
     if settings.rds:
@@ -268,7 +267,6 @@ def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
     built = {
         "name": listener.name,
         "address": {"socket_address": {"address": settings.bind_address, "port_value": listener.port}},
-        "per_connection_buffer_limit_bytes": BODY_LIMIT_BYTES,
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
     }
     for feature in FEATURES:  # hook point: the listener and its HTTP connection manager

@@ -55,6 +55,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - --peer-listen
 - "tcp://$(POD_IP):{{ .Values.ports.peerSync }}"
 {{- end }}
+{{- range $flag, $value := .Values.edgeLimits }}
+- --{{ $flag }}
+- {{ $value | quote }}
+{{- end }}
 {{- with .Values.proxyDefaults }}
 - --proxy-defaults
 - {{ toJson . | quote }}
