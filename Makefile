@@ -21,13 +21,16 @@ test: $(STAMP)
 	$(BIN)/python -P -m pytest -q
 
 # The benchmark (bench/README.md); never part of `make test`. Its peers live in their own venv:
-# inference-perf needs Python >= 3.12, sglang-router comes with it. bench/env.py finds an
-# interpreter that runs (BENCH_PYTHON312 picks one) and holds the pins.
+# inference-perf needs Python >= 3.12 (PY312), sglang-router comes with it.
+PY312 ?= $(shell command -v python3.12 || echo /root/.pyenv/versions/3.12.1/bin/python3.12)
 BENCH_VENV := .venv-bench312
 BENCH_STAMP := $(BENCH_VENV)/.bench-installed
 
-$(BENCH_STAMP): $(STAMP) bench/env.py
-	$(BIN)/python -P -c 'from inference_gateway.bench.env import ensure_bench_venv; ensure_bench_venv()'
+$(BENCH_STAMP):
+	test -x $(BENCH_VENV)/bin/python || $(PY312) -P -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -P -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -P -m pip install --quiet inference-perf==0.7.0 sglang-router==0.3.2 tokenizers==0.22.2
+	printf 'inference-perf==0.7.0\nsglang-router==0.3.2\ntokenizers==0.22.2' > $(BENCH_STAMP)
 
 $(VENV)/.bench-extra: $(STAMP) pyproject.toml
 	$(BIN)/python -P -m pip install --quiet -e '.[bench]'

@@ -3,7 +3,6 @@ tokenizer (no Hugging Face hub access anywhere)."""
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import subprocess
@@ -12,24 +11,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BENCH_VENV = REPO / ".venv-bench312"
 PEERS = ["inference-perf==0.7.0", "sglang-router==0.3.2", "tokenizers==0.22.2"]
-# A pyenv shim named python3.12 exists even where it cannot run, so each candidate is run once.
-PYENV_312 = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))
-PYTHON312_CANDIDATES = ["python3.12", *PYENV_312, "python3.13", "python3"]
-
-
-def _runs_312(candidate: str) -> str | None:
-    path = shutil.which(candidate)
-    if path is None:
-        return None
-    probe = subprocess.run([path, "-P", "-c", "import sys; sys.exit(sys.version_info < (3, 12))"],
-                           capture_output=True, check=False)
-    return path if probe.returncode == 0 else None
+PYTHON312_CANDIDATES = ["/root/.pyenv/versions/3.12.1/bin/python3.12", "python3.12"]
 
 
 def find_python312() -> str:
     explicit = os.environ.get("BENCH_PYTHON312")
-    for candidate in [explicit] if explicit else PYTHON312_CANDIDATES:
-        path = _runs_312(candidate)
+    for candidate in ([explicit] if explicit else []) + PYTHON312_CANDIDATES:
+        path = shutil.which(candidate) or (candidate if Path(candidate).exists() else None)
         if path:
             return path
     raise SystemExit("inference-perf needs Python >= 3.12: set BENCH_PYTHON312 to a python3.12 binary")
