@@ -53,9 +53,12 @@ async def test_shed_queue_and_priority_while_saturated(tmp_path, start_gateway):
             router.admission.settings = dataclasses.replace(router.admission.settings, max_wait=20)
 
             depth = lambda c: router.admission.depth(pool().key).get(c, 0)  # noqa: E731
-            standard = [asyncio.create_task(post(session, gw.url, chat("std", f"std {i}"), f"std-{i}"))
-                        for i in range(2)]
-            await wait_until(lambda: depth(Criticality.STANDARD) == 2)
+            # One at a time, each queued before the next is sent: the order within a class is
+            # then the order of arrival, not a race between two client connections.
+            standard: list[asyncio.Task] = []
+            for i in range(2):
+                standard.append(asyncio.create_task(post(session, gw.url, chat("std", f"std {i}"), f"std-{i}")))
+                await wait_until(lambda: depth(Criticality.STANDARD) == len(standard))
 
             # A client that gives up leaves the queue.
             gone = asyncio.create_task(session.post(gw.url + "/v1/chat/completions", json=chat("std", "bye"),
@@ -65,9 +68,10 @@ async def test_shed_queue_and_priority_while_saturated(tmp_path, start_gateway):
                 await gone
             await wait_until(lambda: depth(Criticality.STANDARD) == 2)
 
-            critical = [asyncio.create_task(post(session, gw.url, chat("crit", f"crit {i}"), f"crit-{i}"))
-                        for i in range(2)]
-            await wait_until(lambda: depth(Criticality.CRITICAL) == 2)
+            critical: list[asyncio.Task] = []
+            for i in range(2):
+                critical.append(asyncio.create_task(post(session, gw.url, chat("crit", f"crit {i}"), f"crit-{i}")))
+                await wait_until(lambda: depth(Criticality.CRITICAL) == len(critical))
             assert router.admission.saturated(pool())
 
             results = await asyncio.gather(*critical, *standard)
