@@ -102,10 +102,13 @@ def gateway_manifests(pods: list[SimPod], listener_port: int, strategy: str | No
 class IgwGateway:
     """Our gateway (router + real Envoy) started with `Standalone` on a generated manifests dir."""
 
-    def __init__(self, name: str, strategy: str | None, models: dict[str, str], workdir: Path) -> None:
+    def __init__(self, name: str, strategy: str | None, models: dict[str, str], workdir: Path,
+                 legacy: bool = False) -> None:
         self.name = name
         self.strategy = strategy
-        self.label = f"igw {strategy or 'default (load-aware)'}"
+        # legacy: the weighted scorers the cost model replaced (router/scheduler/profiles.py)
+        self.legacy = legacy
+        self.label = f"igw {strategy or 'default (load-aware)'}{' legacy weights' if legacy else ''}"
         self.models = models
         self.workdir = workdir
         self.port = free_port()
@@ -124,6 +127,8 @@ class IgwGateway:
 
     async def start(self, pods: list[SimPod]) -> None:
         from inference_gateway.operator.standalone import Standalone, StandaloneSettings
+        from inference_gateway.router.scheduler.config import SchedulerConfig
+        from inference_gateway.router.scheduler.profiles import LEGACY_WEIGHTS
         from inference_gateway.router.server import RouterSettings
 
         manifests = self.workdir / "manifests"
@@ -132,7 +137,8 @@ class IgwGateway:
             gateway_manifests(pods, self.port, self.strategy, self.models), sort_keys=False))
         self.gateway = Standalone(StandaloneSettings(
             manifests=[manifests],
-            router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=free_port()),
+            router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=free_port(),
+                                  scheduler=SchedulerConfig(weights=dict(LEGACY_WEIGHTS)) if self.legacy else None),
             xds_port=free_port(), admin_port=free_port(), envoy_concurrency=1, reload_interval=5.0,
             workdir=self.workdir / "envoy"))
         await self.gateway.start()
@@ -272,17 +278,19 @@ def make_routers(names: list[str], models: dict[str, str], workdir: Path, sglang
     out: list[Router] = []
     for name in names:
         d = workdir / name
-        if name == "igw-load-aware":
-            out.append(IgwGateway(name, None, models, d))
-        elif name == "igw-prefix-cache":
-            out.append(IgwGateway(name, "PREFIX_CACHE", models, d))
+        if name in ("igw-load-aware", "igw-load-aware-legacy"):
+            out.append(IgwGateway(name, None, models, d, legacy=name.endswith("-legacy")))
+        elif name in ("igw-prefix-cache", "igw-prefix-cache-legacy"):
+            out.append(IgwGateway(name, "PREFIX_CACHE", models, d, legacy=name.endswith("-legacy")))
         elif name == "envoy-round-robin":
             out.append(EnvoyRoundRobin(d))
         elif name in ("sglang-cache-aware", "sglang-round-robin"):
             out.append(SglangRouter(name.removeprefix("sglang-").replace("-", "_"), sglang_binary, d))
         else:
-            raise ValueError(f"unknown router {name!r}; known: {', '.join(ROUTERS)}")
+            raise ValueError(f"unknown router {name!r}; known: {', '.join(ROUTERS + EXTRA_ROUTERS)}")
     return out
 
 
 ROUTERS = ["igw-load-aware", "igw-prefix-cache", "envoy-round-robin", "sglang-cache-aware", "sglang-round-robin"]
+# Selectable by name (--routers), not run by default: our previous weighted-scorer profiles.
+EXTRA_ROUTERS = ["igw-load-aware-legacy", "igw-prefix-cache-legacy"]

@@ -46,14 +46,21 @@ class PrefixIndex(BlockHolders):
         super().__init__()
         self._lru: dict[str, OrderedDict[int, None]] = {}
         self._capacity: dict[str, int] = {}
+        self._churn = 0
 
     def __len__(self) -> int:
         return sum(len(lru) for lru in self._lru.values())
 
+    def capacity(self, address: str) -> int:
+        return self._capacity.get(address, DEFAULT_CAPACITY)
+
     def set_capacity(self, address: str, blocks: int) -> None:
         self._capacity[address] = blocks
 
-    def record(self, address: str, hashes: list[int]) -> None:
+    def record(self, address: str, hashes: list[int], output_tokens: int = 0) -> None:
+        """The pod now holds `hashes`, most recent last. Its answer takes cache room too
+        (`output_tokens`, in blocks), so that much of the oldest content is aged out: under
+        churn the pod evicts what it was sent long ago, and so must this estimate."""
         lru = self._lru.get(address)
         if lru is None:
             lru = self._lru[address] = OrderedDict()
@@ -63,6 +70,9 @@ class PrefixIndex(BlockHolders):
             else:
                 lru[h] = None
                 self._add(address, h)
+        for _ in range(output_tokens * CHARS_PER_TOKEN // BLOCK_CHARS):
+            self._churn -= 1  # a key no prompt hash can equal (hashes are unsigned)
+            lru[self._churn] = None
         capacity = self._capacity.get(address, DEFAULT_CAPACITY)
         while len(lru) > capacity:
             self._drop(address, lru.popitem(last=False)[0])
