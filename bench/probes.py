@@ -17,6 +17,11 @@ COUNTERS = {
     "vllm:prompt_tokens": "prompt_tokens",
     "vllm:request_success": "requests",
     "vllm:num_preemptions": "preemptions",
+    # SGLang pods (prefill/decode pools): prompt tokens are its cache's queries, cached tokens its hits
+    "sglang:prompt_tokens": "prefix_queries",
+    "sglang:cached_tokens": "prefix_hits",
+    "sglang:generation_tokens": "generation_tokens",
+    "sglang:num_requests": "requests",
 }
 
 

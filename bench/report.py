@@ -118,10 +118,21 @@ def hit_rate(result: dict[str, Any]) -> float | None:
     return sum(p.get("prefix_hits", 0) for p in pods) / q if q else None
 
 
-def router_row(results: list[dict[str, Any]], w: Workload) -> dict[str, Any]:
+def goodput_and_shed(result: dict[str, Any], ttft_slo: float) -> tuple[float | None, float | None]:
+    """(requests meeting the TTFT objective per second, share of requests shed with 429)."""
+    s = result.get("summary") or {}
+    seconds, requests = s.get("benchmark_s"), s.get("requests")
+    shed = sum(c.get("429", 0) for c in (result.get("per_model") or {}).values())
+    good = sum(1 for t in result.get("ttfts") or [] if t <= ttft_slo)
+    return (good / seconds if seconds else None), (shed / requests if requests else None)
+
+
+def router_row(results: list[dict[str, Any]], w: Workload, ttft_slo: float | None = None) -> dict[str, Any]:
     """Median over repeats of one router's runs of one workload."""
     ok = [r for r in results if r.get("summary")]
     for r in ok:
+        if ttft_slo is not None:
+            r["goodput"], r["shed_rate"] = goodput_and_shed(r, ttft_slo)
         r["hit_rate"] = hit_rate(r)
         pods = r.get("pods") or []
         r["prompt_tokens_pods"] = sum(p.get("prefix_queries", 0) for p in pods)
@@ -133,7 +144,7 @@ def router_row(results: list[dict[str, Any]], w: Workload) -> dict[str, Any]:
                            "errors": [r["error"] for r in results if r.get("error")]}
     for key in ("ttft_p50", "ttft_p90", "ttft_p99", "itl_p50", "output_tok_s", "requests", "successes", "failures"):
         row[key] = median_of(ok, f"summary.{key}")
-    for key in ("hit_rate", "pod_spread", "multi_turn_frac", "prompt_tokens_pods"):
+    for key in ("hit_rate", "pod_spread", "multi_turn_frac", "prompt_tokens_pods", "goodput", "shed_rate"):
         row[key] = median_of(ok, key)
     for key in ("client_cores", "router_cores", "pods_cores", "machine_busy_pct"):
         row[key] = median_of(ok, f"cpu.{key}")
@@ -146,6 +157,7 @@ def router_row(results: list[dict[str, Any]], w: Workload) -> dict[str, Any]:
                 agg[status] = agg.get(status, 0) + n
     row["per_model"] = per_model
     row["ttfts"] = [t for r in ok for t in r.get("ttfts", [])]
+    row["hit_rates"] = [r["hit_rate"] for r in ok if r.get("hit_rate") is not None]
     if w.data.get("type") == "shared_prefix" and not w.data["shared_prefix"].get("enable_multi_turn_chat") and ok:
         sp = w.data["shared_prefix"]
         row["best_hit_rate"] = median_of([{"b": best_prefix_hit_rate(
@@ -226,6 +238,13 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f}%"
 
 
+def _hit(row: dict[str, Any]) -> str:
+    """The median hit rate, and its spread over repeats when there were several."""
+    rates = row.get("hit_rates") or []
+    spread = f" (±{50 * (max(rates) - min(rates)):.1f})" if len(rates) > 1 else ""
+    return _pct(row.get("hit_rate")) + spread
+
+
 def _n(v: float | None) -> str:
     return "–" if v is None else f"{v:.0f}"
 
@@ -245,14 +264,14 @@ def _errors(row: dict[str, Any]) -> str:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     head = ("| router | TTFT p50 (s) | TTFT p90 (s) | TTFT p99 (s) | ITL p50 (ms) | output tok/s | requests | errors "
-            "| prefix cache hit | tok/s ×RR | tok/s ×sglang | TTFT p90 ×RR | TTFT p90 ×sglang | busiest pod ÷ mean "
-            "| CPU client / router (cores) |")
+            "| shed | goodput (req/s) | prefix cache hit | tok/s ×RR | tok/s ×sglang | TTFT p90 ×RR | TTFT p90 ×sglang "
+            "| busiest pod ÷ mean | CPU client / router (cores) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         lines.append("| " + " | ".join([
             r["label"], _s(r.get("ttft_p50")), _s(r.get("ttft_p90")), _s(r.get("ttft_p99")),
             _s(None if r.get("itl_p50") is None else 1000 * r["itl_p50"]), _n(r.get("output_tok_s")),
-            _n(r.get("requests")), _errors(r), _pct(r.get("hit_rate")),
+            _n(r.get("requests")), _errors(r), _pct(r.get("shed_rate")), _s(r.get("goodput")), _hit(r),
             _x(r.get("output_tok_s_x_rr")), _x(r.get("output_tok_s_x_sgl")),
             _x(r.get("ttft_p90_x_rr")), _x(r.get("ttft_p90_x_sgl")), _s(r.get("pod_spread")),
             f"{_s(r.get('client_cores'))} / {_s(r.get('router_cores'))}",
@@ -269,6 +288,20 @@ def per_model_table(rows: list[dict[str, Any]], models: dict[str, str]) -> str:
                 continue
             other = sum(n for s, n in c.items() if s not in ("ok", "429"))
             lines.append(f"| {r['label']} | `{model}` ({crit}) | {c.get('ok', 0)} | {c.get('429', 0)} | {other} |")
+    return "\n".join(lines)
+
+
+def matrix_table(cells: list[tuple[str, str, list[dict[str, Any]]]]) -> str:
+    """One line per (pod profile, workload, router): the headline figures side by side."""
+    head = ("| pods | workload | router | output tok/s | TTFT p90 (s) | goodput (req/s) | shed | errors "
+            "| prefix cache hit | tok/s ×sglang | TTFT p90 ×sglang | TTFT p90 ×RR |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for profile, workload, rows in cells:
+        for r in rows:
+            lines.append("| " + " | ".join([
+                profile, workload, r["label"], _n(r.get("output_tok_s")), _s(r.get("ttft_p90")),
+                _s(r.get("goodput")), _pct(r.get("shed_rate")), _errors(r), _hit(r),
+                _x(r.get("output_tok_s_x_sgl")), _x(r.get("ttft_p90_x_sgl")), _x(r.get("ttft_p90_x_rr"))]) + " |")
     return "\n".join(lines)
 
 

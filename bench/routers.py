@@ -20,6 +20,7 @@ from inference_gateway.operator.envoy_process import EnvoyProcess
 from inference_gateway.operator.ports import free_port
 from inference_gateway.operator.sim_fleet import SimFleet, SimPod
 
+from .pd_pods import PD_LABELS, pd_policy, role_of, sglang_pd_args
 from .workloads import MODEL
 
 POD_LABELS = {"app": "bench-vllm"}
@@ -66,15 +67,16 @@ class Pods:
 def gateway_manifests(pods: list[SimPod], listener_port: int, strategy: str | None,
                       models: dict[str, str]) -> list[dict[str, Any]]:
     """InferencePool (+ routing-strategy annotation), InferenceModels, Gateway API objects, Pods."""
+    pd = any(role_of(p) for p in pods)
     pool: dict[str, Any] = {
         "apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferencePool",
         "metadata": {"name": "bench-pool"},
-        "spec": {"targetPortNumber": pods[0].port, "selector": dict(POD_LABELS),
+        "spec": {"targetPortNumber": pods[0].port, "selector": dict(PD_LABELS if pd else POD_LABELS),
                  "extensionRef": {"name": "inference-gateway-ext-proc"}},
     }
-    if strategy:
+    if strategy and not pd:
         pool["metadata"]["annotations"] = {"inference.networking.x-k8s.io/routing-strategy": strategy}
-    docs: list[dict[str, Any]] = [pool]
+    docs: list[dict[str, Any]] = [pool] + ([pd_policy("bench-pool", strategy)] if pd else [])
     for i, (name, criticality) in enumerate(models.items()):
         docs.append({
             "apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferenceModel",
@@ -234,8 +236,10 @@ class SglangRouter:
 
     async def start(self, pods: list[SimPod]) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        workers = (sglang_pd_args(pods) if any(role_of(p) for p in pods)
+                   else ["--worker-urls", *[f"http://{p.address}" for p in pods]])
         self.command = [str(self.binary), "launch", "--host", "127.0.0.1", "--port", str(self.port),
-                        "--policy", self.policy, "--worker-urls", *[f"http://{p.address}" for p in pods],
+                        "--policy", self.policy, *workers,
                         "--prometheus-host", "127.0.0.1", "--prometheus-port", str(free_port()),
                         "--log-level", "warn", "--request-timeout-secs", "600"]
         log = open(self.workdir / "sglang-router.log", "ab")

@@ -173,14 +173,19 @@ def test_top_level_summary_links_each_workload_and_states_shared_facts_once(tmp_
     from inference_gateway.bench.cli import write_summary
 
     w = workloads(quick=True)
-    meta = {"date": "2026-11-25", "command": "igw bench --quick", "quick": True}
+    meta = {"date": "2026-11-25", "command": "igw bench --quick", "quick": True, "ttft_slo": 2.0, "time_scale": 2.0}
     text = ("# T\n\n**Quick run: x** \n2026-11-25, command `igw bench --quick`.\n\nWorkload: w\n\n"
             "Pods: 4 simulated pods\n\n| table |\n\n![TTFT distribution](ttft.png)\n")
     out = tmp_path / "bench"
     out.mkdir()
-    write_summary(out / "REPORT.md", meta, [(w["burst"], out / "results" / "a", text),
-                                            (w["multi-turn"], out / "results" / "b", text)], 90.0)
+    row = {"router": "igw-prefix-cache", "label": "igw PREFIX_CACHE", "output_tok_s": 100.0, "ttft_p90": 1.5,
+           "goodput": 3.0, "shed_rate": 0.0, "failures": 0, "hit_rate": 0.8, "hit_rates": [0.79, 0.81],
+           "output_tok_s_x_sgl": 1.02}
+    write_summary(out / "REPORT.md", meta, [(w["burst"], out / "results" / "a", text, "h100-32b", [row]),
+                                            (w["multi-turn"], out / "results" / "b", text, "h100-32b", [row])], 90.0)
     summary = (out / "REPORT.md").read_text()
     assert summary.count("Pods: 4 simulated pods") == 1 and summary.count("**Quick run**") == 1
     assert "[results/a/REPORT.md](results/a/REPORT.md)" in summary
     assert "](results/b/ttft.png)" in summary and "`igw bench --quick`, 1.5 min" in summary
+    # the matrix at a glance: one line per cell and router, hit rate with its spread over repeats
+    assert "| h100-32b | burst | igw PREFIX_CACHE | 100 | 1.50 | 3.00 | 0.0% | 0 | 80.0% (±1.0) | 1.02× |" in summary
