@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from inference_gateway.operator.ports import free_port
-from inference_gateway.operator.sim_fleet import SimFleet, SimPod
+from inference_gateway.cli.sim_fleet import SimFleet, SimPod
 
 from .workloads import MODEL
 

@@ -1,11 +1,7 @@
-"""`igw`: the one command. Each subcommand names the module that does the work.
+"""The `igw` options shared by its subcommands, and the settings objects built from them.
 
-  igw run       the gateway: router + Envoy, from a manifests directory (standalone.py)
-                or from the Kubernetes API (in-cluster operator)
-  igw demo      run the seed's verification on simulated pods (demo.py)
-  igw sim       one simulated model-server pod (inference_gateway.simulator)
-  igw validate  check manifests against our CRDs offline (crd_validation.py)
-  igw bench     benchmark against Envoy round robin and sglang-router (inference_gateway.bench)
+One place turns argparse namespaces into each room's settings (router, in-cluster operator),
+so the rooms themselves never read command lines.
 """
 
 from __future__ import annotations
@@ -13,18 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 from pathlib import Path
 
-import structlog
-
-from inference_gateway.router.logs import configure as configure_logs
 from inference_gateway.router.server import RouterSettings
 
-log = structlog.get_logger("igw")
 
-
-def _router_arguments(p: argparse.ArgumentParser) -> None:
+def router_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("router")
     g.add_argument("--ext-proc-port", type=int, default=9002, help="ext_proc gRPC port Envoy calls (default 9002)")
     g.add_argument("--health-port", type=int, default=9003, help="gRPC health port (default 9003; 0 disables)")
@@ -52,7 +42,7 @@ def router_settings(args: argparse.Namespace) -> RouterSettings:
                           tokenizer=args.tokenizer)
 
 
-def _gateway_arguments(p: argparse.ArgumentParser) -> None:
+def gateway_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("envoy")
     g.add_argument("--listen-address", default="127.0.0.1",
                    help="address Envoy's Gateway listeners bind (default 127.0.0.1)")
@@ -62,7 +52,7 @@ def _gateway_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--envoy-log-level", default="warning")
 
 
-def _cluster_arguments(p: argparse.ArgumentParser) -> None:
+def cluster_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("in cluster (without --manifests)")
     g.add_argument("--namespace", default=None,
                    help="the operator's namespace (default $POD_NAMESPACE, else default)")
@@ -84,92 +74,9 @@ def _cluster_arguments(p: argparse.ArgumentParser) -> None:
                    help="address the provisioned Envoys bind their listeners (default 0.0.0.0)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="igw", description="Inference gateway for Kubernetes.")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser("run", help="run the gateway (router + Envoy)")
-    run.add_argument("--manifests", type=Path, action="append", metavar="PATH",
-                     help="read objects from this file or directory instead of the Kubernetes API "
-                          "(repeatable; reloaded when files change)")
-    _router_arguments(run)
-    _gateway_arguments(run)
-    _cluster_arguments(run)
-
-    demo = sub.add_parser("demo", help="the seed's verification on simulated vLLM pods and a real Envoy")
-    demo.add_argument("--serve", action="store_true", help="keep serving on the Gateway's port until Ctrl-C")
-    demo.add_argument("--pods", type=int, default=4, help="simulated pods, at 127.0.0.2 and up (default 4)")
-    demo.add_argument("--examples", type=Path, default=None, help="the examples/ directory (default: the repo's)")
-    demo.add_argument("--strategy", choices=["prefix-cache", "load-aware"], default="prefix-cache",
-                      help="which of the seed's vLLM manifests to load (default prefix-cache)")
-    _router_arguments(demo)
-    _gateway_arguments(demo)
-
-    sim = sub.add_parser("sim", help="one simulated model-server pod (vLLM or SGLang)", add_help=False)
-    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
-
-    from . import crd_validation  # noqa: PLC0415
-
-    crd_validation.add_arguments(sub.add_parser("validate", help="check manifests against the CRDs, offline"))
-    bench = sub.add_parser("bench", help="benchmark vs Envoy round robin and sglang-router (bench/README.md)",
-                           add_help=False)
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
-    return parser
-
-
 async def until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-
-
-async def _run(args: argparse.Namespace) -> int:
-    if not args.manifests:
-        from .kube import run_in_cluster  # noqa: PLC0415  (Kopf is heavy; only in-cluster needs it)
-
-        return await run_in_cluster(args)
-    from .standalone import Standalone, StandaloneSettings
-
-    gateway = Standalone(StandaloneSettings(
-        manifests=args.manifests, listen_address=args.listen_address, router=router_settings(args),
-        xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
-        envoy_log_level=args.envoy_log_level))
-    try:
-        await gateway.start()
-        await until_signalled()
-    finally:
-        await gateway.stop()
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["sim"]:  # the simulator owns its arguments
-        from inference_gateway.simulator import cli as sim_cli  # noqa: PLC0415
-
-        return sim_cli.main(argv[1:])
-    if argv[:1] == ["bench"]:  # the benchmark owns its arguments
-        from inference_gateway.bench import cli as bench_cli  # noqa: PLC0415
-
-        return bench_cli.main(argv[1:])
-    args = build_parser().parse_args(argv)
-    configure_logs(args.log_level)
-    if args.command == "validate":
-        from . import crd_validation  # noqa: PLC0415
-
-        return crd_validation.run(args)
-    if args.command == "demo":
-        from .demo import run_demo  # noqa: PLC0415
-
-        return asyncio.run(run_demo(args))
-    try:
-        return asyncio.run(_run(args))
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
