@@ -19,7 +19,9 @@
   (or gets a second home) when that pod's queue outweighs the whole recomputation.
 
 Every term is counted in tokens the pods report or the router sent, so the model has no
-weights to tune. The cheapest pod scores 1, the dearest 0. With no prefix scorer (the default
+weights to tune. Each pod's cost is then scaled by its speed relative to the pool's (seconds
+per predicted token, learned from the TTFT histogram the pod exports: `pod_speed.py`), so a
+slower pod costs more for the same work. The cheapest pod scores 1, the dearest 0. With no prefix scorer (the default
 strategy) `own` is the same on every pod, and the cost ranks queued prefill work and KV room.
 """
 
@@ -31,6 +33,7 @@ from typing import Protocol, Sequence
 from ...prefix_index import CHARS_PER_TOKEN
 from ..types import Candidate, SchedulingRequest
 from .normalize import inverse_minmax
+from .pod_speed import PodSpeed
 
 STALE_AHEAD = 1e9          # a pod without fresh metrics: assume it is the busiest
 MEAN_DECAY = 0.9           # weight of the history in each pod's mean uncached tokens per request
@@ -56,6 +59,7 @@ class CostScorer:
         self.clock = clock
         self._sent: dict[str, list[tuple[float, int]]] = {}  # address → (time, tokens) since its scrape
         self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
+        self.speed = PodSpeed()
 
     def costs(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
         total = prompt_tokens(request)
@@ -65,8 +69,11 @@ class CostScorer:
         out_tokens = request.output_tokens()
         waiting = [c.metrics.waiting + self._pending_count(c) if c.metrics else 0.0 for c in candidates]
         backlog = sum(waiting) / len(candidates)
+        speed = self.speed.factors(candidates)
+        wait: dict[str, float] = {}
+        request.extras["cost_wait"] = wait
         costs = []
-        for c, mine, queued in zip(candidates, own, waiting):
+        for c, mine, factor in zip(candidates, own, speed):
             m = c.metrics
             if m is None:
                 costs.append(STALE_AHEAD + mine)
@@ -77,7 +84,8 @@ class CostScorer:
             if m.kv_blocks and m.block_size:
                 room = m.kv_blocks * m.block_size * (1.0 - m.kv_usage) - sent
                 overflow = max(0.0, mine + out_tokens - room)
-            costs.append(ahead + (1.0 + backlog) * (mine + overflow))
+            wait[c.endpoint.address] = ahead + mine
+            costs.append(factor * (ahead + (1.0 + backlog) * (mine + overflow)))
         return costs
 
     def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
@@ -93,6 +101,8 @@ class CostScorer:
         tokens = int(own.get(address, 0)) if isinstance(own, dict) else prompt_tokens(request)
         self._sent.setdefault(address, []).append((self.clock(), tokens))
         self._mean[address] = MEAN_DECAY * self._mean.get(address, tokens) + (1 - MEAN_DECAY) * tokens
+        wait = request.extras.get("cost_wait")
+        self.speed.predicted(address, wait.get(address, tokens) if isinstance(wait, dict) else tokens)
 
     def _fresh_sends(self, c: Candidate) -> list[tuple[float, int]]:
         sent = self._sent.get(c.endpoint.address)
