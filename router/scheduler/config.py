@@ -2,8 +2,8 @@
 thresholds admission uses. YAML (or JSON), every key optional:
 
     profiles:
-      DEFAULT:      {queue: 2, kv-cache: 2, in-flight: 1}
-      PREFIX_CACHE: {prefix: 3, queue: 2, kv-cache: 2, in-flight: 1}
+      DEFAULT:      {load-cost: 1}        # or the legacy {queue: 2, kv-cache: 2, in-flight: 1}
+      PREFIX_CACHE: {prefix-cost: 1}      # or the legacy {prefix: 3, queue: 2, kv-cache: 2, in-flight: 1}
     saturation: {max_waiting: 5, max_kv: 0.8}
     queue: {max_queue: 1000, max_wait_seconds: 30}
 
