@@ -129,6 +129,7 @@ class IgwGateway:
 
     async def start(self, pods: list[SimPod]) -> None:
         from inference_gateway.cli.standalone import Standalone, StandaloneSettings
+        from inference_gateway.router.admission import AdmissionSettings
         from inference_gateway.router.scheduler.config import SchedulerConfig
         from inference_gateway.router.scheduler.profiles import LEGACY_WEIGHTS
         from inference_gateway.router.server import RouterSettings
@@ -140,7 +141,8 @@ class IgwGateway:
         self.gateway = Standalone(StandaloneSettings(
             manifests=[manifests],
             router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=free_port(),
-                                  scheduler=SchedulerConfig(weights=dict(LEGACY_WEIGHTS)) if self.legacy else None),
+                                  scheduler=SchedulerConfig(dict(LEGACY_WEIGHTS), AdmissionSettings(max_kv=0.8))
+                                  if self.legacy else None),
             xds_port=free_port(), admin_port=free_port(), envoy_concurrency=1, reload_interval=5.0,
             workdir=self.workdir / "envoy"))
         await self.gateway.start()

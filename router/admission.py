@@ -1,7 +1,7 @@
 """Admission and queuing: what happens to a request while its pool is saturated.
 
-A pod is saturated when its queue is long (`waiting` > `max_waiting`), its KV cache is nearly
-full (> `max_kv`), or its metrics are missing or stale (an unknown pod is assumed busy). A
+A pod is saturated when its queue is long (`waiting` > `max_waiting`), its KV cache is
+fuller than `max_kv` (off by default: see AdmissionSettings), or its metrics are missing or stale (an unknown pod is assumed busy). A
 pool is saturated when every pod is.
 
 While the pool is saturated:
@@ -31,9 +31,14 @@ from .table import Criticality, Pool
 
 @dataclass(frozen=True)
 class AdmissionSettings:
-    # The Inference Extension's saturation detector defaults (NOTES: waiting > 5 or KV > 0.8).
+    # The Inference Extension's saturation detector says waiting > 5 or KV > 0.8. KV use alone is
+    # not saturation: on pods with little KV room (a 32B model on one GPU) it sits above 0.8
+    # whenever the batch is full, and a pod out of KV queues requests itself, which `waiting`
+    # shows. With 0.8 the router held requests back from pods that would have run them (every
+    # pod "saturated" all the time: measured in bench/REPORT.md). 1.0 = off; a config file may
+    # set it back.
     max_waiting: float = 5.0
-    max_kv: float = 0.8
+    max_kv: float = 1.0
     max_queue: int = 1000       # waiters per pool and band; beyond: 429
     max_wait: float = 30.0      # seconds a request may wait; beyond: 503
     poll_interval: float = 0.01  # how often a saturated pool is re-checked while requests wait

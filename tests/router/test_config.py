@@ -10,7 +10,7 @@ def test_defaults():
     config = load_config(None)
     assert config.weights[Strategy.PREFIX_CACHE] == {"prefix-cost": 1.0}
     assert config.weights[Strategy.DEFAULT] == {"load-cost": 1.0}
-    assert (config.admission.max_waiting, config.admission.max_kv) == (5.0, 0.8)
+    assert (config.admission.max_waiting, config.admission.max_kv) == (5.0, 1.0)
 
 
 def test_file_overrides_weights_and_thresholds(tmp_path):
