@@ -120,8 +120,10 @@ def test_rows_ratios_targets_and_markdown():
     assert px["ttft_p90_x_sgl"] == pytest.approx(0.8)
     assert px["hit_rate"] == pytest.approx(0.78)
     verdicts = {t: r for t, r, _ in report.check_targets(w, rows)}
-    assert verdicts["PREFIX_CACHE output tok/s >= 1.9x round robin"] == "PASS"
-    assert verdicts["PREFIX_CACHE TTFT p90 <= 0.5x sglang-router cache_aware"] == "FAIL"
+    assert verdicts["PREFIX_CACHE output tok/s >= 0.97x sglang-router cache_aware"] == "PASS"
+    assert verdicts["PREFIX_CACHE TTFT p90 <= sglang-router cache_aware's"] == "PASS"
+    assert verdicts["PREFIX_CACHE: no errors"] == "PASS"
+    assert verdicts["PREFIX_CACHE hit rate spread over repeats <= 3 points"] == "PASS"  # 78 % both times
     md = report.markdown_table(rows)
     header, rule, *body = md.splitlines()
     assert header.count("|") == rule.count("|") == body[0].count("|")
