@@ -50,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep", default=None,
                    help="load sweep: comma list of percentages of the measured capacity (e.g. 25,50,75,100,120), "
                         "for the Poisson workloads; writes sweep.png (TTFT p90 and goodput against offered load)")
+    p.add_argument("--rerender", action="store_true",
+                   help="run nothing: rebuild the reports from the raw results of an earlier run of the same command")
     p.add_argument("--ttft-slo", type=float, default=None,
                    help="TTFT objective for goodput, in measured seconds (default: 1 s of GPU time, i.e. the time scale)")
     p.add_argument("--time-scale", type=float, default=None,
@@ -78,9 +80,9 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
     profiles = list(MATRIX_PROFILES) if args.matrix else args.profile.split(",")
     router_names = (args.routers.split(",") if args.routers
                     else [r for r in ROUTERS if not (quick and r == "sglang-round-robin")])
-    bench_bin = ensure_bench_venv(args.bench_venv)
+    bench_bin = args.bench_venv / "bin" if args.rerender else ensure_bench_venv(args.bench_venv)
     work = Path(tempfile.mkdtemp(prefix="igw-bench-"))
-    tokenizer_dir = write_tokenizer(work / "tokenizer", bench_bin)
+    tokenizer_dir = work / "tokenizer" if args.rerender else write_tokenizer(work / "tokenizer", bench_bin)
     date = dt.date.today().isoformat()
     command = "igw bench " + " ".join(shlex.quote(a) for a in argv)
     slo = args.ttft_slo or time_scale  # 1 s of simulated GPU time
@@ -116,7 +118,8 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
             # plain Envoy round robin cannot pair a prefill pod with a decode pod
             cell_routers = [r for r in router_names if not (pd and r == "envoy-round-robin")]
             progress[1] -= (len(router_names) - len(cell_routers)) * args.repeats
-            rows = await run_cell(w, cell_routers, settings, out_dir, args.repeats, slo, progress)
+            rows = (rerender_cell(w, cell_routers, out_dir, slo) if args.rerender
+                    else await run_cell(w, cell_routers, settings, out_dir, args.repeats, slo, progress))
             text = workload_report(w, rows, cell_meta)
             (out_dir / "REPORT.md").write_text(text)
             (out_dir / "summary.json").write_text(json.dumps(
@@ -152,6 +155,19 @@ async def run_cell(w: Any, router_names: list[str], settings: Settings, out_dir:
                 f"TTFT p90 {_f(s.get('ttft_p90'))} s, {_f(s.get('output_tok_s'))} output tok/s, "
                 f"CPU client {_f((r.get('cpu') or {}).get('client_cores'))} / machine "
                 f"{_f((r.get('cpu') or {}).get('machine_busy_pct'))}%")
+    rows = [router_row(results[name], w, slo) for name in router_names]
+    add_ratios(rows)
+    plot(w, rows, out_dir)
+    return rows
+
+
+def rerender_cell(w: Any, router_names: list[str], out_dir: Path, slo: float) -> list[dict[str, Any]]:
+    """The rows of a cell from the `result.json` its runs left in raw/ (reports change; runs are dear)."""
+    results = {name: [json.loads(p.read_text()) for p in sorted((out_dir / "raw" / name).glob("**/result.json"))]
+               for name in router_names}
+    missing = [name for name, rs in results.items() if not rs]
+    if missing:
+        raise SystemExit(f"--rerender: no raw results for {missing} in {out_dir}")
     rows = [router_row(results[name], w, slo) for name in router_names]
     add_ratios(rows)
     plot(w, rows, out_dir)
