@@ -156,3 +156,13 @@ def test_a_slower_pod_costs_more_for_the_same_work():
             c.metrics = EndpointMetrics(updated_at=clock.now, ttft_sum=m.ttft_sum + 5 * (0.3 if i == 0 else 0.1),
                                         ttft_count=m.ttft_count + 5)
     assert scorer.score(req("w" * 4000), pods) == [0.0, 1.0]
+
+
+def test_counting_requests_in_flight_sees_work_a_pod_admitted_into_its_batch():
+    """After a scrape, a pod that took a burst into its running batch shows no waiting queue;
+    with count_in_flight the requests the router sent and has not seen finish still count."""
+    clock = Clock()
+    pods = [cand(0, clock), cand(1, clock)]
+    pods[0].in_flight = 12
+    assert CostScorer(clock=clock).score(req("v" * 4000), pods) is None  # both look idle
+    assert CostScorer(clock=clock, count_in_flight=True).score(req("v" * 4000), pods) == [0.0, 1.0]

@@ -54,9 +54,13 @@ def prompt_tokens(request: SchedulingRequest) -> int:
 class CostScorer:
     name = "cost"
 
-    def __init__(self, prefix: PrefixMatch | None = None, clock=time.monotonic) -> None:
+    def __init__(self, prefix: PrefixMatch | None = None, clock=time.monotonic, count_in_flight: bool = False) -> None:
         self.prefix = prefix
         self.clock = clock
+        # Also count every request in flight (sent, not finished) as queued work: a pod that
+        # admitted a burst into its batch shows an empty waiting queue while that work is
+        # still ahead of a new request (sglang-router's only load signal is this count).
+        self.count_in_flight = count_in_flight
         self._sent: dict[str, list[tuple[float, int]]] = {}  # address → (time, tokens) since its scrape
         self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
         self.speed = PodSpeed()
@@ -68,6 +72,8 @@ class CostScorer:
         request.extras["cost_own"] = {c.endpoint.address: mine for c, mine in zip(candidates, own)}
         out_tokens = request.output_tokens()
         waiting = [c.metrics.waiting + self._pending_count(c) if c.metrics else 0.0 for c in candidates]
+        if self.count_in_flight:
+            waiting = [max(q, float(c.in_flight)) for q, c in zip(waiting, candidates)]
         backlog = sum(waiting) / len(candidates)
         speed = self.speed.factors(candidates)
         wait: dict[str, float] = {}
@@ -79,7 +85,10 @@ class CostScorer:
                 costs.append(STALE_AHEAD + mine)
                 continue
             sent = self._pending_tokens(c)
-            ahead = m.waiting * self._mean.get(c.endpoint.address, mine) + sent
+            mean = self._mean.get(c.endpoint.address, mine)
+            ahead = m.waiting * mean + sent
+            if self.count_in_flight:
+                ahead = max(ahead, c.in_flight * mean)
             overflow = 0.0
             if m.kv_blocks and m.block_size:
                 room = m.kv_blocks * m.block_size * (1.0 - m.kv_usage) - sent
