@@ -28,6 +28,7 @@ strategy) `own` is the same on every pod, and the cost ranks queued prefill work
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Protocol, Sequence
 
 from ...prefix_index import CHARS_PER_TOKEN
@@ -61,6 +62,9 @@ class CostScorer:
         # admitted a burst into its batch shows an empty waiting queue while that work is
         # still ahead of a new request (sglang-router's only load signal is this count).
         self.count_in_flight = count_in_flight
+        # address → uncached tokens of the picks still in flight, oldest first (trimmed to the
+        # pod's in-flight count: requests are taken to finish in the order they were sent)
+        self._flight: dict[str, deque[int]] = {}
         self._sent: dict[str, list[tuple[float, int]]] = {}  # address → (time, tokens) since its scrape
         self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
         self.speed = PodSpeed()
@@ -88,7 +92,7 @@ class CostScorer:
             mean = self._mean.get(c.endpoint.address, mine)
             ahead = m.waiting * mean + sent
             if self.count_in_flight:
-                ahead = max(ahead, c.in_flight * mean)
+                ahead = max(ahead, self._in_flight_tokens(c))
             overflow = 0.0
             if m.kv_blocks and m.block_size:
                 room = m.kv_blocks * m.block_size * (1.0 - m.kv_usage) - sent
@@ -109,9 +113,19 @@ class CostScorer:
         own = request.extras.get("cost_own")
         tokens = int(own.get(address, 0)) if isinstance(own, dict) else prompt_tokens(request)
         self._sent.setdefault(address, []).append((self.clock(), tokens))
+        if self.count_in_flight:
+            self._flight.setdefault(address, deque()).append(tokens)
         self._mean[address] = MEAN_DECAY * self._mean.get(address, tokens) + (1 - MEAN_DECAY) * tokens
         wait = request.extras.get("cost_wait")
         self.speed.predicted(address, wait.get(address, tokens) if isinstance(wait, dict) else tokens)
+
+    def _in_flight_tokens(self, c: Candidate) -> float:
+        flight = self._flight.get(c.endpoint.address)
+        if not flight:
+            return 0.0
+        while len(flight) > c.in_flight:
+            flight.popleft()
+        return float(sum(flight))
 
     def _fresh_sends(self, c: Candidate) -> list[tuple[float, int]]:
         sent = self._sent.get(c.endpoint.address)
