@@ -18,7 +18,6 @@ import yaml
 from inference_gateway.operator.children import stop_child
 from inference_gateway.operator.envoy_process import EnvoyProcess
 from inference_gateway.operator.ports import free_port
-from inference_gateway.router.table import Strategy
 from inference_gateway.cli.sim_fleet import SimFleet, SimPod
 
 from .pd_pods import PD_LABELS, pd_policy, role_of, sglang_pd_args
@@ -106,14 +105,12 @@ class IgwGateway:
     """Our gateway (router + real Envoy) started with `Standalone` on a generated manifests dir."""
 
     def __init__(self, name: str, strategy: str | None, models: dict[str, str], workdir: Path,
-                 legacy: bool = False, variant: str = "") -> None:
+                 legacy: bool = False) -> None:
         self.name = name
         self.strategy = strategy
         # legacy: the weighted scorers the cost model replaced (router/scheduler/profiles.py)
         self.legacy = legacy
-        self.variant = variant  # "inflight": the cost model counting every request in flight as queued
-        self.label = (f"igw {strategy or 'default (load-aware)'}{' legacy weights' if legacy else ''}"
-                      f"{f' ({variant})' if variant else ''}")
+        self.label = f"igw {strategy or 'default (load-aware)'}{' legacy weights' if legacy else ''}"
         self.models = models
         self.workdir = workdir
         self.port = free_port()
@@ -150,12 +147,7 @@ class IgwGateway:
         await self.gateway.start()
 
     def _scheduler(self, config: Any, legacy: Any, admission: Any) -> Any:
-        if self.legacy:
-            return config(dict(legacy), admission(max_kv=0.8))
-        if self.variant:
-            return config({Strategy.DEFAULT: {f"load-cost-{self.variant}": 1.0},
-                           Strategy.PREFIX_CACHE: {f"prefix-cost-{self.variant}": 1.0}})
-        return None
+        return config(dict(legacy), admission(max_kv=0.8)) if self.legacy else None
 
     async def stop(self) -> None:
         if self.gateway is not None:
@@ -295,9 +287,8 @@ def make_routers(names: list[str], models: dict[str, str], workdir: Path, sglang
     for name in names:
         d = workdir / name
         if name.startswith(("igw-load-aware", "igw-prefix-cache")) and name in ROUTERS + EXTRA_ROUTERS:
-            variant = name.rsplit("-", 1)[1] if name.endswith("-inflight") else ""
             out.append(IgwGateway(name, "PREFIX_CACHE" if name.startswith("igw-prefix-cache") else None, models, d,
-                                  legacy=name.endswith("-legacy"), variant=variant))
+                                  legacy=name.endswith("-legacy")))
         elif name == "envoy-round-robin":
             out.append(EnvoyRoundRobin(d))
         elif name in ("sglang-cache-aware", "sglang-round-robin"):
@@ -309,5 +300,4 @@ def make_routers(names: list[str], models: dict[str, str], workdir: Path, sglang
 
 ROUTERS = ["igw-load-aware", "igw-prefix-cache", "envoy-round-robin", "sglang-cache-aware", "sglang-round-robin"]
 # Selectable by name (--routers), not run by default: our previous weighted-scorer profiles.
-EXTRA_ROUTERS = ["igw-load-aware-legacy", "igw-prefix-cache-legacy", "igw-load-aware-inflight",
-                 "igw-prefix-cache-inflight"]
+EXTRA_ROUTERS = ["igw-load-aware-legacy", "igw-prefix-cache-legacy"]

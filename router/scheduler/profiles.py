@@ -50,7 +50,7 @@ LEGACY_WEIGHTS: dict[Strategy, dict[str, float]] = {
     Strategy.PREFIX_CACHE: {"prefix": 3.0, "queue": 2.0, "kv-cache": 2.0, "in-flight": 1.0},
     Strategy.PRECISE_PREFIX_CACHE: {"precise-prefix": 3.0, "queue": 2.0, "kv-cache": 2.0, "in-flight": 1.0},
 }
-COST_SCORERS = frozenset({"load-cost", "prefix-cost", "precise-cost", "load-cost-inflight", "prefix-cost-inflight"})
+COST_SCORERS = frozenset({"load-cost", "prefix-cost", "precise-cost"})
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,7 @@ def scorer_factories(prefix_index: PrefixIndex, precise: Precise | None = None) 
     return {"queue": QueueScorer, "kv-cache": KVCacheScorer, "in-flight": InFlightScorer,
             "prefix": lambda: PrefixScorer(prefix_index), "precise-prefix": precise_prefix,
             "load-cost": CostScorer, "prefix-cost": lambda: CostScorer(PrefixScorer(prefix_index)),
-            "precise-cost": lambda: CostScorer(precise_prefix()),
-            "load-cost-inflight": lambda: CostScorer(count_in_flight=True),
-            "prefix-cost-inflight": lambda: CostScorer(PrefixScorer(prefix_index), count_in_flight=True)}
+            "precise-cost": lambda: CostScorer(precise_prefix())}
 
 
 @dataclass(frozen=True)

@@ -158,28 +158,26 @@ def test_a_slower_pod_costs_more_for_the_same_work():
     assert scorer.score(req("w" * 4000), pods) == [0.0, 1.0]
 
 
-def test_counting_requests_in_flight_sees_work_a_pod_admitted_into_its_batch():
+def test_requests_in_flight_count_though_the_pod_admitted_them_into_its_batch():
     """After a scrape, a pod that took a burst into its running batch shows no waiting queue;
-    with count_in_flight the requests the router sent and has not seen finish still count."""
+    the requests the router sent there and has not seen finish still count as work ahead."""
     clock = Clock()
     pods = [cand(0, clock), cand(1, clock)]
-    scraped, counting = CostScorer(clock=clock), CostScorer(clock=clock, count_in_flight=True)
+    scorer = CostScorer(clock=clock)
     for _ in range(12):
-        for scorer in (scraped, counting):
-            r = req("v" * 4000)
-            scorer.costs(r, pods)
-            scorer.picked(r, pods[0])
+        r = req("v" * 4000)
+        scorer.costs(r, pods)
+        scorer.picked(r, pods[0])
         pods[0].in_flight += 1
     clock.now += 1
     for c in pods:
         c.metrics.updated_at = clock.now  # scraped: nothing waiting anywhere (all admitted)
-    assert scraped.score(req("v" * 4000), pods) is None  # both look idle
-    assert counting.score(req("v" * 4000), pods) == [0.0, 1.0]
+    assert scorer.score(req("v" * 4000), pods) == [0.0, 1.0]
 
 
 def test_in_flight_work_is_the_uncached_tokens_of_the_picks_not_yet_finished():
     clock = Clock()
-    scorer = CostScorer(clock=clock, count_in_flight=True)
+    scorer = CostScorer(clock=clock)
     pods = [cand(0, clock), cand(1, clock)]
     for prompt in ("a" * 8000, "b" * 400):  # ~2,000 then ~100 uncached tokens, both to pod 0
         r = req(prompt)

@@ -5,14 +5,18 @@
 - `own`: the prompt tokens the pod would have to compute, given the prefix it holds (absolute
   tokens, not a match ratio: saving 2,000 tokens of a long prompt outweighs saving 100 of a
   short one, whatever the ratios).
-- `ahead`: the prefill work queued in front of it: the pod's scraped waiting queue, times the
-  uncached tokens of the requests this router has been sending it, plus the tokens sent since
-  that scrape (which the scrape cannot show yet). The router records a pick at once, so the next
-  request of a burst already sees it, and sees the prefix the pick left there.
+- `ahead`: the work queued in front of it: the uncached tokens of the requests this router sent
+  there and has not seen finish, or, if more, the pod's scraped waiting queue (times the uncached
+  tokens of the requests it has been sent) plus what was sent since that scrape. The scraped
+  queue alone misses a burst the pod has admitted into its batch (it shows nothing waiting while
+  that prefill is still ahead), which left new groups placed by scrape timing (2 to 4 groups
+  per pod where 3 each was possible); the router's own count is sglang-router's load signal
+  too. The router records a pick at once, so the next request of a burst already sees it, and
+  sees the prefix the pick left there.
 - `overflow`: the KV room the request needs (its uncached prompt plus `max_tokens`) beyond what
   the pod has free (its reported capacity × (1 − KV use), less what was sent since the scrape).
   Tokens that do not fit are waited for or preempted and recomputed: work either way.
-- `backlog`: the requests waiting per pod across the candidates. A prefill token computed on a
+- `backlog`: the requests queued (in flight, or waiting if more) per pod across the candidates. A prefill token computed on a
   pod delays this request *and every request queued behind it there*, so when the pool is
   idle the model minimises this request's own wait (spread freely), and the busier the pool,
   the more a duplicated prefix costs: a group stays on the pod that holds it, and only moves
@@ -55,13 +59,9 @@ def prompt_tokens(request: SchedulingRequest) -> int:
 class CostScorer:
     name = "cost"
 
-    def __init__(self, prefix: PrefixMatch | None = None, clock=time.monotonic, count_in_flight: bool = False) -> None:
+    def __init__(self, prefix: PrefixMatch | None = None, clock=time.monotonic) -> None:
         self.prefix = prefix
         self.clock = clock
-        # Also count every request in flight (sent, not finished) as queued work: a pod that
-        # admitted a burst into its batch shows an empty waiting queue while that work is
-        # still ahead of a new request (sglang-router's only load signal is this count).
-        self.count_in_flight = count_in_flight
         # address → uncached tokens of the picks still in flight, oldest first (trimmed to the
         # pod's in-flight count: requests are taken to finish in the order they were sent)
         self._flight: dict[str, deque[int]] = {}
@@ -76,8 +76,7 @@ class CostScorer:
         request.extras["cost_own"] = {c.endpoint.address: mine for c, mine in zip(candidates, own)}
         out_tokens = request.output_tokens()
         waiting = [c.metrics.waiting + self._pending_count(c) if c.metrics else 0.0 for c in candidates]
-        if self.count_in_flight:
-            waiting = [max(q, float(c.in_flight)) for q, c in zip(waiting, candidates)]
+        waiting = [max(q, float(c.in_flight)) for q, c in zip(waiting, candidates)]
         backlog = sum(waiting) / len(candidates)
         speed = self.speed.factors(candidates)
         wait: dict[str, float] = {}
@@ -91,8 +90,7 @@ class CostScorer:
             sent = self._pending_tokens(c)
             mean = self._mean.get(c.endpoint.address, mine)
             ahead = m.waiting * mean + sent
-            if self.count_in_flight:
-                ahead = max(ahead, self._in_flight_tokens(c))
+            ahead = max(ahead, self._in_flight_tokens(c))
             overflow = 0.0
             if m.kv_blocks and m.block_size:
                 room = m.kv_blocks * m.block_size * (1.0 - m.kv_usage) - sent
@@ -113,8 +111,7 @@ class CostScorer:
         own = request.extras.get("cost_own")
         tokens = int(own.get(address, 0)) if isinstance(own, dict) else prompt_tokens(request)
         self._sent.setdefault(address, []).append((self.clock(), tokens))
-        if self.count_in_flight:
-            self._flight.setdefault(address, deque()).append(tokens)
+        self._flight.setdefault(address, deque()).append(tokens)
         self._mean[address] = MEAN_DECAY * self._mean.get(address, tokens) + (1 - MEAN_DECAY) * tokens
         wait = request.extras.get("cost_wait")
         self.speed.predicted(address, wait.get(address, tokens) if isinstance(wait, dict) else tokens)
