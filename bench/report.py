@@ -118,10 +118,13 @@ def hit_rate(result: dict[str, Any]) -> float | None:
     return sum(p.get("prefix_hits", 0) for p in pods) / q if q else None
 
 
-def goodput_and_shed(result: dict[str, Any], ttft_slo: float) -> tuple[float | None, float | None]:
-    """(requests meeting the TTFT objective per second, share of requests shed with 429)."""
+def goodput_and_shed(result: dict[str, Any], ttft_slo: float,
+                     offered_s: float | None = None) -> tuple[float | None, float | None]:
+    """(requests meeting the TTFT objective per second, share of requests shed with 429).
+    Per second of the offered load (`offered_s`, a rate workload's duration) when known: the
+    client's run time also counts the drain after the last arrival, which differs by router."""
     s = result.get("summary") or {}
-    seconds, requests = s.get("benchmark_s"), s.get("requests")
+    seconds, requests = offered_s or s.get("benchmark_s"), s.get("requests")
     shed = sum(c.get("429", 0) for c in (result.get("per_model") or {}).values())
     good = sum(1 for t in result.get("ttfts") or [] if t <= ttft_slo)
     return (good / seconds if seconds else None), (shed / requests if requests else None)
@@ -132,7 +135,9 @@ def router_row(results: list[dict[str, Any]], w: Workload, ttft_slo: float | Non
     ok = [r for r in results if r.get("summary")]
     for r in ok:
         if ttft_slo is not None:
-            r["goodput"], r["shed_rate"] = goodput_and_shed(r, ttft_slo)
+            stages = w.load.get("stages") or []
+            offered_s = sum(st["duration"] for st in stages) if all("duration" in st for st in stages) else None
+            r["goodput"], r["shed_rate"] = goodput_and_shed(r, ttft_slo, offered_s or None)
         r["hit_rate"] = hit_rate(r)
         pods = r.get("pods") or []
         r["prompt_tokens_pods"] = sum(p.get("prefix_queries", 0) for p in pods)
