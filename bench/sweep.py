@@ -58,13 +58,19 @@ async def run_sweep(ws: list[Workload], router_names: list[str], percents: list[
         _, duration = poisson_rate(w)
         out_dir = args.out / f"{meta['date']}-{settings.profile}-{w.name}-sweep{'-quick' if meta['quick'] else ''}"
         out_dir.mkdir(parents=True, exist_ok=True)
-        capacity = await measure_capacity(w, settings, out_dir, say)
+        if args.rerender:  # the reports again, from an earlier run's raw results
+            capacity = json.loads((out_dir / "summary.json").read_text())["capacity"]
+        else:
+            capacity = await measure_capacity(w, settings, out_dir, say)
         say(f"  capacity {capacity:.2f} req/s")
         points: list[dict[str, Any]] = []
         for pct in percents:
             wl = at_rate(w, capacity * pct / 100, duration)
             results: dict[str, list[dict[str, Any]]] = {r: [] for r in router_names}
-            for rep in range(args.repeats):
+            for name in router_names if args.rerender else ():
+                results[name] = [json.loads(p.read_text())
+                                 for p in sorted((out_dir / "raw" / f"{pct:g}" / name).glob("run*/result.json"))]
+            for rep in range(0 if args.rerender else args.repeats):
                 routers = make_routers(router_names, w.models, out_dir / "raw" / "routers" / f"{pct:g}-{rep}",
                                        settings.bench_bin / "sglang-router")
                 for router in routers:

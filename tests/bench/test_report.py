@@ -122,7 +122,7 @@ def test_rows_ratios_targets_and_markdown():
     verdicts = {t: r for t, r, _ in report.check_targets(w, rows)}
     assert verdicts["PREFIX_CACHE output tok/s >= 0.97x sglang-router cache_aware"] == "PASS"
     assert verdicts["PREFIX_CACHE TTFT p90 <= sglang-router cache_aware's"] == "PASS"
-    assert verdicts["PREFIX_CACHE: no errors"] == "PASS"
+    assert verdicts["PREFIX_CACHE: no errors (in any repeat)"] == "PASS"
     assert verdicts["PREFIX_CACHE hit rate spread over repeats <= 3 points"] == "PASS"  # 78 % both times
     md = report.markdown_table(rows)
     header, rule, *body = md.splitlines()
