@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 import yaml
 
-from inference_gateway.operator.children import stop_child
+from inference_gateway.operator.children import spawn, stop_child
 
 log = structlog.get_logger("sim")
 
@@ -48,12 +48,13 @@ class SimFleet:
     runtime: str = "vllm"
     model: str = "/models/Qwen3-32B"
     first_ip: int = 2               # 127.0.0.2, 127.0.0.3, ...
+    subnet: str = "127.0.0"         # the first three octets of the pods' loopback addresses
     port: int = 8000
     extra_args: list[str] = field(default_factory=list)
     pods: list[SimPod] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.pods = [SimPod(f"{self.name_prefix}-{i}", f"127.0.0.{self.first_ip + i}", self.port, dict(self.labels))
+        self.pods = [SimPod(f"{self.name_prefix}-{i}", f"{self.subnet}.{self.first_ip + i}", self.port, dict(self.labels))
                      for i in range(self.count)]
 
     def pods_yaml(self, namespace: str = "default") -> str:
@@ -67,7 +68,7 @@ class SimFleet:
             raise
 
     async def _start_pod(self, pod: SimPod, timeout: float) -> None:
-        pod.process = await asyncio.create_subprocess_exec(
+        pod.process = await spawn(
             sys.executable, "-P", "-m", "inference_gateway.simulator",
             "--runtime", self.runtime, "--host", pod.ip, "--port", str(pod.port), "--model", self.model,
             "--pod-name", pod.name, *self.extra_args,

@@ -12,9 +12,10 @@ from .policy import InferenceTrafficPolicy
 
 AnyObject = Union[InferencePool, InferenceModel, InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod]
 
-# (group of apiVersion, kind) → model. Versions are not distinguished: the fields we read are
-# the same in every version we accept.
-KINDS: dict[tuple[str, str], type[KubeObject]] = {
+# (group of apiVersion, kind) → model. A kind whose versions differ gets one model per version
+# (key the group and version it differs by) and each converts with `internal()`
+# (base.KubeObject) to the internal model translation reads.
+KINDS: dict[tuple[str, str], type[KubeObject]] = {  # key: (group or apiVersion, kind)
     ("inference.networking.x-k8s.io", "InferencePool"): InferencePool,
     ("inference.networking.x-k8s.io", "InferenceModel"): InferenceModel,
     ("inferenceextension.alibabacloud.com", "InferenceTrafficPolicy"): InferenceTrafficPolicy,
@@ -29,11 +30,19 @@ def model_for(doc: dict[str, Any]) -> type[KubeObject] | None:
     """The model class for a raw object, or None for kinds the gateway does not read."""
     api_version = str(doc.get("apiVersion", ""))
     group = api_version.rpartition("/")[0] if "/" in api_version else ""
-    return KINDS.get((group, str(doc.get("kind", ""))))
+    kind = str(doc.get("kind", ""))
+    return KINDS.get((api_version, kind)) or KINDS.get((group, kind))  # type: ignore[return-value]
+
+
+def parse_object(doc: dict[str, Any]) -> AnyObject | None:
+    """A raw object as translation reads it (validated, converted to the internal model), or
+    None for kinds the gateway does not read. Raises pydantic's ValidationError."""
+    model = model_for(doc)
+    return model.model_validate(doc).internal() if model is not None else None  # type: ignore[return-value]
 
 
 __all__ = [
     "AnyObject", "Condition", "CONTROLLER_NAME", "Gateway", "GatewayClass", "HTTPRoute",
     "InferenceModel", "InferencePool", "InferenceTrafficPolicy", "KINDS", "KubeObject",
-    "ObjectMeta", "Pod", "model_for",
+    "ObjectMeta", "Pod", "model_for", "parse_object",
 ]

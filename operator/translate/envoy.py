@@ -1,8 +1,9 @@
 """The gateway's IR and routing table → Envoy resources (listeners, clusters, endpoints).
 
 Resources are plain dicts in Envoy's JSON form. The same resources are served over ADS by the
-xDS server or packed into a static bootstrap (`static_bootstrap`, used by `envoy --mode
-validate` in tests), so there is one translation whatever carries it.
+xDS server or packed into a static bootstrap (bootstrap.py), so there is one translation
+whatever carries it. Features with a module of their own (edge limits, resilience) shape what
+is built here through the hook points of features.py; each call site says `hook point`.
 
 How a request flows through what this builds:
 1. `header_mutation` strips any client-sent destination header: only the router may choose.
@@ -21,8 +22,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from inference_gateway.router.fallbacks import pool_cluster as pool_cluster_name  # the router names it too
 from inference_gateway.router.table import RoutingTable
 
+from .features import FEATURES
 from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
@@ -85,10 +88,6 @@ class EnvoyResources:
         return out
 
 
-def pool_cluster_name(pool: str) -> str:
-    return f"igw-pool/{pool}"
-
-
 def _json_error(status: int, message: str, kind: str) -> dict[str, Any]:
     body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": status}})
     return {"status": status, "body": {"inline_string": body}}
@@ -145,14 +144,14 @@ def _upstream_action(cluster: str | None = None, weighted: list[dict[str, Any]] 
 
 def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
     if route.error is not None or not route.backends:
-        return [{
+        return _shaped(route, settings, [{
             "name": route.name,
             "match": _match(route, require_destination=False),
             "direct_response": _json_error(500, route.error or "no backend", "BackendNotFound"),
             "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"}}],
             "typed_per_filter_config": {"envoy.filters.http.ext_proc": {
                 "@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True}},
-        }]
+        }])
     per_filter = {"envoy.filters.http.ext_proc": _per_route_ext_proc(route, settings)}
     picked = {
         "name": route.name + "/picked",
@@ -173,7 +172,7 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
         fallback["direct_response"] = _json_error(503, "no endpoint was chosen for this request", "ServiceUnavailable")
         fallback["response_headers_to_add"] = [{"header": {"key": "content-type", "value": "application/json"}}]
     if not any(b.disaggregated for b in route.backends):
-        return [picked, fallback]
+        return _shaped(route, settings, [picked, fallback])
     # Prefill/decode: the decode pod serves the client; Envoy sends the same (router-rewritten)
     # body to the prefill pod as a mirror, whose response it discards. Envoy does both sends, so
     # the router spends nothing on delivery (bench/pd_delivery.py measured the alternative).
@@ -184,7 +183,15 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
                   "request_mirror_policies": [{"cluster": PREFILL_DST_CLUSTER}]},
         "typed_per_filter_config": per_filter,
     }
-    return [picked_pd, picked, fallback]
+    return _shaped(route, settings, [picked_pd, picked, fallback])
+
+
+def _shaped(route: RouteIR, settings: EnvoySettings, routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Hook point: each feature shapes the Envoy routes built for one HTTPRoute match."""
+    for feature in FEATURES:
+        for built in routes:
+            feature.route(built, route, settings)
+    return routes
 
 
 def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> list[dict[str, Any]]:
@@ -255,12 +262,15 @@ def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
         hcm["rds"] = {"config_source": {"ads": {}, "resource_api_version": "V3"}, "route_config_name": listener.name}
     else:
         hcm["route_config"] = _route_config(listener, settings)
-    return {
+    built = {
         "name": listener.name,
         "address": {"socket_address": {"address": settings.bind_address, "port_value": listener.port}},
         "per_connection_buffer_limit_bytes": BODY_LIMIT_BYTES,
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
     }
+    for feature in FEATURES:  # hook point: the listener and its HTTP connection manager
+        feature.listener(built, hcm, listener, settings)
+    return built
 
 
 def _circuit_breakers() -> dict[str, Any]:
@@ -276,12 +286,12 @@ def _http2_options() -> dict[str, Any]:
     }}
 
 
-def _static_cluster(name: str, host: str, port: int, settings: EnvoySettings, http2: bool = False) -> dict[str, Any]:
+def static_cluster(name: str, host: str, port: int, settings: EnvoySettings, http2: bool = False) -> dict[str, Any]:
     cluster: dict[str, Any] = {
         "name": name,
         "type": "STRICT_DNS" if not _is_ip(host) else "STATIC",
         "connect_timeout": settings.connect_timeout,
-        "load_assignment": _load_assignment(name, [(host, port)]),
+        "load_assignment": load_assignment(name, [(host, port)]),
     }
     if http2:
         cluster["typed_extension_protocol_options"] = _http2_options()
@@ -293,7 +303,7 @@ def _is_ip(host: str) -> bool:
     return len(parts) == 4 and all(p.isdigit() for p in parts)
 
 
-def _load_assignment(name: str, addresses: list[tuple[str, int]]) -> dict[str, Any]:
+def load_assignment(name: str, addresses: list[tuple[str, int]]) -> dict[str, Any]:
     return {"cluster_name": name, "endpoints": [{"lb_endpoints": [
         {"endpoint": {"address": {"socket_address": {"address": h, "port_value": p}}}} for h, p in addresses
     ]}]}
@@ -318,7 +328,7 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
     if settings.rds:
         res.routes = [_route_config(listener, settings) for listener in ir.listeners]
     host, port = _ext_proc_target(ir, settings, namespace)
-    res.clusters.append(_static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
+    res.clusters.append(static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
     res.clusters.append({
         "name": ORIGINAL_DST_CLUSTER,
         "type": "ORIGINAL_DST",
@@ -351,44 +361,9 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
         })
         pool = table.pools.get(key)
         addresses = [(ep.ip, ep.port) for ep in pool.endpoints] if pool else []
-        res.endpoints.append(_load_assignment(name, addresses))
+        res.endpoints.append(load_assignment(name, addresses))
+    for feature in FEATURES:  # hook point: clusters (each, then the whole set of resources)
+        for cluster in res.clusters:
+            feature.cluster(cluster, settings)
+        feature.resources(res, settings)
     return res
-
-
-def _admin(admin_port: int, settings: EnvoySettings) -> dict[str, Any]:
-    return {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}}
-
-
-def ads_bootstrap(node_id: str, xds_address: tuple[str, int], admin_port: int,
-                  settings: EnvoySettings = EnvoySettings()) -> dict[str, Any]:
-    """A bootstrap that takes everything but the xDS cluster from our ADS server."""
-    ads = {"ads": {}, "resource_api_version": "V3"}
-    return {
-        "node": {"id": node_id, "cluster": "inference-gateway"},
-        "admin": _admin(admin_port, settings),
-        "dynamic_resources": {
-            "ads_config": {"api_type": "GRPC", "transport_api_version": "V3", "set_node_on_first_message_only": True,
-                           "grpc_services": [{"envoy_grpc": {"cluster_name": XDS_CLUSTER}}]},
-            "cds_config": ads,
-            "lds_config": ads,
-        },
-        "static_resources": {"clusters": [_static_cluster(XDS_CLUSTER, *xds_address, settings, http2=True)]},
-    }
-
-
-def static_bootstrap(resources: EnvoyResources, admin_port: int,
-                     settings: EnvoySettings = EnvoySettings()) -> dict[str, Any]:
-    """The same resources as a static bootstrap: EDS clusters get their endpoints inline."""
-    endpoints = {e["cluster_name"]: e for e in resources.endpoints}
-    clusters = []
-    for cluster in resources.clusters:
-        if cluster.get("type") == "EDS":
-            cluster = {k: v for k, v in cluster.items() if k != "eds_cluster_config"}
-            cluster["type"] = "STATIC"
-            cluster["load_assignment"] = endpoints.get(cluster["name"], _load_assignment(cluster["name"], []))
-        clusters.append(cluster)
-    return {
-        "node": {"id": "validate", "cluster": "inference-gateway"},
-        "admin": _admin(admin_port, settings),
-        "static_resources": {"listeners": resources.listeners, "clusters": clusters},
-    }
