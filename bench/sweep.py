@@ -16,7 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from .report import _n, _pct, _s, router_row
+from .fmt import _n, _pct, _s
+from .report import router_row
 from .routers import make_routers
 from .runner import Settings, run_one
 from .workloads import Workload

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from inference_gateway.bench import report
+from inference_gateway.bench.targets import check_targets
 from inference_gateway.bench.probes import counters_delta, parse_pod_metrics
 from inference_gateway.bench.routers import envoy_round_robin_bootstrap, gateway_manifests
 from inference_gateway.bench.workloads import (
@@ -119,7 +120,7 @@ def test_rows_ratios_targets_and_markdown():
     assert px["output_tok_s_x_sgl"] == pytest.approx(1.4)
     assert px["ttft_p90_x_sgl"] == pytest.approx(0.8)
     assert px["hit_rate"] == pytest.approx(0.78)
-    verdicts = {t: r for t, r, _ in report.check_targets(w, rows)}
+    verdicts = {t: r for t, r, _ in check_targets(w, rows)}
     assert verdicts["PREFIX_CACHE output tok/s >= 0.97x sglang-router cache_aware"] == "PASS"
     assert verdicts["PREFIX_CACHE TTFT p90 <= sglang-router cache_aware's"] == "PASS"
     assert verdicts["PREFIX_CACHE: no errors (in any repeat)"] == "PASS"
@@ -135,7 +136,7 @@ def test_burst_targets_read_per_model_outcomes():
     good = _result("igw-load-aware", 100, 1.0, per_model={CRITICAL_MODEL: {"ok": 50}, SHEDDABLE_MODEL: {"ok": 20, "429": 30}})
     bad = _result("igw-prefix-cache", 100, 1.0, per_model={CRITICAL_MODEL: {"ok": 45, "503": 5}, SHEDDABLE_MODEL: {"ok": 50}})
     rows = [report.router_row([good], w), report.router_row([bad], w)]
-    verdicts = [r for _, r, _ in report.check_targets(w, rows)]
+    verdicts = [r for _, r, _ in check_targets(w, rows)]
     assert verdicts == ["PASS", "PASS", "FAIL", "FAIL"]
     assert "| 30 |" in report.per_model_table(rows, w.models)
 
