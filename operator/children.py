@@ -49,5 +49,8 @@ async def stop_child(proc: asyncio.subprocess.Process | None, grace: float = 5.0
     try:
         await asyncio.wait_for(proc.wait(), grace)
     except asyncio.TimeoutError:
-        proc.kill()
+        try:
+            proc.kill()
+        except ProcessLookupError:  # it exited between the timeout and the kill (seen under load)
+            pass
         await proc.wait()
