@@ -84,7 +84,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="igw-bench-"))
     tokenizer_dir = work / "tokenizer" if args.rerender else write_tokenizer(work / "tokenizer", bench_bin)
     date = dt.date.today().isoformat()
-    command = "igw bench " + " ".join(shlex.quote(a) for a in argv)
+    command = "igw bench " + " ".join(shlex.quote(a) for a in _reproducing(argv))
     slo = args.ttft_slo or time_scale  # 1 s of simulated GPU time
     meta: dict[str, Any] = {"date": date, "command": command.strip(), "quick": quick, "pods": pods,
                             "profile": ",".join(profiles), "time_scale": time_scale, "repeats": args.repeats,
@@ -159,6 +159,19 @@ async def run_cell(w: Any, router_names: list[str], settings: Settings, out_dir:
     add_ratios(rows)
     plot(w, rows, out_dir)
     return rows
+
+
+def _reproducing(argv: list[str]) -> list[str]:
+    """The command as it reproduces the figures: without --rerender and where the summary went."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--summary":
+            skip = True
+        elif a != "--rerender" and not a.startswith("--summary="):
+            out.append(a)
+    return out
 
 
 def rerender_cell(w: Any, router_names: list[str], out_dir: Path, slo: float) -> list[dict[str, Any]]:
