@@ -2,16 +2,19 @@
 director (director.py) for the decision, and answers in Envoy's protocol.
 
 One gRPC stream per HTTP request. Envoy sends the request headers, then the buffered body:
-1. Headers: the router answers CONTINUE. When this request may need its response read (token
-   usage, or a canary target whose name must be turned back into the one the client asked
-   for), the answer also turns on response-header processing for this request only
-   (`mode_override`); other requests never cost a response message.
+1. Headers: the router answers CONTINUE. When a model on this route is renamed to another
+   target (a canary), whose name must be turned back into the one the client asked for, the
+   answer also turns on response-header processing for this request (`mode_override`; Envoy
+   takes it only here, before the body names the model). Other routes never cost a response
+   message: token usage comes from the pods' own metrics (token_usage.py), so their responses
+   go from the pod through Envoy to the client without the router.
 2. Body: the director decides; the answer carries `x-gateway-destination-endpoint` (+ `envoy.lb`
    metadata), `x-gateway-model-name`, the body rewritten only when the target differs, and a
    route-cache clear so Envoy re-routes.
-3. Response headers (only when turned on): the response body is asked for — STREAMED for SSE,
-   BUFFERED for JSON — only when the model must be renamed back or usage is to be read.
-4. Response body: `model` renamed back, `usage` read into the token histograms.
+3. Response headers (renaming routes only): the response body is asked for — STREAMED for SSE,
+   BUFFERED for JSON — only when this request's model is renamed.
+4. Response body: `model` renamed back by a bytes replace (no JSON decode per chunk), `usage`
+   read on the way and claimed from the pod's own count.
 When Envoy ends the stream (the HTTP request is over), the director closes the request's books.
 
 Errors become ImmediateResponses with an OpenAI-style JSON body.
@@ -22,6 +25,7 @@ from __future__ import annotations
 from typing import AsyncIterator
 
 import grpc
+import structlog
 from envoy.config.core.v3 import base_pb2 as core
 from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2 as pm
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
@@ -30,9 +34,11 @@ from envoy.type.v3 import http_status_pb2
 from google.protobuf import duration_pb2, struct_pb2
 
 from .director import Director, Observer, RequestInfo, Route
-from .errors import GatewayError
+from .errors import GatewayError, internal
 from .fallbacks import CLUSTER_HEADER
 from .table import MODEL_HEADER
+
+log = structlog.get_logger("router")
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
 # Prefill/decode: the prefill pod, to which Envoy mirrors the request (see translate/envoy.py).
@@ -119,34 +125,38 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
                 if message is grpc.aio.EOF:
                     break
                 kind = message.WhichOneof("request")
-                if kind == "request_body":
-                    # BUFFERED mode delivers the whole body in one message.
-                    decided = await director.decide(info, message.request_body.body, extend_timeout)
-                    route = decided if isinstance(decided, Route) else None
-                    await write(self._answer(decided, True))
-                elif kind == "request_headers":
-                    for h in message.request_headers.headers.headers:
-                        key = h.key
-                        if key == ":path":
-                            path = _value(h)
-                        elif key == "x-request-id":
-                            request_id = _value(h)
-                    info = RequestInfo(pools, listener, path, request_id)
-                    if message.request_headers.end_of_stream:
-                        decided = await director.decide(info, None, extend_timeout)
+                try:
+                    if kind == "request_body":
+                        # BUFFERED mode delivers the whole body in one message.
+                        decided = await director.decide(info, message.request_body.body, extend_timeout)
                         route = decided if isinstance(decided, Route) else None
-                        await write(self._answer(decided, False))
-                    elif director.wants_response(info):
-                        await write(_CONTINUE_WANT_RESPONSE)
+                        await write(self._answer(decided, True))
+                    elif kind == "request_headers":
+                        for h in message.request_headers.headers.headers:
+                            key = h.key
+                            if key == ":path":
+                                path = _value(h)
+                            elif key == "x-request-id":
+                                request_id = _value(h)
+                        info = RequestInfo(pools, listener, path, request_id)
+                        if message.request_headers.end_of_stream:
+                            decided = await director.decide(info, None, extend_timeout)
+                            route = decided if isinstance(decided, Route) else None
+                            await write(self._answer(decided, False))
+                        elif director.wants_response(info):
+                            await write(_CONTINUE_WANT_RESPONSE)
+                        else:
+                            await write(_CONTINUE_HEADERS)
+                    elif kind == "response_headers":
+                        await write(self._on_response_headers(route, message.response_headers))
+                    elif kind == "response_body":
+                        await write(self._on_response_body(route, message.response_body))
                     else:
-                        await write(_CONTINUE_HEADERS)
-                elif kind == "response_headers":
-                    await write(self._on_response_headers(route, message.response_headers))
-                elif kind == "response_body":
-                    await write(self._on_response_body(route, message.response_body))
-                else:
-                    # A phase we did not ask for (another filter's mode override): let it pass.
-                    await write(_passthrough(kind))
+                        # A phase we did not ask for (another filter's mode override): let it pass.
+                        await write(_passthrough(kind))
+                except Exception:  # a bug costs this request a JSON error, never the stream
+                    log.exception("ext_proc message failed", kind=kind, path=path, request_id=request_id)
+                    await write(_failed(kind))
         finally:
             if route is not None:
                 director.finish(route)
@@ -215,12 +225,10 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             return _RESPONSE_HEADERS_PLAIN
         self.director.response_status(route, status)
         p = route.processor
-        if p is None or headers.end_of_stream or status >= 400 and not p.rewrites:
+        if p is None or headers.end_of_stream:
             return _RESPONSE_HEADERS_PLAIN
         if content_type.startswith("text/event-stream"):
-            if p.rewrites or route.include_usage:
-                return _RESPONSE_STREAMED
-            return _RESPONSE_HEADERS_PLAIN
+            return _RESPONSE_STREAMED
         if "json" in content_type:
             return _RESPONSE_BUFFERED
         return _RESPONSE_HEADERS_PLAIN
@@ -245,6 +253,14 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             self.director.usage(route, p.usage)
             p.usage = None
         return response
+
+
+def _failed(kind: str | None) -> pb.ProcessingResponse:
+    """The answer to a message whose handling failed: before the request is routed, a 500 in
+    the OpenAI shape; once a response flows, that response unchanged."""
+    if kind in ("request_headers", "request_body"):
+        return _immediate(internal("the router failed on this request"))
+    return _passthrough(kind)
 
 
 def _passthrough(kind: str | None) -> pb.ProcessingResponse:

@@ -8,9 +8,11 @@ from .base import Condition, KubeObject, ObjectMeta
 from .core import Pod
 from .gateway import CONTROLLER_NAME, Gateway, GatewayClass, HTTPRoute
 from .inference import InferenceModel, InferencePool
+from .parameters import GatewayParameters
 from .policy import InferenceTrafficPolicy
 
-AnyObject = Union[InferencePool, InferenceModel, InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod]
+AnyObject = Union[InferencePool, InferenceModel, InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod,
+                  GatewayParameters]
 
 # (group of apiVersion, kind) → model. A kind whose versions differ gets one model per version
 # (key the group and version it differs by) and each converts with `internal()`
@@ -19,6 +21,7 @@ KINDS: dict[tuple[str, str], type[KubeObject]] = {  # key: (group or apiVersion,
     ("inference.networking.x-k8s.io", "InferencePool"): InferencePool,
     ("inference.networking.x-k8s.io", "InferenceModel"): InferenceModel,
     ("inferenceextension.alibabacloud.com", "InferenceTrafficPolicy"): InferenceTrafficPolicy,
+    ("inferenceextension.alibabacloud.com", "GatewayParameters"): GatewayParameters,
     ("gateway.networking.k8s.io", "GatewayClass"): GatewayClass,
     ("gateway.networking.k8s.io", "Gateway"): Gateway,
     ("gateway.networking.k8s.io", "HTTPRoute"): HTTPRoute,
@@ -42,7 +45,7 @@ def parse_object(doc: dict[str, Any]) -> AnyObject | None:
 
 
 __all__ = [
-    "AnyObject", "Condition", "CONTROLLER_NAME", "Gateway", "GatewayClass", "HTTPRoute",
+    "AnyObject", "Condition", "CONTROLLER_NAME", "Gateway", "GatewayClass", "GatewayParameters", "HTTPRoute",
     "InferenceModel", "InferencePool", "InferenceTrafficPolicy", "KINDS", "KubeObject",
     "ObjectMeta", "Pod", "model_for", "parse_object",
 ]

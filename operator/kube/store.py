@@ -47,6 +47,7 @@ WATCHED = (
     WatchedKind(GATEWAY_GROUP, "v1", "gatewayclasses", "GatewayClass", namespaced=False),
     WatchedKind(GATEWAY_GROUP, "v1", "gateways", "Gateway"),
     WatchedKind(GATEWAY_GROUP, "v1", "httproutes", "HTTPRoute"),
+    WatchedKind(POLICY_GROUP, "v1alpha1", "gatewayparameters", "GatewayParameters"),
 )
 KIND_BY_NAME = {w.kind: w for w in WATCHED}
 
@@ -104,21 +105,27 @@ class ObjectStore:
         self.on_change()
         return True
 
-    def replace_kind(self, kind: str, items: Iterable[dict[str, Any]]) -> None:
-        """A full listing of one kind (initial sync, periodic resync): also drops the missed deletes."""
+    def replace_kind(self, kind: str, items: Iterable[dict[str, Any]], namespaces: set[str] | None = None) -> None:
+        """A full listing of one kind (initial sync, periodic resync), of every namespace or of
+        `namespaces` only: also drops the missed deletes there."""
         seen = set()
         for raw in items:
             raw = {"kind": kind, **raw}
             self.put(raw)
             meta = raw.get("metadata", {})
             seen.add(object_key(kind, meta.get("namespace") or "default", meta.get("name", "")))
-        for key in [k for k in self._raw if k[0] == kind and k not in seen]:
+        for key in [k for k in self._raw if k[0] == kind and k not in seen
+                    and (namespaces is None or k[1] in namespaces)]:
             self.remove(*key)
 
-    def set_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
-        """Record a status we just wrote (before its watch event comes back)."""
+    def set_status(self, key: ObjectKey, status: dict[str, Any], resource_version: str | None = None) -> None:
+        """Record a status we just wrote, and the resourceVersion the write made (before its
+        watch event comes back), so the next write is not refused as stale."""
         if key in self._raw:
-            self._raw[key] = {**self._raw[key], "status": copy.deepcopy(status)}
+            raw = {**self._raw[key], "status": copy.deepcopy(status)}
+            if resource_version:
+                raw["metadata"] = {**raw.get("metadata", {}), "resourceVersion": resource_version}
+            self._raw[key] = raw
 
     # ---- pods: one object, possibly selected by several pool selectors
     def put_pod(self, raw: dict[str, Any], source: PodSelector) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..api import (
-    AnyObject, Gateway, GatewayClass, HTTPRoute, InferenceModel, InferencePool,
+    AnyObject, Gateway, GatewayClass, GatewayParameters, HTTPRoute, InferenceModel, InferencePool,
     InferenceTrafficPolicy, Pod,
 )
 
@@ -20,6 +20,7 @@ class ObjectSet:
     gateways: tuple[Gateway, ...] = ()
     routes: tuple[HTTPRoute, ...] = ()
     pods: tuple[Pod, ...] = ()
+    gateway_parameters: tuple[GatewayParameters, ...] = ()
     by_key: dict[tuple[str, str, str], AnyObject] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -44,6 +45,7 @@ class ObjectSet:
             gateways=of_kind("Gateway"),
             routes=of_kind("HTTPRoute"),
             pods=of_kind("Pod"),
+            gateway_parameters=of_kind("GatewayParameters"),
             by_key=latest,
         )
 

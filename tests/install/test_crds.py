@@ -33,6 +33,7 @@ EXPECTED = {
     "inferencepools.inference.networking.x-k8s.io": ("InferencePool", "v1alpha2", "infpool"),
     "inferencemodels.inference.networking.x-k8s.io": ("InferenceModel", "v1alpha2", "infmodel"),
     "inferencetrafficpolicies.inferenceextension.alibabacloud.com": ("InferenceTrafficPolicy", "v1alpha1", "itp"),
+    "gatewayparameters.inferenceextension.alibabacloud.com": ("GatewayParameters", "v1alpha1", "gwparams"),
 }
 
 
