@@ -67,3 +67,13 @@ def test_answers_age_out_the_oldest_prefixes_as_the_pod_would_evict_them():
     index.record("a", block_hashes("n" * 64 * 30, "m"), output_tokens=480)
     assert index.match(old) == {}
     assert len(index) == 100
+
+
+def test_export_leaves_out_the_room_answers_took():
+    from inference_gateway.router.prefix_index import PrefixIndex, block_hashes
+
+    index = PrefixIndex()
+    hashes = block_hashes("e" * 64 * 3, "m")
+    index.record("a", hashes, output_tokens=64)  # 4 blocks of answer
+    assert len(index) == 7
+    assert list(index.export()) == [("a", hashes)]
