@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from inference_gateway.bench.probes import _descendants, _machine
+from inference_gateway.operator.children import tied
 from inference_gateway.operator.ports import free_port
 
 MODEL = "bench-model"
@@ -50,7 +51,7 @@ class Proc:
 
     def __init__(self, argv: list[str], ready: bool = True) -> None:
         self.argv = argv
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.p = subprocess.Popen(tied(argv), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         if ready:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:

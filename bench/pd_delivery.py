@@ -22,6 +22,7 @@ from pathlib import Path
 import aiohttp
 
 from inference_gateway.bench.probes import process_cpu_seconds as cpu_seconds
+from inference_gateway.operator.children import tied
 from inference_gateway.operator.ports import free_port
 from inference_gateway.cli.sim_fleet import SimFleet
 
@@ -76,10 +77,10 @@ async def measure(mode: str, prefill: SimFleet, decode: SimFleet, args: argparse
     (d / "gateway.yaml").write_text((EXAMPLES / "gateway.yaml").read_text().replace("port: 8080", f"port: {listen}"))
     (d / "pods.yaml").write_text(prefill.pods_yaml() + "---\n" + decode.pods_yaml())
     igw = Path(sys.executable).parent / "igw"
-    proc = subprocess.Popen([str(igw), "--log-level", "warning", "run", "--manifests", str(d), "--pd-delivery", mode,
+    proc = subprocess.Popen(tied([str(igw), "--log-level", "warning", "run", "--manifests", str(d), "--pd-delivery", mode,
                              "--ext-proc-port", str(free_port()), "--health-port", "0", "--metrics-port", "0",
                              "--xds-port", str(free_port()), "--admin-port", str(free_port()),
-                             "--envoy-concurrency", "1", "--no-usage-metrics"],
+                             "--envoy-concurrency", "1", "--no-usage-metrics"]),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         await wait_port(listen)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import aiohttp
 import yaml
 
-from inference_gateway.operator.children import stop_child
+from inference_gateway.operator.children import spawn, stop_child
 from inference_gateway.operator.envoy_process import EnvoyProcess
 from inference_gateway.operator.ports import free_port
 from inference_gateway.cli.sim_fleet import SimFleet, SimPod
@@ -248,7 +248,7 @@ class SglangRouter:
                         "--log-level", "warn", "--request-timeout-secs", "600"]
         log = open(self.workdir / "sglang-router.log", "ab")
         try:
-            self.process = await asyncio.create_subprocess_exec(
+            self.process = await spawn(
                 *self.command, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
                 env={**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"})
         finally:

@@ -14,6 +14,8 @@ from typing import Any, Callable
 import aiohttp
 import yaml
 
+from inference_gateway.operator.children import spawn
+
 from .probes import CpuSampler, counters_delta, scrape_pods
 from .report import parse_client_reports
 from .pd_pods import PdPods
@@ -136,7 +138,7 @@ async def run_inference_perf(w: Workload, url: str, settings: Settings, raw_dir:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     log = open(raw_dir / "inference-perf.log", "wb")
     try:
-        proc = await asyncio.create_subprocess_exec(
+        proc = await spawn(
             str(settings.bench_bin / "python"), "-P", "-c", CLIENT_LAUNCHER, "--config_file", str(config_path),
             stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(raw_dir),
             env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "NO_COLOR": "1",

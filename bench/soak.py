@@ -31,7 +31,7 @@ from pathlib import Path
 
 import aiohttp
 
-from inference_gateway.operator.children import stop_child
+from inference_gateway.operator.children import spawn, stop_child
 from inference_gateway.operator.ports import free_port
 from inference_gateway.cli.sim_fleet import SimFleet
 
@@ -234,7 +234,7 @@ async def main(args: argparse.Namespace) -> int:
     try:
         manifests(workdir, fleet, port)
         log = open(workdir / "igw.log", "wb")
-        proc = await asyncio.create_subprocess_exec(
+        proc = await spawn(
             sys.executable, "-P", "-m", "inference_gateway.cli.main", "run", "--manifests", str(workdir),
             "--listen-address", GATEWAY_IP, "--router-host", GATEWAY_IP, "--ext-proc-port", str(free_port(GATEWAY_IP)),
             "--health-port", "0", "--metrics-port", str(metrics_port), "--xds-port", str(free_port()),

@@ -22,6 +22,7 @@ import pytest
 from inference_gateway.cli.demo import send
 from inference_gateway.cli.sim_fleet import SimFleet
 from inference_gateway.cli.standalone import Standalone, StandaloneSettings
+from inference_gateway.operator.children import spawn
 from inference_gateway.router.server import RouterSettings
 
 from support.env import VLLM_LABELS, free_port, gateway_yaml, write_manifests
@@ -163,7 +164,7 @@ async def test_igw_run_with_router_replicas(tmp_path, vllm_fleet):
     d = manifests(tmp_path, "cli", vllm_fleet)
     port = free_port()
     (d / "gateway.yaml").write_text(gateway_yaml(port))
-    proc = await asyncio.create_subprocess_exec(
+    proc = await spawn(
         sys.executable, "-P", "-c", "import sys; from inference_gateway.cli.main import main; sys.exit(main())",
         "--log-level", "warning", "run", "--manifests", str(d), "--router-replicas", "3", "--router-host", "127.6.1.6",
         "--ext-proc-port", str(free_port("127.6.1.6")), "--health-port", "0", "--metrics-port", "0",

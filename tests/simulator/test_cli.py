@@ -9,13 +9,14 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from inference_gateway.operator.children import tied
 from support.env import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-P", "-m", "inference_gateway.simulator", *args],
+    return subprocess.Popen(tied([sys.executable, "-P", "-m", "inference_gateway.simulator", *args]),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from inference_gateway.operator.children import tied
 from inference_gateway.simulator.hf_tokenizer_files import write_tokenizer_dir
 from support.env import free_port
 
@@ -47,14 +48,14 @@ class Procs:
         self.procs: list[subprocess.Popen] = []
 
     def sim(self, host: str, port: int, *args: str) -> None:
-        p = subprocess.Popen([sys.executable, "-P", "-m", "inference_gateway.simulator", "--runtime", "sglang",
-                              "--host", host, "--port", str(port), "--profile", "test-tiny", *args],
+        p = subprocess.Popen(tied([sys.executable, "-P", "-m", "inference_gateway.simulator", "--runtime", "sglang",
+                                   "--host", host, "--port", str(port), "--profile", "test-tiny", *args]),
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
         self.procs.append(p)
         assert p.stdout is not None and p.stdout.readline().startswith("READY")
 
     def router(self, port: int, *args: str) -> str:
-        p = subprocess.Popen([SMG, "launch", "--host", "127.0.0.1", "--port", str(port), *args],
+        p = subprocess.Popen(tied([SMG, "launch", "--host", "127.0.0.1", "--port", str(port), *args]),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(p)
         base = f"http://127.0.0.1:{port}"
