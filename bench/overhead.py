@@ -93,21 +93,6 @@ class RouterMeter:
         return result, max(0.0, used) / max(1, result["requests"]) * 1e6
 
 
-def two_messages(args: argparse.Namespace, workdir: Path, upstream: tuple[str, int], short: Path) -> dict:
-    """The sustained-load phase through a gateway that keeps the request-headers message."""
-    gw, port, _, admin = start_gateway(workdir, upstream, args.envoy_concurrency, args.log_level,
-                                       usage=not args.no_usage, one_message=False)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        meter = RouterMeter(gw.pid, admin)
-        client(url, short, 4, count=200)
-        r, cpu = meter.run(lambda: client(url, short, args.connections, duration=args.duration))
-        return {"two-msg rps": r["rps"], "two-msg p50": r["p50"], "two-msg p99": r["p99"],
-                "two-msg errors": r["errors"], "two-msg cpu": cpu, "two-msg messages": meter.messages}
-    finally:
-        gw.stop()
-
-
 def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstream: tuple[str, int]) -> dict:
     """Every figure of one repeat: {name: value}."""
     out: dict[str, float] = {}
@@ -144,8 +129,6 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
         out.update({"gateway rps": r["rps"], "gateway p50": r["p50"], "gateway p99": r["p99"],
                     "gateway errors": r["errors"], "gateway cpu": cpu})
         out["gateway messages"] = meter.messages
-        if args.compare_two_messages:
-            out.update(two_messages(args, workdir, upstream, short))
         at_once, count = LATENCY_STREAMS
         cpu_at_once, cpu_count = CPU_STREAMS
         for tokens in STREAM_TOKENS:
@@ -197,10 +180,6 @@ def report(runs: list[dict], args: argparse.Namespace) -> None:
     print(f"{'gateway (one router)':<28}{m('gateway rps'):>9.0f}{m('gateway p50'):>9.2f}{m('gateway p99'):>9.2f}"
           f"{100 * m('gateway rps') / m('plain rps'):>11.0f}%{m('gateway cpu'):>13.0f} µs"
           f"  ({m('gateway messages'):.1f} ext_proc messages/req)")
-    if "two-msg rps" in runs[0]:
-        print(f"{'gateway, two messages/req':<28}{m('two-msg rps'):>9.0f}{m('two-msg p50'):>9.2f}"
-              f"{m('two-msg p99'):>9.2f}{100 * m('two-msg rps') / m('plain rps'):>11.0f}%{m('two-msg cpu'):>13.0f} µs"
-              f"  ({m('two-msg messages'):.1f} ext_proc messages/req)")
     print(f"one router process at that CPU per request, on a core of its own: {1e6 / m('gateway cpu'):,.0f} req/s "
           "(on this machine the client, Envoy and the upstream share the cores)")
     print(f"\nstreamed, include_usage, one SSE event per token (latency: {LATENCY_STREAMS[0]} at a time, whole "
@@ -239,16 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--envoy-concurrency", type=int, default=1, help="Envoy workers, same for plain and gateway")
     p.add_argument("--log-level", default="info", help="the router's log level (info: a line per request)")
     p.add_argument("--no-usage", action="store_true", help="the router without token metrics")
-    p.add_argument("--compare-two-messages", action="store_true",
-                   help="also a gateway whose Envoy sends two ext_proc messages per request (headers, body) "
-                        "everywhere, measured under the same sustained load right after the other")
-    p.add_argument("--two-messages", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--serve-gateway", metavar="MANIFESTS", help=argparse.SUPPRESS)
     p.add_argument("--admin-port", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_gateway:
         asyncio.run(serve_gateway(args.serve_gateway, args.envoy_concurrency, args.log_level, not args.no_usage,
-                                  args.admin_port, one_message=not args.two_messages))
+                                  args.admin_port))
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="igw-overhead-"))

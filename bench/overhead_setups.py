@@ -188,7 +188,7 @@ spec:
 
 
 async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, usage: bool,
-                        admin_port: int, one_message: bool = True) -> None:
+                        admin_port: int) -> None:
     """The gateway process: the router in-process with the file provider, Envoy as its child.
     SIGTERM stops it cleanly (Envoy by PID) rather than killing Python mid-flight."""
     from inference_gateway.cli.standalone import Standalone, StandaloneSettings  # noqa: PLC0415
@@ -199,8 +199,7 @@ async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, 
     gateway = Standalone(StandaloneSettings(
         manifests=[Path(manifests)], envoy_concurrency=envoy_concurrency,
         router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=0, read_usage=usage),
-        xds_port=free_port(), admin_port=admin_port, workdir=Path(manifests).parent / "envoy",
-        one_message=one_message))
+        xds_port=free_port(), admin_port=admin_port, workdir=Path(manifests).parent / "envoy"))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await gateway.start()
@@ -221,8 +220,7 @@ async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, 
 
 
 def start_gateway(workdir: Path, upstream: tuple[str, int], envoy_concurrency: int, log_level: str,
-                  usage: bool = True, strategy: str = "PREFIX_CACHE",
-                  one_message: bool = True) -> tuple[Proc, int, int, int]:
+                  usage: bool = True, strategy: str = "PREFIX_CACHE") -> tuple[Proc, int, int, int]:
     """The gateway process, its two listeners' ports (plain routes, canary route) and its
     Envoy's admin port."""
     listen, canary, admin = free_port(), free_port(), free_port()
@@ -233,8 +231,6 @@ def start_gateway(workdir: Path, upstream: tuple[str, int], envoy_concurrency: i
             "--envoy-concurrency", str(envoy_concurrency), "--log-level", log_level, "--admin-port", str(admin)]
     if not usage:
         argv.append("--no-usage")
-    if not one_message:
-        argv.append("--two-messages")
     proc = Proc(argv)
     wait_port("127.0.0.1", listen)
     wait_port("127.0.0.1", canary)
