@@ -42,7 +42,6 @@ class StandaloneSettings:
     # SIGTERM: seconds in-flight requests get to finish (the chart's terminationGracePeriodSeconds is longer).
     shutdown_grace: float = 30.0
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
-    one_message: bool = True  # EnvoySettings.one_message (bench/overhead.py turns it off to compare)
 
 
 class Standalone:
@@ -54,8 +53,7 @@ class Standalone:
         self.provider = FileProvider(settings.manifests, self.apply, settings.reload_interval)
         self.envoy_settings = EnvoySettings(
             bind_address=settings.listen_address,
-            ext_proc_address=(settings.router.host, settings.router.ext_proc_port),
-            one_message=settings.one_message)
+            ext_proc_address=(settings.router.host, settings.router.ext_proc_port))
         self.envoy: EnvoyProcess | None = None
         self.translation: Translation | None = None
         self.problems = ProblemLog(log)

@@ -27,7 +27,6 @@ from inference_gateway.router.table import RoutingTable
 
 from .features import FEATURES
 from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
-from .one_message import REQUEST_ATTRIBUTES, buffer_filter, with_one_message
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
 PREFILL_HEADER = "x-gateway-prefill-endpoint"  # prefill/decode pools: the prefill pod
@@ -73,9 +72,6 @@ class EnvoySettings:
     # A last route answering 404 itself (ext_proc off) for paths no HTTPRoute matches, as the
     # Gateway API asks; without it the router sees a request that carries no pool.
     not_found_route: bool = False
-    # One ext_proc message per request where the rule allows it (one_message.py); False keeps
-    # two everywhere (bench/overhead.py compares both).
-    one_message: bool = True
 
 
 @dataclass
@@ -233,17 +229,13 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             # The router turns on response processing per request (model rewrite back to the
             # name the client asked for, token usage) instead of paying for it on every request.
             "allow_mode_override": True,
-            "request_attributes": list(REQUEST_ATTRIBUTES),  # for one-message routes (one_message.py)
         }},
-        buffer_filter(BODY_LIMIT_BYTES),  # holds the headers on one-message routes (one_message.py)
         {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}},
     ]
 
 
-def _route_config(listener: ListenerIR, settings: EnvoySettings, table: RoutingTable) -> dict[str, Any]:
-    routes = [r for route in listener.routes
-              for r in with_one_message(_routes(route, settings), route, listener.name, table, BODY_LIMIT_BYTES,
-                                         settings.one_message)]
+def _route_config(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
+    routes = [r for route in listener.routes for r in _routes(route, settings)]
     if settings.not_found_route:
         routes.append({
             "name": f"{listener.name}/not-found",
@@ -257,7 +249,7 @@ def _route_config(listener: ListenerIR, settings: EnvoySettings, table: RoutingT
     return {"name": listener.name, "virtual_hosts": [{"name": listener.name, "domains": domains, "routes": routes}]}
 
 
-def _listener(listener: ListenerIR, settings: EnvoySettings, table: RoutingTable) -> dict[str, Any]:
+def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
     hcm: dict[str, Any] = {
         "@type": HCM_TYPE,
         "stat_prefix": listener.name.replace("/", "_"),
@@ -269,7 +261,7 @@ def _listener(listener: ListenerIR, settings: EnvoySettings, table: RoutingTable
     if settings.rds:
         hcm["rds"] = {"config_source": {"ads": {}, "resource_api_version": "V3"}, "route_config_name": listener.name}
     else:
-        hcm["route_config"] = _route_config(listener, settings, table)
+        hcm["route_config"] = _route_config(listener, settings)
     built = {
         "name": listener.name,
         "address": {"socket_address": {"address": settings.bind_address, "port_value": listener.port}},
@@ -332,9 +324,9 @@ def _ext_proc_target(ir: GatewayIR, settings: EnvoySettings, namespace: str) -> 
 def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings = EnvoySettings(),
                     namespace: str = "default") -> EnvoyResources:
     res = EnvoyResources()
-    res.listeners = [_listener(listener, settings, table) for listener in ir.listeners]
+    res.listeners = [_listener(listener, settings) for listener in ir.listeners]
     if settings.rds:
-        res.routes = [_route_config(listener, settings, table) for listener in ir.listeners]
+        res.routes = [_route_config(listener, settings) for listener in ir.listeners]
     host, port = _ext_proc_target(ir, settings, namespace)
     res.clusters.append(static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
     res.clusters.append({
