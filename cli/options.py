@@ -34,6 +34,11 @@ def router_arguments(p: argparse.ArgumentParser) -> None:
                    help="precise prefix mode: the model servers' tokenizer.json (default: the simulator's tokenizer)")
     g.add_argument("--no-usage-metrics", action="store_true",
                    help="no token histograms (they come from the pods' own token metrics, not from responses)")
+    g.add_argument("--peer-listen", default=None, metavar="ENDPOINT",
+                   help="share the prefix index with other router replicas: this replica's ZMQ endpoint "
+                        "(e.g. tcp://127.0.0.1:5600; in a cluster, tcp://$POD_IP:5600)")
+    g.add_argument("--peers", default="", metavar="ENDPOINT,...",
+                   help="the other replicas' --peer-listen endpoints (in a cluster they are discovered)")
 
 
 def router_settings(args: argparse.Namespace) -> RouterSettings:
@@ -42,7 +47,8 @@ def router_settings(args: argparse.Namespace) -> RouterSettings:
                           stale_after=args.stale_after,
                           scheduler_config=str(args.scheduler_config) if args.scheduler_config else None,
                           read_usage=not args.no_usage_metrics, pd_delivery=args.pd_delivery,
-                          tokenizer=args.tokenizer)
+                          tokenizer=args.tokenizer, peer_listen=args.peer_listen,
+                          peers=tuple(p.strip() for p in args.peers.split(",") if p.strip()))
 
 
 def gateway_arguments(p: argparse.ArgumentParser) -> None:
@@ -53,6 +59,13 @@ def gateway_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--admin-port", type=int, default=19000, help="Envoy admin port (always on 127.0.0.1)")
     g.add_argument("--envoy-concurrency", type=int, default=2, help="Envoy worker threads")
     g.add_argument("--envoy-log-level", default="warning")
+    g.add_argument("--router-only", action="store_true",
+                   help="run a router replica only (no Envoy): another gateway's Envoy calls it")
+    g.add_argument("--ext-proc-endpoint", action="append", default=[], metavar="HOST:PORT",
+                   help="router replica(s) Envoy calls instead of this process's router (repeatable)")
+    g.add_argument("--router-replicas", type=int, default=1, metavar="N",
+                   help="route with N router processes (this one and N-1 children sharing the prefix index; "
+                        "Envoy spreads ext_proc streams over them): one core each")
     g.add_argument("--shutdown-grace", type=float, default=30.0, metavar="SECONDS",
                    help="on SIGTERM, how long requests in flight may take to finish (default 30; keep it "
                         "below the pod's terminationGracePeriodSeconds)")
@@ -90,6 +103,13 @@ def proxy_defaults(text: str) -> GatewayParametersSpec:
     except ValidationError as err:
         raise argparse.ArgumentTypeError("; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in err.errors())) from None
+
+
+def host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"igw: --ext-proc-endpoint {text!r}: expected HOST:PORT")
+    return host, int(port)
 
 
 async def until_signalled() -> None:

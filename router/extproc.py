@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import AsyncIterator
 
 import grpc
+import structlog
 from envoy.config.core.v3 import base_pb2 as core
 from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2 as pm
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
@@ -33,9 +34,11 @@ from envoy.type.v3 import http_status_pb2
 from google.protobuf import duration_pb2, struct_pb2
 
 from .director import Director, Observer, RequestInfo, Route
-from .errors import GatewayError
+from .errors import GatewayError, internal
 from .fallbacks import CLUSTER_HEADER
 from .table import MODEL_HEADER
+
+log = structlog.get_logger("router")
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
 # Prefill/decode: the prefill pod, to which Envoy mirrors the request (see translate/envoy.py).
@@ -122,34 +125,38 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
                 if message is grpc.aio.EOF:
                     break
                 kind = message.WhichOneof("request")
-                if kind == "request_body":
-                    # BUFFERED mode delivers the whole body in one message.
-                    decided = await director.decide(info, message.request_body.body, extend_timeout)
-                    route = decided if isinstance(decided, Route) else None
-                    await write(self._answer(decided, True))
-                elif kind == "request_headers":
-                    for h in message.request_headers.headers.headers:
-                        key = h.key
-                        if key == ":path":
-                            path = _value(h)
-                        elif key == "x-request-id":
-                            request_id = _value(h)
-                    info = RequestInfo(pools, listener, path, request_id)
-                    if message.request_headers.end_of_stream:
-                        decided = await director.decide(info, None, extend_timeout)
+                try:
+                    if kind == "request_body":
+                        # BUFFERED mode delivers the whole body in one message.
+                        decided = await director.decide(info, message.request_body.body, extend_timeout)
                         route = decided if isinstance(decided, Route) else None
-                        await write(self._answer(decided, False))
-                    elif director.wants_response(info):
-                        await write(_CONTINUE_WANT_RESPONSE)
+                        await write(self._answer(decided, True))
+                    elif kind == "request_headers":
+                        for h in message.request_headers.headers.headers:
+                            key = h.key
+                            if key == ":path":
+                                path = _value(h)
+                            elif key == "x-request-id":
+                                request_id = _value(h)
+                        info = RequestInfo(pools, listener, path, request_id)
+                        if message.request_headers.end_of_stream:
+                            decided = await director.decide(info, None, extend_timeout)
+                            route = decided if isinstance(decided, Route) else None
+                            await write(self._answer(decided, False))
+                        elif director.wants_response(info):
+                            await write(_CONTINUE_WANT_RESPONSE)
+                        else:
+                            await write(_CONTINUE_HEADERS)
+                    elif kind == "response_headers":
+                        await write(self._on_response_headers(route, message.response_headers))
+                    elif kind == "response_body":
+                        await write(self._on_response_body(route, message.response_body))
                     else:
-                        await write(_CONTINUE_HEADERS)
-                elif kind == "response_headers":
-                    await write(self._on_response_headers(route, message.response_headers))
-                elif kind == "response_body":
-                    await write(self._on_response_body(route, message.response_body))
-                else:
-                    # A phase we did not ask for (another filter's mode override): let it pass.
-                    await write(_passthrough(kind))
+                        # A phase we did not ask for (another filter's mode override): let it pass.
+                        await write(_passthrough(kind))
+                except Exception:  # a bug costs this request a JSON error, never the stream
+                    log.exception("ext_proc message failed", kind=kind, path=path, request_id=request_id)
+                    await write(_failed(kind))
         finally:
             if route is not None:
                 director.finish(route)
@@ -246,6 +253,14 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             self.director.usage(route, p.usage)
             p.usage = None
         return response
+
+
+def _failed(kind: str | None) -> pb.ProcessingResponse:
+    """The answer to a message whose handling failed: before the request is routed, a 500 in
+    the OpenAI shape; once a response flows, that response unchanged."""
+    if kind in ("request_headers", "request_body"):
+        return _immediate(internal("the router failed on this request"))
+    return _passthrough(kind)
 
 
 def _passthrough(kind: str | None) -> pb.ProcessingResponse:

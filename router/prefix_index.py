@@ -11,6 +11,7 @@ many leading blocks of a new prompt it holds; like vLLM's lookup it stops at the
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Callable, Iterator
 
 import xxhash
 
@@ -46,6 +47,10 @@ class PrefixIndex(BlockHolders):
         super().__init__()
         self._lru: dict[str, OrderedDict[int, None]] = {}
         self._capacity: dict[str, int] = {}
+        self._churn = 0
+        # Told of every local pick (router/peer_sync.py publishes it to the other replicas);
+        # what they publish comes back through apply(), which tells no one.
+        self.on_record: Callable[[str, list[int]], None] | None = None
 
     def __len__(self) -> int:
         return sum(len(lru) for lru in self._lru.values())
@@ -53,7 +58,24 @@ class PrefixIndex(BlockHolders):
     def set_capacity(self, address: str, blocks: int) -> None:
         self._capacity[address] = blocks
 
-    def record(self, address: str, hashes: list[int]) -> None:
+    def capacity(self, address: str) -> int | None:
+        return self._capacity.get(address)
+
+    def record(self, address: str, hashes: list[int], output_tokens: int = 0) -> None:
+        self.apply(address, hashes, output_tokens)
+        if self.on_record is not None:
+            self.on_record(address, hashes)
+
+    def export(self) -> Iterator[tuple[str, list[int]]]:
+        """Each endpoint's blocks, least recently used first: apply()ing them in this order
+        rebuilds the same LRU elsewhere (the room answers took is not exported)."""
+        for address, lru in list(self._lru.items()):
+            yield address, [h for h in lru if h >= 0]
+
+    def apply(self, address: str, hashes: list[int], output_tokens: int = 0) -> None:
+        """The pod now holds `hashes`, most recent last. Its answer takes cache room too
+        (`output_tokens`, in blocks), so that much of the oldest content is aged out: under
+        churn the pod evicts what it was sent long ago, and so must this estimate."""
         lru = self._lru.get(address)
         if lru is None:
             lru = self._lru[address] = OrderedDict()
@@ -63,6 +85,9 @@ class PrefixIndex(BlockHolders):
             else:
                 lru[h] = None
                 self._add(address, h)
+        for _ in range(output_tokens * CHARS_PER_TOKEN // BLOCK_CHARS):
+            self._churn -= 1  # a key no prompt hash can equal (hashes are unsigned)
+            lru[self._churn] = None
         capacity = self._capacity.get(address, DEFAULT_CAPACITY)
         while len(lru) > capacity:
             self._drop(address, lru.popitem(last=False)[0])

@@ -49,6 +49,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - {{ .Values.ports.metrics | quote }}
 - --xds-port
 - {{ .Values.ports.xds | quote }}
+- --operator-service
+- {{ include "igw.fullname" . | quote }}
+{{- if gt (int .Values.replicaCount) 1 }}
+- --peer-listen
+- "tcp://$(POD_IP):{{ .Values.ports.peerSync }}"
+{{- end }}
+{{- range $flag, $value := .Values.edgeLimits }}
+- --{{ $flag }}
+- {{ $value | quote }}
+{{- end }}
 {{- with .Values.proxyDefaults }}
 - --proxy-defaults
 - {{ toJson . | quote }}
