@@ -9,19 +9,27 @@ from .core import Pod
 from .gateway import CONTROLLER_NAME, Gateway, GatewayClass, HTTPRoute
 from .inference import InferenceModel, InferencePool
 from .policy import InferenceTrafficPolicy
+from .v1_objectives import InferenceModelRewrite, InferenceObjective
+from .v1_pool import INFERENCE_V1_GROUP, AnyPool, InferencePoolV1, PoolView, pool_view
+from .v1_service import Service
 
-AnyObject = Union[InferencePool, InferenceModel, InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod]
+AnyObject = Union[InferencePool, InferencePoolV1, InferenceModel, InferenceObjective, InferenceModelRewrite,
+                  InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod, Service]
 
-# (group of apiVersion, kind) → model. Versions are not distinguished: the fields we read are
-# the same in every version we accept.
+# (group of apiVersion, kind) → model. The Inference Extension's two InferencePool versions live
+# in two groups (v1alpha2 in x-k8s.io, v1 in k8s.io), so the group tells them apart.
 KINDS: dict[tuple[str, str], type[KubeObject]] = {
     ("inference.networking.x-k8s.io", "InferencePool"): InferencePool,
+    (INFERENCE_V1_GROUP, "InferencePool"): InferencePoolV1,
     ("inference.networking.x-k8s.io", "InferenceModel"): InferenceModel,
+    ("inference.networking.x-k8s.io", "InferenceObjective"): InferenceObjective,
+    ("inference.networking.x-k8s.io", "InferenceModelRewrite"): InferenceModelRewrite,
     ("inferenceextension.alibabacloud.com", "InferenceTrafficPolicy"): InferenceTrafficPolicy,
     ("gateway.networking.k8s.io", "GatewayClass"): GatewayClass,
     ("gateway.networking.k8s.io", "Gateway"): Gateway,
     ("gateway.networking.k8s.io", "HTTPRoute"): HTTPRoute,
     ("", "Pod"): Pod,
+    ("", "Service"): Service,  # only endpoint-picker Services are read
 }
 
 
@@ -33,7 +41,8 @@ def model_for(doc: dict[str, Any]) -> type[KubeObject] | None:
 
 
 __all__ = [
-    "AnyObject", "Condition", "CONTROLLER_NAME", "Gateway", "GatewayClass", "HTTPRoute",
+    "AnyObject", "AnyPool", "Condition", "INFERENCE_V1_GROUP", "InferenceModelRewrite", "InferenceObjective",
+    "InferencePoolV1", "PoolView", "Service", "pool_view", "CONTROLLER_NAME", "Gateway", "GatewayClass", "HTTPRoute",
     "InferenceModel", "InferencePool", "InferenceTrafficPolicy", "KINDS", "KubeObject",
     "ObjectMeta", "Pod", "model_for",
 ]

@@ -140,7 +140,7 @@ class ObjectStore:
 
     # ---- reads
     def object_set(self) -> ObjectSet:
-        return ObjectSet.of(self._parsed.values())
+        return ObjectSet.of(self._parsed.values(), services_listed=False)  # Services are not watched
 
     def raw(self, key: ObjectKey) -> dict[str, Any] | None:
         return self._raw.get(key)

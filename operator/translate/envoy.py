@@ -33,6 +33,12 @@ POOLS_METADATA_KEY = "x-igw-pools"
 LISTENER_METADATA_KEY = "x-igw-listener"
 EXT_PROC_CLUSTER = "igw-ext-proc"
 ORIGINAL_DST_CLUSTER = "igw-original-dst"
+ORIGINAL_DST_H2C_CLUSTER = "igw-original-dst-h2c"  # v1 pools with appProtocol kubernetes.io/h2c
+# The endpoint picker protocol's report of the endpoint that served the request: Envoy adds it
+# as a response header on the picked route, the header_to_metadata filter moves it into
+# `envoy.lb` metadata, and ext_proc forwards that namespace to the picker with the response.
+SERVED_HEADER = "x-gateway-destination-endpoint-served"
+HEADER_TO_METADATA_TYPE = "type.googleapis.com/envoy.extensions.filters.http.header_to_metadata.v3.Config"
 XDS_CLUSTER = "igw-xds"
 
 T = "type.googleapis.com/"
@@ -134,6 +140,78 @@ def _per_route_ext_proc(route: RouteIR, settings: EnvoySettings) -> dict[str, An
     return {"@type": EXT_PROC_PER_ROUTE_TYPE, "overrides": overrides}
 
 
+# What an external endpoint picker is sent: the Inference Extension's gateways stream the body
+# in full duplex (their pickers hold the headers answer until the body is in) and send the
+# response headers, which carry the served-endpoint report.
+_PICKER_MODE = {
+    "request_header_mode": "SEND", "response_header_mode": "SEND",
+    "request_body_mode": "FULL_DUPLEX_STREAMED", "response_body_mode": "NONE",
+    "request_trailer_mode": "SEND", "response_trailer_mode": "SKIP",
+}
+
+
+def _backend_ext_proc(backend: PoolBackend) -> dict[str, Any]:
+    """One pool's picker, as the per-filter config of its weighted cluster: Envoy picks the
+    cluster (by backendRef weight) when it matches the route, so each pool's own picker is
+    asked, with its own failure mode."""
+    overrides: dict[str, Any] = {"failure_mode_allow": backend.fail_open}
+    if backend.picker is None:
+        overrides["grpc_initial_metadata"] = [{"key": POOLS_METADATA_KEY, "value": f"{backend.pool}=1"}]
+    else:
+        overrides["grpc_service"] = {"envoy_grpc": {"cluster_name": backend.picker.cluster}}
+        overrides["processing_mode"] = _PICKER_MODE
+    return {"@type": EXT_PROC_PER_ROUTE_TYPE, "overrides": overrides}
+
+
+def _picked_cluster(route: RouteIR) -> str:
+    # One picked route serves the rule; its pods speak h2c only if every pool says so.
+    return ORIGINAL_DST_H2C_CLUSTER if route.backends and all(b.h2c for b in route.backends) else ORIGINAL_DST_CLUSTER
+
+
+def _served_header() -> list[dict[str, Any]]:
+    return [{"header": {"key": SERVED_HEADER, "value": "%UPSTREAM_REMOTE_ADDRESS%"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]
+
+
+def _picker_routes(route: RouteIR) -> list[dict[str, Any]]:
+    """A rule with another endpoint picker behind one of its pools (see `_backend_ext_proc`)."""
+    per_backend = [_backend_ext_proc(b) for b in route.backends]
+    picked = {
+        "name": route.name + "/picked",
+        "match": _match(route, require_destination=True),
+        "route": _upstream_action(_picked_cluster(route)),
+        "response_headers_to_add": _served_header(),
+        "typed_per_filter_config": {"envoy.filters.http.ext_proc": per_backend[0]},
+    }
+    # Before the picker answers (and when a FailOpen picker is down): the pools' own clusters,
+    # round robin, chosen by weight.
+    initial = {
+        "name": route.name,
+        "match": _match(route, require_destination=False),
+        "route": _upstream_action(weighted=[
+            {"name": pool_cluster_name(b.pool), "weight": max(b.weight, 1),
+             "typed_per_filter_config": {"envoy.filters.http.ext_proc": cfg}}
+            for b, cfg in zip(route.backends, per_backend)]),
+        "response_headers_to_add": _served_header(),
+    }
+    return [picked, initial]
+
+
+def _unresolved_picker_route(route: RouteIR) -> dict[str, Any]:
+    """A pool whose picker reference does not resolve: 503, or round robin when FailOpen."""
+    errors = "; ".join(sorted({b.picker_error for b in route.backends if b.picker_error}))
+    out: dict[str, Any] = {
+        "name": route.name, "match": _match(route, require_destination=False),
+        "typed_per_filter_config": {"envoy.filters.http.ext_proc": {"@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True}},
+    }
+    if all(b.fail_open for b in route.backends):
+        out["route"] = _upstream_action(weighted=[
+            {"name": pool_cluster_name(b.pool), "weight": max(b.weight, 1)} for b in route.backends])
+    else:
+        out["direct_response"] = _json_error(503, f"endpoint picker unavailable: {errors}", "ServiceUnavailable")
+        out["response_headers_to_add"] = [{"header": {"key": "content-type", "value": "application/json"}}]
+    return out
+
+
 def _upstream_action(cluster: str | None = None, weighted: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     action: dict[str, Any] = {"timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT}
     if weighted is not None:
@@ -153,11 +231,16 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
             "typed_per_filter_config": {"envoy.filters.http.ext_proc": {
                 "@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True}},
         }]
+    if any(b.picker_error for b in route.backends):
+        return [_unresolved_picker_route(route)]
+    if any(b.picker is not None for b in route.backends):
+        return _picker_routes(route)
     per_filter = {"envoy.filters.http.ext_proc": _per_route_ext_proc(route, settings)}
     picked = {
         "name": route.name + "/picked",
         "match": _match(route, require_destination=True),
-        "route": _upstream_action(ORIGINAL_DST_CLUSTER),
+        "route": _upstream_action(_picked_cluster(route)),
+        "response_headers_to_add": _served_header(),
         "typed_per_filter_config": per_filter,
     }
     fallback: dict[str, Any] = {"name": route.name, "match": _match(route, require_destination=False),
@@ -199,7 +282,7 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             # Only the router chooses the pod, and the model header is the router's to set
             # (from the body): a client-sent one would steer the first route match.
             "mutations": {"request_mutations": [{"remove": DESTINATION_HEADER}, {"remove": MODEL_HEADER},
-                                                {"remove": PREFILL_HEADER}]},
+                                                {"remove": PREFILL_HEADER}, {"remove": SERVED_HEADER}]},
         }},
         {"name": "envoy.filters.http.ext_proc", "typed_config": {
             "@type": EXT_PROC_TYPE,
@@ -217,11 +300,20 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             },
             "message_timeout": settings.ext_proc_message_timeout,
             "max_message_timeout": settings.ext_proc_max_message_timeout,
-            # Without this Envoy drops the metadata the router returns.
-            "metadata_options": {"receiving_namespaces": {"untyped": ["envoy.lb"]}},
+            # Without this Envoy drops the metadata the router returns; forwarding sends the
+            # served endpoint (`envoy.lb`) to the picker with the response headers.
+            "metadata_options": {"receiving_namespaces": {"untyped": ["envoy.lb"]},
+                                 "forwarding_namespaces": {"untyped": ["envoy.lb"]}},
             # The router turns on response processing per request (model rewrite back to the
             # name the client asked for, token usage) instead of paying for it on every request.
             "allow_mode_override": True,
+        }},
+        # Response filters run in reverse: this one, before ext_proc, turns the served-endpoint
+        # header the picked route added into `envoy.lb` metadata, and removes the header.
+        {"name": "envoy.filters.http.header_to_metadata", "typed_config": {
+            "@type": HEADER_TO_METADATA_TYPE,
+            "response_rules": [{"header": SERVED_HEADER, "remove": True, "on_header_present": {
+                "metadata_namespace": "envoy.lb", "key": SERVED_HEADER, "type": "STRING"}}],
         }},
         {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}},
     ]
@@ -319,15 +411,30 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
         res.routes = [_route_config(listener, settings) for listener in ir.listeners]
     host, port = _ext_proc_target(ir, settings, namespace)
     res.clusters.append(_static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
-    res.clusters.append({
-        "name": ORIGINAL_DST_CLUSTER,
-        "type": "ORIGINAL_DST",
-        "lb_policy": "CLUSTER_PROVIDED",
-        "connect_timeout": settings.connect_timeout,
-        "original_dst_lb_config": {"use_http_header": True, "http_header_name": DESTINATION_HEADER},
-        "cleanup_interval": "60s",
-        "circuit_breakers": _circuit_breakers(),
-    })
+    backends = [b for li in ir.listeners for r in li.routes for b in r.backends]
+    for name, h2c in ((ORIGINAL_DST_CLUSTER, False), (ORIGINAL_DST_H2C_CLUSTER, True)):
+        if h2c and not any(b.h2c for b in backends):
+            continue
+        cluster = {
+            "name": name,
+            "type": "ORIGINAL_DST",
+            "lb_policy": "CLUSTER_PROVIDED",
+            "connect_timeout": settings.connect_timeout,
+            "original_dst_lb_config": {"use_http_header": True, "http_header_name": DESTINATION_HEADER},
+            "cleanup_interval": "60s",
+            "circuit_breakers": _circuit_breakers(),
+        }
+        if h2c:
+            cluster["typed_extension_protocol_options"] = _http2_options()
+        res.clusters.append(cluster)
+    pickers = {b.picker.cluster: b.picker for b in backends if b.picker is not None}
+    for name, picker in sorted(pickers.items()):
+        if picker.dns is not None:
+            res.clusters.append(_static_cluster(name, picker.dns, picker.port, settings, http2=True))
+        else:
+            res.clusters.append({"name": name, "type": "STATIC", "connect_timeout": settings.connect_timeout,
+                                 "load_assignment": _load_assignment(name, list(picker.addresses)),
+                                 "typed_extension_protocol_options": _http2_options()})
     if any(b.disaggregated for li in ir.listeners for r in li.routes for b in r.backends):
         res.clusters.append({
             "name": PREFILL_DST_CLUSTER,
@@ -338,10 +445,12 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
             "cleanup_interval": "60s",
             "circuit_breakers": _circuit_breakers(),
         })
+    h2c_pools = {b.pool for b in backends if b.h2c}
     pools = sorted({b.pool for li in ir.listeners for r in li.routes for b in r.backends})
     for key in pools:
         name = pool_cluster_name(key)
-        res.clusters.append({
+        extra = {"typed_extension_protocol_options": _http2_options()} if key in h2c_pools else {}
+        res.clusters.append({**extra,
             "name": name,
             "type": "EDS",
             "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},

@@ -13,9 +13,13 @@ from inference_gateway.router.table import pool_key
 
 from ..api import CONTROLLER_NAME, Gateway, HTTPRoute
 from ..api.gateway import BackendRef, RouteMatch
+from ..api import INFERENCE_V1_GROUP, pool_view
 from ..api.inference import INFERENCE_GROUP
 from .objects import ObjectSet
+from .pickers import PickerTarget, resolve_picker
 from .policy import policies_by_pool
+
+POOL_GROUPS = (INFERENCE_GROUP, INFERENCE_V1_GROUP)  # a backendRef may name either version
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,9 @@ class PoolBackend:
     ext_proc_port: int
     # An InferenceTrafficPolicy with profile.pd: requests also go to a prefill pod (mirror).
     disaggregated: bool = False
+    h2c: bool = False                    # v1 appProtocol kubernetes.io/h2c: Envoy speaks h2c to the pods
+    picker: PickerTarget | None = None   # another endpoint picker decides (None: our router)
+    picker_error: str | None = None      # the picker reference does not resolve
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,21 +75,25 @@ def _attaches(route: HTTPRoute, gateway: Gateway, listener_name: str) -> bool:
 
 
 def _backend(ref: BackendRef, route: HTTPRoute, objects: ObjectSet) -> PoolBackend | None:
-    if ref.kind != "InferencePool" or ref.group != INFERENCE_GROUP:
+    if ref.kind != "InferencePool" or ref.group not in POOL_GROUPS:
         return None
     ns = ref.namespace or route.metadata.namespace
-    pool = objects.pool(ns, ref.name)
+    pool = objects.pool(ns, ref.name, ref.group)
     if pool is None:
         return None
-    ext = pool.spec.extension_ref
+    view = pool_view(pool)
+    picker = resolve_picker(pool, objects, objects.services_listed)
     policy = policies_by_pool(objects.policies).get((ns, ref.name))
     return PoolBackend(
         pool=pool_key(ns, ref.name),
         weight=ref.weight,
-        fail_open=bool(ext and ext.failure_mode == "FailOpen"),
-        ext_proc_service=ext.name if ext else "",
-        ext_proc_port=ext.port_number if ext else 9002,
+        fail_open=picker.fail_open,
+        ext_proc_service=view.picker.name if view.picker and picker.target is None else "",
+        ext_proc_port=view.picker.port if view.picker and picker.target is None else 9002,
         disaggregated=bool(policy and policy.spec.profile and policy.spec.profile.pd),
+        h2c=view.h2c,
+        picker=picker.target,
+        picker_error=None if picker.ok else picker.message,
     )
 
 

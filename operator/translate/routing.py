@@ -9,10 +9,11 @@ from inference_gateway.router.table import (
     TargetModel, pool_key,
 )
 
-from ..api import InferenceModel, InferencePool, Pod
+from ..api import AnyPool, InferenceModel, Pod, PoolView, pool_view
 from ..api.inference import RUNTIME_ANNOTATION, STRATEGY_ANNOTATION
 from .gateway import GatewayIR, build_gateway_ir
 from .objects import ObjectSet
+from .objectives import objectives_of, with_rewrites
 from .policy import apply_policy, policies_by_pool
 
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
@@ -23,29 +24,36 @@ def selects(selector: dict[str, str], pod: Pod) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def pool_endpoints(pool: InferencePool, pods: tuple[Pod, ...]) -> tuple[Endpoint, ...]:
-    """Ready pods of the pool's namespace that its selector picks, at the pool's target port."""
+def pool_endpoints(pool: AnyPool | PoolView, pods: tuple[Pod, ...]) -> tuple[Endpoint, ...]:
+    """Ready pods of the pool's namespace that its selector picks, one endpoint per target port.
+
+    With several target ports (v1: data-parallel ranks, each its own server) every port of a
+    pod is its own endpoint, named `POD-rank-N` as the Inference Extension names them.
+    """
+    view = pool if isinstance(pool, PoolView) else pool_view(pool)
+    ranks = len(view.target_ports) > 1
     return tuple(
         Endpoint(
-            name=pod.metadata.name,
+            name=f"{pod.metadata.name}-rank-{rank}" if ranks else pod.metadata.name,
             namespace=pod.metadata.namespace,
             ip=pod.status.pod_ip or "",
-            port=pool.spec.target_port_number,
+            port=port,
             labels=dict(pod.metadata.labels),
         )
         for pod in pods
-        if pod.metadata.namespace == pool.metadata.namespace
-        and selects(pool.spec.selector, pod)
+        if pod.metadata.namespace == view.namespace
+        and selects(view.selector, pod)
         and pod.ready
+        for rank, port in enumerate(view.target_ports)
     )
 
 
-def pool_runtime(pool: InferencePool) -> Runtime:
+def pool_runtime(pool: AnyPool) -> Runtime:
     value = pool.metadata.annotations.get(RUNTIME_ANNOTATION, "").strip().lower()
     return Runtime.SGLANG if value == Runtime.SGLANG else Runtime.VLLM
 
 
-def pool_strategy(pool: InferencePool) -> Strategy:
+def pool_strategy(pool: AnyPool) -> Strategy:
     value = pool.metadata.annotations.get(STRATEGY_ANNOTATION, "").strip().upper()
     return Strategy.PREFIX_CACHE if value == Strategy.PREFIX_CACHE else Strategy.DEFAULT
 
@@ -80,21 +88,23 @@ def build_routing_table(objects: ObjectSet, version: int = 0) -> RoutingTable:
     pools: dict[str, Pool] = {}
     for pool in objects.pools:
         ns, name = pool.key
+        view = pool_view(pool)
         rules = {
             m.spec.model_name: model_rule(m)
             for (m_ns, _), m in winners.items()
             if m_ns == ns and m.spec.pool_ref.name == name and m.spec.pool_ref.kind == "InferencePool"
         }
-        ext = pool.spec.extension_ref
+        rules = with_rewrites(rules, objects.rewrites, view)
         routed = Pool(
             namespace=ns,
             name=name,
-            target_port=pool.spec.target_port_number,
+            target_port=view.target_ports[0],
             runtime=pool_runtime(pool),
             strategy=pool_strategy(pool),
-            fail_open=bool(ext and ext.failure_mode == "FailOpen"),
-            endpoints=pool_endpoints(pool, objects.pods),
+            fail_open=bool(view.picker and view.picker.fail_open),
+            endpoints=pool_endpoints(view, objects.pods),
             models=rules,
+            objectives=objectives_of(objects.objectives, view),
         )
         routed, said = apply_policy(routed, pool, policies.get((ns, name)))
         notes.extend(said)
