@@ -5,6 +5,7 @@
   igw demo      run the seed's verification on simulated pods (demo.py)
   igw sim       one simulated model-server pod (inference_gateway.simulator)
   igw validate  check manifests against our CRDs offline (crd_validation.py)
+  igw status    the statuses the operator would write for a manifests directory (status_report.py)
   igw bench     benchmark against Envoy round robin and sglang-router (inference_gateway.bench)
 """
 
@@ -41,6 +42,11 @@ def _router_arguments(p: argparse.ArgumentParser) -> None:
                    help="precise prefix mode: the model servers' tokenizer.json (default: the simulator's tokenizer)")
     g.add_argument("--no-usage-metrics", action="store_true",
                    help="do not read token usage from responses (saves ext_proc messages per request)")
+    g.add_argument("--pool", default="", metavar="NAMESPACE/NAME",
+                   help="picker mode: serve as the endpoint picker of this InferencePool behind any gateway "
+                        "(requests that name no pool go to it; with --manifests, no Envoy is started)")
+    g.add_argument("--enable-test-endpoint-selection", action="store_true",
+                   help="conformance tests only: honour the test-epp-endpoint-selection request header")
 
 
 def router_settings(args: argparse.Namespace) -> RouterSettings:
@@ -49,7 +55,8 @@ def router_settings(args: argparse.Namespace) -> RouterSettings:
                           stale_after=args.stale_after,
                           scheduler_config=str(args.scheduler_config) if args.scheduler_config else None,
                           read_usage=not args.no_usage_metrics, pd_delivery=args.pd_delivery,
-                          tokenizer=args.tokenizer)
+                          tokenizer=args.tokenizer, pool=args.pool,
+                          test_endpoint_selection=args.enable_test_endpoint_selection)
 
 
 def _gateway_arguments(p: argparse.ArgumentParser) -> None:
@@ -93,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--manifests", type=Path, action="append", metavar="PATH",
                      help="read objects from this file or directory instead of the Kubernetes API "
                           "(repeatable; reloaded when files change)")
+    run.add_argument("--status-dir", type=Path, default=None, metavar="DIR",
+                     help="with --manifests: write the statuses the operator would write, one YAML file per object")
     _router_arguments(run)
     _gateway_arguments(run)
     _cluster_arguments(run)
@@ -112,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import crd_validation  # noqa: PLC0415
 
     crd_validation.add_arguments(sub.add_parser("validate", help="check manifests against the CRDs, offline"))
+    status = sub.add_parser("status", help="print the statuses the operator would write for these manifests")
+    status.add_argument("--manifests", type=Path, action="append", required=True, metavar="PATH")
+    status.add_argument("--listen-address", default="127.0.0.1", help="the Gateway address to report")
     bench = sub.add_parser("bench", help="benchmark vs Envoy round robin and sglang-router (bench/README.md)",
                            add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
@@ -136,13 +148,28 @@ async def _run(args: argparse.Namespace) -> int:
     gateway = Standalone(StandaloneSettings(
         manifests=args.manifests, listen_address=args.listen_address, router=router_settings(args),
         xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
-        envoy_log_level=args.envoy_log_level))
+        envoy_log_level=args.envoy_log_level, status_dir=args.status_dir))
     try:
         await gateway.start()
         await until_signalled()
     finally:
         await gateway.stop()
     return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    import yaml  # noqa: PLC0415
+
+    from .manifests import load_paths  # noqa: PLC0415
+    from .status_report import standalone_statuses, status_documents  # noqa: PLC0415
+    from .translate.objects import ObjectSet  # noqa: PLC0415
+
+    objects, problems = load_paths(args.manifests)
+    for problem in problems:
+        print(f"# refused: {problem}", file=sys.stderr)
+    print(yaml.safe_dump_all(status_documents(standalone_statuses(ObjectSet.of(objects), args.listen_address)),
+                             sort_keys=False), end="")
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         from . import crd_validation  # noqa: PLC0415
 
         return crd_validation.run(args)
+    if args.command == "status":
+        return _status(args)
     if args.command == "demo":
         from .demo import run_demo  # noqa: PLC0415
 

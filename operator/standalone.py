@@ -19,6 +19,7 @@ from inference_gateway.router.table import RoutingTable, TableHolder
 from .api import AnyObject
 from .envoy_process import EnvoyProcess
 from .providers.files import FileProvider
+from .status_report import standalone_statuses, write_status_dir
 from .translate.envoy import EnvoySettings, ads_bootstrap, envoy_resources
 from .translate.gateway import GatewayIR, build_gateway_ir
 from .translate.objects import ObjectSet
@@ -39,6 +40,14 @@ class StandaloneSettings:
     envoy_log_level: str = "warning"
     reload_interval: float = 1.0
     workdir: Path | None = None
+    # Where the statuses the operator would write go, one YAML file per object (None: kept in
+    # memory only, as `Standalone.statuses`).
+    status_dir: Path | None = None
+
+    @property
+    def picker_only(self) -> bool:
+        """`--pool`: the router serves as one pool's endpoint picker behind another gateway."""
+        return bool(self.router.pool)
 
 
 class Standalone:
@@ -56,6 +65,7 @@ class Standalone:
         self._tasks: list[asyncio.Task[None]] = []
         self._xds_server = None
         self._version = 0
+        self.statuses: dict = {}
 
     @property
     def table(self) -> RoutingTable:
@@ -65,6 +75,9 @@ class Standalone:
         """Translate the objects now in effect and swap them in (router first, then Envoy)."""
         objs = ObjectSet.of(objects)
         self._version += 1
+        self.statuses = standalone_statuses(objs, self.settings.listen_address, self.statuses)
+        if self.settings.status_dir is not None:
+            write_status_dir(self.settings.status_dir, self.statuses)
         table = build_routing_table(objs, self._version)
         ir = build_gateway_ir(objs)
         resources = envoy_resources(ir, table, self.envoy_settings)
@@ -84,6 +97,11 @@ class Standalone:
     async def start(self) -> None:
         s = self.settings
         await self.router.start()
+        if s.picker_only:
+            self.apply(self.provider.load())
+            self._tasks.append(asyncio.create_task(self.provider.run()))
+            log.info("endpoint picker ready", pool=s.router.pool, ext_proc=f"{s.router.host}:{s.router.ext_proc_port}")
+            return
         self._xds_server = await start_ads_server(self.ads, "127.0.0.1", s.xds_port)
         self.apply(self.provider.load())
         self.envoy = EnvoyProcess(

@@ -22,6 +22,7 @@ Errors become ImmediateResponses with an OpenAI-style JSON body.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -42,11 +43,15 @@ from .admission import Admission
 from .endpoint_state import EndpointState
 from .errors import GatewayError, internal, unavailable
 from .openai import InferenceRequest, parse_request
+from .picker_protocol import (
+    TEST_SELECTION_HEADER, TEST_SERVED_HEADER, full_duplex_answer, is_full_duplex, restrict, served_endpoint,
+    subset_hint,
+)
 from .prefill_sender import PrefillSender
 from .responses import ResponseProcessor
 from .scheduler.scheduler import Scheduler
 from .scheduler.types import SchedulingRequest
-from .table import MODEL_HEADER, Criticality, Pool, RoutingTable, TableHolder
+from .table import MODEL_HEADER, OBJECTIVE_HEADER, Criticality, Pool, RoutingTable, TableHolder
 from .telemetry import Telemetry
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
@@ -146,7 +151,7 @@ class _Stream:
     """What one request's stream has learned so far."""
 
     __slots__ = ("path", "request_id", "decision", "started", "stream", "include_usage", "processor",
-                 "status", "labels")
+                 "status", "labels", "objective", "allowed", "full_duplex", "body_parts", "answered")
 
     def __init__(self) -> None:
         self.path = ""
@@ -158,14 +163,25 @@ class _Stream:
         self.processor: ResponseProcessor | None = None
         self.status = 0
         self.labels: tuple[str, str] = ("", "")
+        self.objective = ""                  # x-gateway-inference-objective
+        self.allowed: list[str] | None = None  # the gateway's subset hint / the test selection
+        self.full_duplex = False             # the body arrives in chunks (FULL_DUPLEX_STREAMED)
+        self.body_parts: list[bytes] = []
+        self.answered = False
 
 
 class ExtProcService(pb_grpc.ExternalProcessorServicer):
     def __init__(self, holder: TableHolder, scheduler: Scheduler, state: EndpointState,
                  telemetry: Telemetry, rng: random.Random | None = None, admission: Admission | None = None,
                  read_usage: bool = True, log_requests: bool = True,
-                 prefill_sender: PrefillSender | None = None) -> None:
+                 prefill_sender: PrefillSender | None = None, default_pool: str = "",
+                 test_selection: bool = False) -> None:
         self.holder = holder
+        # Picker mode (`igw run --pool NS/NAME`): requests from a gateway that names no pool
+        # (any conformant gateway sends only the standard ext_proc stream) go to this pool.
+        self.default_pool = default_pool
+        # Conformance only: honour `test-epp-endpoint-selection` (see picker_protocol.py).
+        self.test_selection = test_selection
         # None: Envoy mirrors prefill requests (the default); else the router posts them itself.
         self.prefill_sender = prefill_sender
         self.scheduler = scheduler
@@ -204,22 +220,44 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
                     break
                 kind = message.WhichOneof("request")
                 if kind == "request_body":
+                    if s.full_duplex:
+                        s.body_parts.append(message.request_body.body)
+                        if message.request_body.end_of_stream:
+                            await self._decide_full_duplex(s, pools, listener, write)
+                        continue
                     # BUFFERED mode delivers the whole body in one message.
                     await write(await self._decide(s, pools, listener, message.request_body.body, write))
                 elif kind == "request_headers":
+                    s.full_duplex = is_full_duplex(message)
                     for h in message.request_headers.headers.headers:
                         key = h.key
                         if key == ":path":
                             s.path = h.raw_value.decode("latin-1") if h.raw_value else h.value
                         elif key == "x-request-id":
                             s.request_id = h.raw_value.decode("latin-1") if h.raw_value else h.value
+                        elif key == OBJECTIVE_HEADER:
+                            s.objective = h.raw_value.decode("latin-1") if h.raw_value else h.value
+                        elif key == TEST_SELECTION_HEADER and self.test_selection:
+                            value = h.raw_value.decode("latin-1") if h.raw_value else h.value
+                            s.allowed = [v.strip() for v in value.split(",") if v.strip()]
+                    if s.allowed is None and message.HasField("metadata_context"):
+                        s.allowed = subset_hint(message)
                     if message.request_headers.end_of_stream:
+                        s.answered = True
                         await write(await self._decide(s, pools, listener, None, write))
+                    elif s.full_duplex:
+                        continue  # the headers answer waits for the body
                     elif self._wants_response(pools, listener):
                         await write(_CONTINUE_WANT_RESPONSE)
                     else:
                         await write(_CONTINUE_HEADERS)
+                elif kind == "request_trailers" and s.full_duplex:
+                    if not s.answered:
+                        await self._decide_full_duplex(s, pools, listener, write)
+                    await write(pb.ProcessingResponse(request_trailers=pb.TrailersResponse()))
                 elif kind == "response_headers":
+                    if message.HasField("metadata_context"):
+                        self._on_served(s, served_endpoint(message))
                     await write(self._on_response_headers(s, message.response_headers))
                 elif kind == "response_body":
                     await write(self._on_response_body(s, message.response_body))
@@ -280,6 +318,8 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
                 choices = rule.pools
         if choices is None:
             choices = self._pools(pools)
+        if not choices and self.default_pool:
+            choices = [(self.default_pool, 1)]
         if not choices:
             if listener:
                 raise not_found(f"no route on this listener serves model {model!r}" if model
@@ -307,9 +347,15 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             request = parse_request(raw) if raw is not None else None
             model = request.model if request else ""
             pool = self._resolve_pool(table, pools, listener, s.path, model)
-            rule = pool.models.get(model) if request else None
+            if s.allowed is not None:
+                pool = restrict(pool, s.allowed)
+                if not pool.endpoints:
+                    raise unavailable(f"no endpoint of pool {pool.key} is among those the gateway allowed")
+            rule = pool.model_rule(model) if request else None
             target = weighted_choice([(x.name, x.weight) for x in rule.targets], self.rng) if rule else model
             criticality = rule.criticality if rule else Criticality.STANDARD
+            if s.objective:
+                criticality = pool.objectives.get(s.objective, criticality)
             if self.admission.must_wait(pool, criticality):
                 # Envoy's per-message timeout (10 s) would cut the wait short: extend it once.
                 await write(pb.ProcessingResponse(override_message_timeout=duration_pb2.Duration(
@@ -386,6 +432,28 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             prefill_header = None
         return self._route_to(endpoint.address, request, body, raw is not None, prefill_header)
 
+    async def _decide_full_duplex(self, s: _Stream, pools: str, listener: str,
+                                  write: Callable[[pb.ProcessingResponse], Awaitable[None]]) -> None:
+        s.answered = True
+        raw = b"".join(s.body_parts)
+        s.body_parts = []
+        decided = await self._decide(s, pools, listener, raw, write)
+        if decided.HasField("immediate_response"):
+            await write(decided)
+            return
+        for message in full_duplex_answer(decided, raw):
+            await write(message)
+
+    def _on_served(self, s: _Stream, served: str) -> None:
+        """The gateway reports which endpoint served (a fallback, after a retry): the in-flight
+        count follows it."""
+        d = s.decision
+        if d is None or not served or served == d.address:
+            return
+        self.state.finished(d.address)
+        self.state.started(served)
+        s.decision = dataclasses.replace(d, address=served)
+
     def _route_to(self, address: str, request: InferenceRequest | None, body: bytes | None, has_body: bool,
                   prefill_address: str | None = None) -> pb.ProcessingResponse:
         if body is not None:
@@ -432,6 +500,13 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
     # -- response --------------------------------------------------------------------------
 
     def _on_response_headers(self, s: _Stream, headers: pb.HttpHeaders) -> pb.ProcessingResponse:
+        response = self._response_headers_answer(s, headers)
+        if self.test_selection and s.decision is not None:
+            response = pb.ProcessingResponse(response_headers=pb.HeadersResponse(response=pb.CommonResponse(
+                header_mutation=pb.HeaderMutation(set_headers=[_header(TEST_SERVED_HEADER, s.decision.address)]))))
+        return response
+
+    def _response_headers_answer(self, s: _Stream, headers: pb.HttpHeaders) -> pb.ProcessingResponse:
         content_type = ""
         for h in headers.headers.headers:
             if h.key == ":status":
@@ -443,7 +518,8 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             t = self.telemetry
             t.child(t.errors, d.model, d.target_model, str(s.status)).inc()
         p = s.processor
-        if p is None or headers.end_of_stream or s.status >= 400 and not p.rewrites:
+        if p is None or headers.end_of_stream or s.status >= 400 and not p.rewrites or s.full_duplex:
+            # Full duplex: the gateway chose the modes; the body's mode is not ours to change.
             return _RESPONSE_HEADERS_PLAIN
         if content_type.startswith("text/event-stream"):
             if p.rewrites or s.include_usage:

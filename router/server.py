@@ -64,6 +64,11 @@ class RouterSettings:
     # Prefill/decode delivery: "mirror" (Envoy sends the prefill copy) or "router" (the router
     # posts it). bench/pd_delivery.py measures both; mirror is the default.
     pd_delivery: str = "mirror"
+    # Picker mode: requests whose gateway names no pool (any conformant gateway; only our own
+    # Envoy says which pool a route targets) go to this pool, "namespace/name".
+    pool: str = ""
+    # Conformance only: honour the `test-epp-endpoint-selection` header (router/picker_protocol.py).
+    test_endpoint_selection: bool = False
 
 
 class Router:
@@ -84,7 +89,8 @@ class Router:
         self.prefill_sender = PrefillSender() if settings.pd_delivery == "router" else None
         self.service = ExtProcService(holder, self.scheduler, self.state, self.telemetry, admission=self.admission,
                                       read_usage=settings.read_usage, log_requests=settings.log_requests,
-                                      prefill_sender=self.prefill_sender)
+                                      prefill_sender=self.prefill_sender, default_pool=settings.pool,
+                                      test_selection=settings.test_endpoint_selection)
         self.telemetry.watch_pools(self._pool_gauges, lambda: len(self.prefix_index))
         self.scraper = MetricsScraper(self.state, interval=settings.scrape_interval)
         self._grpc: grpc.aio.Server | None = None

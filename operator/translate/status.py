@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from ..api import CONTROLLER_NAME, Gateway, HTTPRoute, InferencePool
+from ..api import CONTROLLER_NAME, INFERENCE_V1_GROUP, AnyPool, Gateway, HTTPRoute, pool_view
 from ..api.gateway import GATEWAY_GROUP, ParentRef
-from ..api.inference import INFERENCE_GROUP
-from .gateway import our_gateways
+from .gateway import POOL_GROUPS, our_gateways
 from .objects import ObjectSet
+from .pickers import resolve_picker
 from .routing import model_winners
 
 ObjectKey = tuple[str, str, str]  # (kind, namespace, name); namespace "" for cluster-scoped
@@ -171,9 +171,9 @@ def _route_status(objects: ObjectSet, ours: dict[tuple[str, str], Gateway],
         gen = route.metadata.generation
         missing, wrong_kind = [], []
         for group, kind, ns, name in _backend_refs(route):
-            if kind != "InferencePool" or group != INFERENCE_GROUP:
+            if kind != "InferencePool" or group not in POOL_GROUPS:
                 wrong_kind.append(f"{kind}/{name}")
-            elif objects.pool(ns, name) is None:
+            elif objects.pool(ns, name, group) is None:
                 missing.append(f"InferencePool {ns}/{name}")
         if missing:
             resolved = _condition("ResolvedRefs", False, "BackendNotFound", f"{', '.join(missing)} not found", gen)
@@ -203,13 +203,9 @@ def _route_status(objects: ObjectSet, ours: dict[tuple[str, str], Gateway],
     return out
 
 
-def _extension_ref(pool: InferencePool) -> tuple[bool, str, str]:
-    ext = pool.spec.extension_ref
-    if ext is None:
-        return True, "ResolvedRefs", "no extensionRef: the gateway's own endpoint picker serves the pool"
-    if ext.kind != "Service" or ext.group not in ("", "core"):
-        return False, "InvalidExtensionRef", f"extensionRef must be a core Service, not {ext.group or 'core'}/{ext.kind}"
-    return True, "ResolvedRefs", f"extensionRef Service {ext.name}:{ext.port_number}"
+def _extension_ref(pool: AnyPool, objects: ObjectSet) -> tuple[bool, str, str]:
+    picker = resolve_picker(pool, objects, objects.services_listed)
+    return picker.ok, "ResolvedRefs" if picker.ok else "InvalidExtensionRef", picker.message
 
 
 def _pool_status(objects: ObjectSet, ours: dict[tuple[str, str], Gateway],
@@ -218,10 +214,12 @@ def _pool_status(objects: ObjectSet, ours: dict[tuple[str, str], Gateway],
     for pool in objects.pools:
         gen = pool.metadata.generation
         p_ns, p_name = pool.key
+        group = pool_view(pool).group
+        v1 = group == INFERENCE_V1_GROUP
         # parent Gateway → accepted through some route?
         verdicts: dict[tuple[str, str], tuple[bool, str, str]] = {}
         for route in objects.routes:
-            if not any(k == "InferencePool" and g == INFERENCE_GROUP and (ns, n) == (p_ns, p_name)
+            if not any(k == "InferencePool" and g == group and (ns, n) == (p_ns, p_name)
                        for g, k, ns, n in _backend_refs(route)):
                 continue
             for ref in route.spec.parent_refs:
@@ -230,7 +228,8 @@ def _pool_status(objects: ObjectSet, ours: dict[tuple[str, str], Gateway],
                     continue
                 gw_key = gateway.key
                 if not any(li.protocol.upper() == "HTTP" for li in gateway.spec.listeners):
-                    verdict = (False, "NotSupportedByGateway", "the Gateway has no HTTP listener")
+                    verdict = (False, "NotSupportedByParent" if v1 else "NotSupportedByGateway",
+                               "the Gateway has no HTTP listener")
                 else:
                     ok, reason, message = _acceptance(ref, gateway)
                     verdict = (True, "Accepted", "InferencePool is accepted by the Gateway") if ok else \
@@ -238,21 +237,47 @@ def _pool_status(objects: ObjectSet, ours: dict[tuple[str, str], Gateway],
                          f"HTTPRoute {route.metadata.namespace}/{route.metadata.name} is not accepted: {message}")
                 if gw_key not in verdicts or (verdict[0] and not verdicts[gw_key][0]):
                     verdicts[gw_key] = verdict
-        ok_ref, ref_reason, ref_message = _extension_ref(pool)
+        ok_ref, ref_reason, ref_message = _extension_ref(pool, objects)
         resolved = _condition("ResolvedRefs", ok_ref, ref_reason, ref_message, gen)
         ours_keys = {(GATEWAY_GROUP, "Gateway", ns, n) for ns, n in ours}
-        key = object_key("InferencePool", p_ns, p_name)
-        others = [p for p in (current.get(key) or {}).get("parent") or []
+        key = object_key(_pool_kind(pool), p_ns, p_name)
+        field = "parents" if v1 else "parent"
+        others = [p for p in (current.get(key) or {}).get(field) or []
                   if _parent_key(p.get("parentRef") or {}) not in ours_keys
                   and (p.get("parentRef") or {}).get("kind") != "Status"]
         parents = [{"parentRef": {"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": ns, "name": n},
+                    **({"controllerName": CONTROLLER_NAME} if v1 else {}),
                     "conditions": [_condition("Accepted", ok, reason, message, gen), resolved]}
                    for (ns, n), (ok, reason, message) in sorted(verdicts.items())]
+        if v1:
+            # v1: no parent is an empty list ("not associated with any parents"), no placeholder.
+            out[key] = {"parents": others + parents}
+            continue
         if not parents and not others:
             parents = [{"parentRef": dict(PENDING_PARENT), "conditions": [
                 _condition("Accepted", None, "Pending", "Waiting for controller: no Gateway of ours routes to it", gen),
                 resolved]}]
         out[key] = {"parent": others + parents}
+    return out
+
+
+def _pool_kind(pool: AnyPool) -> str:
+    """Status keys of v1 pools carry their group: a v1alpha2 pool may have the same name."""
+    return "InferencePool" if pool_view(pool).group != INFERENCE_V1_GROUP else f"InferencePool.{INFERENCE_V1_GROUP}"
+
+
+def _objective_status(objects: ObjectSet) -> dict[ObjectKey, Status]:
+    """InferenceObjective and InferenceModelRewrite: Accepted once their pool exists."""
+    out: dict[ObjectKey, Status] = {}
+    for obj in (*objects.objectives, *objects.rewrites):
+        ref = obj.spec.pool_ref
+        gen = obj.metadata.generation
+        if objects.pool(obj.metadata.namespace, ref.name, ref.group) is not None:
+            cond = _condition("Accepted", True, "Accepted", f"{obj.kind} is accepted", gen)
+        else:
+            cond = _condition("Accepted", None, "Pending",
+                              f"InferencePool {obj.metadata.namespace}/{ref.name} ({ref.group}) not found", gen)
+        out[object_key(obj.kind, obj.metadata.namespace, obj.metadata.name)] = {"conditions": [cond]}
     return out
 
 
@@ -304,6 +329,7 @@ def desired_statuses(objects: ObjectSet, current: Mapping[ObjectKey, Status], pr
     desired |= _route_status(objects, ours, current)
     desired |= _pool_status(objects, ours, current)
     desired |= _model_status(objects)
+    desired |= _objective_status(objects)
     stamp = timestamp(now)
     return {key: _stamp_status(status, current.get(key), stamp) for key, status in desired.items()}
 
