@@ -18,6 +18,7 @@ COPY operator/ operator/
 COPY router/ router/
 COPY simulator/ simulator/
 COPY bench/ bench/
+COPY cli/ cli/
 # Every dependency ships binary wheels for linux x86_64/aarch64: no compiler is needed here.
 # -P everywhere: with /src on sys.path, the top-level operator/ would shadow the stdlib module.
 RUN python -P -m pip wheel --wheel-dir /wheels . \

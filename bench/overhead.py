@@ -220,7 +220,7 @@ status: {{podIP: {upstream[0]}, conditions: [{{type: Ready, status: "True"}}]}}
 async def serve_gateway(args: argparse.Namespace) -> None:
     """The gateway process (`--serve-gateway`): the router in-process with the file provider,
     Envoy as its child; stdout gets the router's logs (discarded by the parent)."""
-    from inference_gateway.operator.standalone import Standalone, StandaloneSettings  # noqa: PLC0415
+    from inference_gateway.cli.standalone import Standalone, StandaloneSettings  # noqa: PLC0415
     from inference_gateway.router.logs import configure  # noqa: PLC0415
     from inference_gateway.router.server import RouterSettings  # noqa: PLC0415
 

@@ -23,7 +23,7 @@ import aiohttp
 
 from inference_gateway.bench.probes import process_cpu_seconds as cpu_seconds
 from inference_gateway.operator.ports import free_port
-from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.cli.sim_fleet import SimFleet
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ROLE = "rolebasedgroup.workloads.x-k8s.io/role"

@@ -38,10 +38,10 @@ import aiohttp
 import yaml
 
 from inference_gateway.bench.probes import counters_delta, scrape_pods
-from inference_gateway.operator.demo import send
+from inference_gateway.cli.demo import send
 from inference_gateway.operator.ports import free_port
-from inference_gateway.operator.sim_fleet import SimFleet
-from inference_gateway.operator.standalone import Standalone, StandaloneSettings
+from inference_gateway.cli.sim_fleet import SimFleet
+from inference_gateway.cli.standalone import Standalone, StandaloneSettings
 from inference_gateway.router.logs import configure
 from inference_gateway.router.server import RouterSettings
 

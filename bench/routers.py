@@ -18,7 +18,7 @@ import yaml
 from inference_gateway.operator.children import stop_child
 from inference_gateway.operator.envoy_process import EnvoyProcess
 from inference_gateway.operator.ports import free_port
-from inference_gateway.operator.sim_fleet import SimFleet, SimPod
+from inference_gateway.cli.sim_fleet import SimFleet, SimPod
 
 from .workloads import MODEL
 
@@ -123,7 +123,7 @@ class IgwGateway:
         return pids
 
     async def start(self, pods: list[SimPod]) -> None:
-        from inference_gateway.operator.standalone import Standalone, StandaloneSettings
+        from inference_gateway.cli.standalone import Standalone, StandaloneSettings
         from inference_gateway.router.server import RouterSettings
 
         manifests = self.workdir / "manifests"

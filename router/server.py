@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .admission import Admission
+from .director import Director
 from .endpoint_state import EndpointState
 from .extproc import ExtProcService
 from .kv_events import KVEventSubscriber
@@ -87,10 +88,10 @@ class Router:
         self.telemetry = Telemetry()
         self.admission = Admission(self.state, config.admission, on_change=self._queue_changed)
         self.prefill_sender = PrefillSender() if settings.pd_delivery == "router" else None
-        self.service = ExtProcService(holder, self.scheduler, self.state, self.telemetry, admission=self.admission,
-                                      read_usage=settings.read_usage, log_requests=settings.log_requests,
-                                      prefill_sender=self.prefill_sender, default_pool=settings.pool,
-                                      test_selection=settings.test_endpoint_selection)
+        self.director = Director(holder, self.scheduler, self.state, self.telemetry, admission=self.admission,
+                                 read_usage=settings.read_usage, log_requests=settings.log_requests,
+                                 prefill_sender=self.prefill_sender, default_pool=settings.pool)
+        self.service = ExtProcService(self.director, test_selection=settings.test_endpoint_selection)
         self.telemetry.watch_pools(self._pool_gauges, lambda: len(self.prefix_index))
         self.scraper = MetricsScraper(self.state, interval=settings.scrape_interval)
         self._grpc: grpc.aio.Server | None = None

@@ -11,10 +11,11 @@ from aiohttp import web
 
 from .chat_template import render_messages
 from .faults import ConnectionKilled
-from .server import GenerationError, HTTPError
+from .errors import GenerationError, HTTPError
 
 if TYPE_CHECKING:
-    from .server import PDPlan, Simulator
+    from .pd import PDPlan
+    from .server import Simulator
 
 
 def dumps(obj: Any) -> str:

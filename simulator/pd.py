@@ -28,6 +28,14 @@ class PDError(Exception):
 
 
 @dataclass
+class PDPlan:
+    """What prefill/decode disaggregation changes for one request."""
+
+    kv_transferred: bool = False  # decode: the prompt's KV came from the prefill server
+    prefill_room: "BootstrapInfo | None" = None  # prefill: mark this room ready after prefill
+
+
+@dataclass
 class BootstrapInfo:
     host: str
     port: int

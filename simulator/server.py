@@ -23,38 +23,23 @@ from aiohttp import web
 from .block_cache import BlockCache
 from .config import FaultSpec, SimConfig
 from .engine import Engine
+from .errors import GenerationError, HTTPError
 from .faults import FaultController
 from .kv_events import KVEventPublisher
 from .metrics import SimMetrics
-from .pd import BootstrapInfo, PDError, RoomRegistry, await_prefill, bootstrap_from_body
+from .openai_api import add_openai_routes
+from .pd import PDError, PDPlan, RoomRegistry, await_prefill, bootstrap_from_body
 from .radix_cache import RadixCache
 from .request import SimRequest
+from .sglang_api import add_sglang_routes
 from .text_gen import Filler
 from .tokenizer import load_tokenizer
 
 log = logging.getLogger(__name__)
 
 
-class GenerationError(Exception):
-    """The engine could not serve a request (e.g. it does not fit in the KV cache)."""
-
-
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str, err_type: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.err_type, self.param = status, message, err_type, param
-
-
 def prompt_digest(ids: list[int]) -> int:
     return xxhash.xxh3_64_intdigest(struct.pack(f"<{len(ids)}I", *ids))
-
-
-@dataclass
-class PDPlan:
-    """What prefill/decode disaggregation changes for one request."""
-
-    kv_transferred: bool = False  # decode: the prompt's KV came from the prefill server
-    prefill_room: BootstrapInfo | None = None  # prefill: mark this room ready after prefill
 
 
 class Simulator:
@@ -88,9 +73,6 @@ class Simulator:
         return f"http://{self.config.host}:{self.config.port}"
 
     async def start(self) -> None:
-        from .openai_api import add_openai_routes
-        from .sglang_api import add_sglang_routes
-
         cfg = self.config
         if cfg.kv_events and cfg.runtime == "vllm":
             self.publisher = KVEventPublisher(cfg.kv_events, cfg.host, cfg.kv_events_topic)

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .errors import GenerationError, HTTPError
 from .openai_api import SSEWriter, error_response, generate_all, read_json
-from .server import GenerationError, HTTPError, PDPlan
+from .pd import PDPlan
 
 if TYPE_CHECKING:
     from .server import Simulator

@@ -8,8 +8,8 @@ from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from inference_gateway.operator.sim_fleet import SimFleet
-from inference_gateway.operator.standalone import Standalone, StandaloneSettings
+from inference_gateway.cli.sim_fleet import SimFleet
+from inference_gateway.cli.standalone import Standalone, StandaloneSettings
 from inference_gateway.router.server import RouterSettings
 
 from support.env import VLLM_LABELS, free_port

@@ -9,49 +9,11 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
-import signal
-
-import structlog
 from kubernetes_asyncio import client, config
 
-from ..translate.envoy import EnvoySettings
-from ..translate.provisioning import ProvisioningSettings
-from .leader import LeaseSettings
 from .operator import ClusterGateway, ClusterSettings
 
-log = structlog.get_logger("kube")
-
-__all__ = ["ClusterGateway", "ClusterSettings", "run_in_cluster", "settings_from_args", "load_api_config"]
-
-
-def _host_port(text: str, default_port: int) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    return (host, int(port)) if host and port.isdigit() else (text, default_port)
-
-
-def settings_from_args(args: argparse.Namespace) -> ClusterSettings:
-    from ..cli import router_settings  # noqa: PLC0415
-
-    namespace = args.namespace or os.environ.get("POD_NAMESPACE") or "default"
-    service = f"{args.operator_service}.{namespace}.svc.cluster.local"
-    xds = _host_port(args.xds_address, args.xds_port) if args.xds_address else (service, args.xds_port)
-    ext_proc = _host_port(args.ext_proc_address, args.ext_proc_port) if args.ext_proc_address \
-        else (service, args.ext_proc_port)
-    return ClusterSettings(
-        router=router_settings(args),
-        xds_host=args.router_host,
-        xds_port=args.xds_port,
-        envoy=EnvoySettings(bind_address=args.proxy_bind_address, ext_proc_address=ext_proc, rds=True, not_found_route=True),
-        provisioning=ProvisioningSettings(envoy_image=args.envoy_image, xds_address=xds,
-                                          service_type=args.envoy_service_type,
-                                          log_level=args.envoy_log_level),
-        lease=LeaseSettings(namespace=args.leader_election_namespace or namespace),
-        identity=args.identity or "",
-        watch_namespaces=tuple(args.watch_namespace or ()),
-    )
+__all__ = ["ClusterGateway", "ClusterSettings", "load_api_config"]
 
 
 async def load_api_config() -> client.Configuration:
@@ -62,25 +24,3 @@ async def load_api_config() -> client.Configuration:
     except config.ConfigException:
         await config.load_kube_config(client_configuration=configuration)
     return configuration
-
-
-async def run_in_cluster(args: argparse.Namespace) -> int:
-    gateway = ClusterGateway(settings_from_args(args), await load_api_config())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await gateway.start()
-        await gateway.wait_ready()
-        while not stop.is_set() and gateway.kopf_alive:  # until signalled (or Kopf died)
-            try:
-                await asyncio.wait_for(stop.wait(), 1.0)
-            except asyncio.TimeoutError:
-                pass
-        if not gateway.kopf_alive and not stop.is_set():
-            log.error("kopf stopped; exiting")
-            return 1
-    finally:
-        await gateway.stop()
-    return 0

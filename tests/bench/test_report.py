@@ -14,7 +14,7 @@ from inference_gateway.bench.routers import envoy_round_robin_bootstrap, gateway
 from inference_gateway.bench.workloads import (
     CRITICAL_MODEL, SHEDDABLE_MODEL, best_prefix_hit_rate, inference_perf_config, workloads,
 )
-from inference_gateway.operator.sim_fleet import SimPod
+from inference_gateway.cli.sim_fleet import SimPod
 
 
 @pytest.mark.parametrize("quick", [True, False])

@@ -20,7 +20,7 @@ import aiohttp
 import yaml
 
 from inference_gateway.operator.ports import free_port
-from inference_gateway.operator.standalone import Standalone, StandaloneSettings
+from inference_gateway.cli.standalone import Standalone, StandaloneSettings
 from inference_gateway.router.server import RouterSettings
 
 from .echo import EchoPod

@@ -11,7 +11,7 @@ import time
 import aiohttp
 import pytest
 
-from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.cli.sim_fleet import SimFleet
 from inference_gateway.router.admission import AdmissionSettings
 from inference_gateway.router.scheduler.config import SchedulerConfig
 from inference_gateway.router.table import Criticality

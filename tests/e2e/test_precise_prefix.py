@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 import yaml
 
-from inference_gateway.operator.demo import send
-from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.cli.demo import send
+from inference_gateway.cli.sim_fleet import SimFleet
 
 from support.env import VLLM_LABELS, free_port, gateway_yaml, write_manifests
 

@@ -9,8 +9,8 @@ import json
 import aiohttp
 import pytest
 
-from inference_gateway.operator.demo import send
-from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.cli.demo import send
+from inference_gateway.cli.sim_fleet import SimFleet
 
 from support.env import EXAMPLES, free_port, gateway_yaml, write_manifests
 

@@ -11,7 +11,7 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.cli.sim_fleet import SimFleet
 
 from support.env import free_port
 from support.scenario import POOL, backlog, chat, close_all, model_doc, pool_doc, post, start, wait_until

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 import yaml
 
-from inference_gateway.operator.demo import send
+from inference_gateway.cli.demo import send
 
 from support.env import EXAMPLES, free_port, gateway_yaml, write_manifests
 

@@ -14,7 +14,7 @@ import pytest
 from inference_gateway.operator.envoy_process import EnvoyProcess
 from inference_gateway.operator.kube import ClusterGateway, ClusterSettings
 from inference_gateway.operator.kube.leader import LeaseSettings
-from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.cli.sim_fleet import SimFleet
 from inference_gateway.operator.translate.envoy import XDS_CLUSTER, EnvoySettings
 from inference_gateway.operator.translate.provisioning import BOOTSTRAP_KEY, ProvisioningSettings
 from inference_gateway.router.server import RouterSettings

@@ -9,6 +9,7 @@ import grpc
 from envoy.config.core.v3 import base_pb2 as core
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
+from inference_gateway.router.director import Director
 from inference_gateway.router.endpoint_state import EndpointMetrics, EndpointState
 from inference_gateway.router.extproc import DESTINATION_HEADER, ExtProcService
 from inference_gateway.router.prefix_index import PrefixIndex
@@ -49,8 +50,8 @@ def service(read_usage: bool = True) -> ExtProcService:
     state = EndpointState()
     for addr in ("10.0.0.1:8000", "10.0.0.2:8000"):
         state.update(addr, EndpointMetrics(updated_at=time.monotonic() + 3600))
-    svc = ExtProcService(TableHolder(table()), Scheduler(state, PrefixIndex()), state, Telemetry(),
-                         rng=random.Random(1), read_usage=read_usage, log_requests=False)
+    svc = ExtProcService(Director(TableHolder(table()), Scheduler(state, PrefixIndex()), state, Telemetry(),
+                                  rng=random.Random(1), read_usage=read_usage, log_requests=False))
     return svc
 
 

@@ -1,7 +1,7 @@
 import random
 from collections import Counter
 
-from inference_gateway.router.extproc import parse_pools, weighted_choice
+from inference_gateway.router.director import parse_pools, weighted_choice
 
 
 def test_parse_pools():

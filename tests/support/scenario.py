@@ -9,7 +9,7 @@ import time
 
 import aiohttp
 
-from inference_gateway.operator.sim_fleet import SimFleet
+from inference_gateway.cli.sim_fleet import SimFleet
 
 from .env import free_port, gateway_yaml, write_manifests
 

@@ -13,18 +13,17 @@ from pathlib import Path
 
 import structlog
 
+from inference_gateway.operator.api import AnyObject
+from inference_gateway.operator.envoy_process import EnvoyProcess
+from inference_gateway.operator.providers.files import FileProvider
+from inference_gateway.operator.status_report import standalone_statuses, write_status_dir
+from inference_gateway.operator.translate.envoy import EnvoySettings, ads_bootstrap, envoy_resources
+from inference_gateway.operator.translate.gateway import GatewayIR, build_gateway_ir
+from inference_gateway.operator.translate.objects import ObjectSet
+from inference_gateway.operator.translate.routing import build_routing_table
+from inference_gateway.operator.xds import AdsServer, start_ads_server
 from inference_gateway.router.server import Router, RouterSettings
 from inference_gateway.router.table import RoutingTable, TableHolder
-
-from .api import AnyObject
-from .envoy_process import EnvoyProcess
-from .providers.files import FileProvider
-from .status_report import standalone_statuses, write_status_dir
-from .translate.envoy import EnvoySettings, ads_bootstrap, envoy_resources
-from .translate.gateway import GatewayIR, build_gateway_ir
-from .translate.objects import ObjectSet
-from .translate.routing import build_routing_table
-from .xds import AdsServer, start_ads_server
 
 log = structlog.get_logger("gateway")
 

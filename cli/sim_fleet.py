@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 import yaml
 
-from .children import stop_child
+from inference_gateway.operator.children import stop_child
 
 log = structlog.get_logger("sim")
 

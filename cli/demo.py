@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from .cli import router_settings, until_signalled
+from .options import router_settings, until_signalled
 from .sim_fleet import SimFleet
 from .standalone import Standalone, StandaloneSettings
 

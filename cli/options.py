@@ -1,0 +1,88 @@
+"""The `igw` options shared by its subcommands, and the settings objects built from them.
+
+One place turns argparse namespaces into each room's settings (router, in-cluster operator),
+so the rooms themselves never read command lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+
+from inference_gateway.router.server import RouterSettings
+
+
+def router_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("router")
+    g.add_argument("--ext-proc-port", type=int, default=9002, help="ext_proc gRPC port Envoy calls (default 9002)")
+    g.add_argument("--health-port", type=int, default=9003, help="gRPC health port (default 9003; 0 disables)")
+    g.add_argument("--metrics-port", type=int, default=9090, help="Prometheus /metrics port (default 9090; 0 disables)")
+    g.add_argument("--router-host", default="127.0.0.1", help="address the router's servers bind (default 127.0.0.1)")
+    g.add_argument("--scrape-interval", type=float, default=0.1, help="seconds between pod /metrics scrapes")
+    g.add_argument("--stale-after", type=float, default=1.0,
+                   help="pod metrics older than this many seconds count as unknown (busy)")
+    g.add_argument("--scheduler-config", type=Path, default=None, metavar="YAML",
+                   help="scorer weights per strategy and admission thresholds (see router/scheduler/config.py)")
+    g.add_argument("--pd-delivery", choices=["mirror", "router"], default="mirror",
+                   help="prefill/decode pools: Envoy mirrors the prefill request (default) or the router sends it")
+    g.add_argument("--tokenizer", default=None, metavar="TOKENIZER_JSON",
+                   help="precise prefix mode: the model servers' tokenizer.json (default: the simulator's tokenizer)")
+    g.add_argument("--no-usage-metrics", action="store_true",
+                   help="do not read token usage from responses (saves ext_proc messages per request)")
+    g.add_argument("--pool", default="", metavar="NAMESPACE/NAME",
+                   help="picker mode: serve as the endpoint picker of this InferencePool behind any gateway "
+                        "(requests that name no pool go to it; with --manifests, no Envoy is started)")
+    g.add_argument("--enable-test-endpoint-selection", action="store_true",
+                   help="conformance tests only: honour the test-epp-endpoint-selection request header")
+
+
+def router_settings(args: argparse.Namespace) -> RouterSettings:
+    return RouterSettings(host=args.router_host, ext_proc_port=args.ext_proc_port, health_port=args.health_port,
+                          metrics_port=args.metrics_port, scrape_interval=args.scrape_interval,
+                          stale_after=args.stale_after,
+                          scheduler_config=str(args.scheduler_config) if args.scheduler_config else None,
+                          read_usage=not args.no_usage_metrics, pd_delivery=args.pd_delivery,
+                          tokenizer=args.tokenizer, pool=args.pool,
+                          test_endpoint_selection=args.enable_test_endpoint_selection)
+
+
+def gateway_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("envoy")
+    g.add_argument("--listen-address", default="127.0.0.1",
+                   help="address Envoy's Gateway listeners bind (default 127.0.0.1)")
+    g.add_argument("--xds-port", type=int, default=18000, help="ADS port Envoy takes its configuration from")
+    g.add_argument("--admin-port", type=int, default=19000, help="Envoy admin port (always on 127.0.0.1)")
+    g.add_argument("--envoy-concurrency", type=int, default=2, help="Envoy worker threads")
+    g.add_argument("--envoy-log-level", default="warning")
+
+
+def cluster_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("in cluster (without --manifests)")
+    g.add_argument("--namespace", default=None,
+                   help="the operator's namespace (default $POD_NAMESPACE, else default)")
+    g.add_argument("--watch-namespace", action="append", metavar="NS",
+                   help="watch only this namespace (repeatable; default: all namespaces)")
+    g.add_argument("--leader-election-namespace", default=None, help="namespace of the leader Lease (default --namespace)")
+    g.add_argument("--identity", default=None, help="leader-election identity (default $POD_NAME)")
+    g.add_argument("--operator-service", default="inference-gateway-ext-proc",
+                   help="the operator's Service: provisioned Envoys reach xDS and ext_proc through it")
+    g.add_argument("--xds-address", default=None, metavar="HOST:PORT",
+                   help="xDS address written into Envoy bootstraps (default: the operator Service, --xds-port)")
+    g.add_argument("--ext-proc-address", default=None, metavar="HOST:PORT",
+                   help="ext_proc address Envoys call (default: the operator Service, --ext-proc-port)")
+    g.add_argument("--envoy-image", default="docker.io/envoyproxy/envoy:distroless-v1.40.0",
+                   help="image of the provisioned Envoy proxies")
+    g.add_argument("--envoy-service-type", default="LoadBalancer", choices=["LoadBalancer", "NodePort", "ClusterIP"],
+                   help="type of each Gateway's Service (default LoadBalancer)")
+    g.add_argument("--proxy-bind-address", default="0.0.0.0",
+                   help="address the provisioned Envoys bind their listeners (default 0.0.0.0)")
+
+
+async def until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
