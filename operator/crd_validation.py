@@ -350,12 +350,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     files = _expand(args.files)
     status = 0
+    from .ignored import ignored_objects  # noqa: PLC0415  (needs the typed models; validation alone does not)
+    from .manifests import load_paths  # noqa: PLC0415
+    from .translate.objects import ObjectSet  # noqa: PLC0415
+
+    context = ObjectSet.of(load_paths(files)[0])
     for path in files:
         problems = validate_files([path], registry)
+        ignored = ignored_objects([path], context)
+        for where, why in ignored:
+            print(f"WARN {where}: {why}")
         if problems:
             status = 1
             for problem in problems:
                 print(problem)
+        elif ignored:
+            print(f"CHECKED {path}: {len(ignored)} object(s) will not be acted on (WARN above)")
         else:
             print(f"OK {path}")
     if not files:
