@@ -5,15 +5,21 @@ It also serves zeroed vLLM gauges at /metrics, so our picker sees an idle model 
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
+
+from .echo_h2c import serve_h2c
 
 METRICS = ("vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n")
 
 
 class EchoPod:
-    def __init__(self, name: str, namespace: str, ip: str, ports: list[int]) -> None:
+    def __init__(self, name: str, namespace: str, ip: str, ports: list[int], h2c_ports: set[int] = frozenset()) -> None:
         self.name, self.namespace, self.ip, self.ports = name, namespace, ip, ports
+        self.h2c_ports = h2c_ports  # these ports speak h2c only (upstream's H2C_PORT)
         self._runners: list[web.AppRunner] = []
+        self._servers: list[asyncio.AbstractServer] = []
 
     def _app(self, port: int) -> web.Application:
         async def echo(request: web.Request) -> web.Response:
@@ -36,6 +42,9 @@ class EchoPod:
 
     async def start(self) -> None:
         for port in self.ports:
+            if port in self.h2c_ports:
+                self._servers.append(await serve_h2c(self.name, self.namespace, self.ip, port, METRICS))
+                continue
             runner = web.AppRunner(self._app(port), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, self.ip, port).start()
@@ -44,3 +53,6 @@ class EchoPod:
     async def stop(self) -> None:
         for runner in self._runners:
             await runner.cleanup()
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()

@@ -113,7 +113,9 @@ class Conformance:
                         pickers.append((pod.ip, pool_ns, pool, port))
                     else:
                         ports = sorted({p["containerPort"] for c in containers for p in c.get("ports") or []})
-                        self.echo.append(EchoPod(pod.name, ns, pod.ip, ports))
+                        h2c = {int(e["value"]) for c in containers for e in c.get("env") or []
+                               if e["name"] == "H2C_PORT"} & set(ports)
+                        self.echo.append(EchoPod(pod.name, ns, pod.ip, ports, h2c))
                 out.extend({"apiVersion": "v1", "kind": "Pod",
                             "metadata": {"name": pod.name, "namespace": ns, "labels": labels},
                             "status": {"podIP": pod.ip, "phase": "Running",

@@ -302,3 +302,30 @@ async def test_HTTPRouteMultipleRulesDifferentPools(suite: Conformance) -> None:
         assert body["pod"].startswith(SECONDARY_APP)
     finally:
         await suite.delete("inferencepool_multiple_rules_different_pools.yaml")
+
+
+async def test_InferencePoolAppProtocol(suite: Conformance) -> None:
+    if suite.version == "v1alpha2":
+        pytest.skip("appProtocol is a v1 field")
+    await suite.apply("inferencepool_appprotocol.yaml")
+    try:
+        cases = (
+            # (route, host, path, target port, pool, app): port 3001 speaks h2c only.
+            ("httproute-for-inferencepool-appprotocol-h2c", "appprotocol-h2c.example.com",
+             "/inferencepool-app-protocol-h2c", "3001", "appprotocol-h2c-inference-pool", "appprotocol-inference-model-server"),
+            ("httproute-for-inferencepool-appprotocol-http", "appprotocol-http.example.com",
+             "/inferencepool-app-protocol-http", "3000", "appprotocol-http-inference-pool", "appprotocol-inference-model-server"),
+            ("httproute-for-inferencepool-appprotocol-default", "appprotocol-default.example.com",
+             "/inferencepool-app-protocol-default", "3000", PRIMARY_POOL, PRIMARY_APP),
+        )
+        for route, host, path, port, pool, app in cases:
+            route_ok(suite, route, PRIMARY_GW)
+            assert accepted_by(suite, pool, PRIMARY_GW)
+            for pod in suite.pods_of(app):
+                selected = f"{pod.ip}:{port}"
+                _, headers, body = await suite.eventually(PRIMARY_GW, path, host=host, method="POST", body=BODY,
+                                                          headers={SELECT: selected})
+                assert body["pod"] == pod.name and body["httpPort"] == port
+                assert headers.get(SERVED) == selected
+    finally:
+        await suite.delete("inferencepool_appprotocol.yaml")
