@@ -88,7 +88,7 @@ def on_watch_event(store: ObjectStore, watched: WatchedKind, event: dict[str, An
     raw = event.get("object") or {}
     meta = raw.get("metadata") or {}
     if event.get("type") == "DELETED":
-        store.remove(watched.kind, meta.get("namespace") or "", meta.get("name") or "")
+        store.remove(watched.key_kind, meta.get("namespace") or "", meta.get("name") or "")
     else:
         store.put({**raw, "kind": watched.kind, "apiVersion": raw.get("apiVersion") or watched.api_version})
 
@@ -247,7 +247,8 @@ class ClusterGateway:
             except ApiException as err:
                 log.warning("cannot list; is its CRD installed?", resource=watched.plural, status=err.status)
                 continue
-            self.store.replace_kind(watched.kind, [{"apiVersion": watched.api_version, **i} for i in items])
+            self.store.replace_kind(watched.kind, [{"apiVersion": watched.api_version, **i} for i in items],
+                                    watched.key_kind)
 
     async def _resync_loop(self) -> None:
         while True:

@@ -49,6 +49,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - {{ .Values.ports.metrics | quote }}
 - --xds-port
 - {{ .Values.ports.xds | quote }}
+{{- with .Values.endpointPicker.pool }}
+- --pool
+- {{ if contains "/" . }}{{ . | quote }}{{ else }}{{ printf "%s/%s" $.Release.Namespace . | quote }}{{ end }}
+{{- end }}
+{{- range $flag, $value := .Values.endpointPicker.flags }}
+- {{ printf "--%s" $flag | quote }}
+- {{ $value | quote }}
+{{- end }}
 {{- range .Values.extraArgs }}
 - {{ . | quote }}
 {{- end }}
