@@ -39,6 +39,13 @@ ORIGINAL_DST_H2C_CLUSTER = "igw-original-dst-h2c"  # v1 pools with appProtocol k
 # `envoy.lb` metadata, and ext_proc forwards that namespace to the picker with the response.
 SERVED_HEADER = "x-gateway-destination-endpoint-served"
 HEADER_TO_METADATA_TYPE = "type.googleapis.com/envoy.extensions.filters.http.header_to_metadata.v3.Config"
+# The second ext_proc filter: other endpoint pickers. Unlike ours it keeps the route Envoy
+# matched first (route_cache_action RETAIN), so the pool cluster chosen by backendRef weight
+# stays, and that cluster's override_host load balancer follows the picker's answer: the header
+# or `envoy.lb` metadata, a list `primary,fallback,...` walked in order by retries.
+PICKER_FILTER = "igw.endpoint-picker"
+OVERRIDE_HOST_TYPE = "type.googleapis.com/envoy.extensions.load_balancing_policies.override_host.v3.OverrideHost"
+ROUND_ROBIN_TYPE = "type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin"
 XDS_CLUSTER = "igw-xds"
 
 T = "type.googleapis.com/"
@@ -153,9 +160,10 @@ _PICKER_MODE = {
 def _backend_ext_proc(backend: PoolBackend) -> dict[str, Any]:
     """One pool's picker, as the per-filter config of its weighted cluster: Envoy picks the
     cluster (by backendRef weight) when it matches the route, so each pool's own picker is
-    asked, with its own failure mode."""
+    asked, with its own failure mode. A pool of ours in such a rule asks our router the same way."""
     overrides: dict[str, Any] = {"failure_mode_allow": backend.fail_open}
     if backend.picker is None:
+        overrides["grpc_service"] = {"envoy_grpc": {"cluster_name": EXT_PROC_CLUSTER}}
         overrides["grpc_initial_metadata"] = [{"key": POOLS_METADATA_KEY, "value": f"{backend.pool}=1"}]
     else:
         overrides["grpc_service"] = {"envoy_grpc": {"cluster_name": backend.picker.cluster}}
@@ -173,27 +181,23 @@ def _served_header() -> list[dict[str, Any]]:
 
 
 def _picker_routes(route: RouteIR) -> list[dict[str, Any]]:
-    """A rule with another endpoint picker behind one of its pools (see `_backend_ext_proc`)."""
-    per_backend = [_backend_ext_proc(b) for b in route.backends]
-    picked = {
-        "name": route.name + "/picked",
-        "match": _match(route, require_destination=True),
-        "route": _upstream_action(_picked_cluster(route)),
-        "response_headers_to_add": _served_header(),
-        "typed_per_filter_config": {"envoy.filters.http.ext_proc": per_backend[0]},
-    }
-    # Before the picker answers (and when a FailOpen picker is down): the pools' own clusters,
-    # round robin, chosen by weight.
-    initial = {
+    """A rule with another endpoint picker behind one of its pools: one route, the pools' own
+    clusters by weight, each asking its picker (`_backend_ext_proc`) through PICKER_FILTER.
+    The cluster's override_host load balancer sends the request where the picker said, walking
+    its fallbacks on connect failures; a FailOpen picker that is down leaves no answer, and the
+    cluster balances round robin."""
+    action = _upstream_action(weighted=[
+        {"name": pool_cluster_name(b.pool), "weight": max(b.weight, 1),
+         "typed_per_filter_config": {PICKER_FILTER: _backend_ext_proc(b)}}
+        for b in route.backends])
+    action["retry_policy"] = {"retry_on": "connect-failure,refused-stream,reset", "num_retries": 2}
+    return [{
         "name": route.name,
         "match": _match(route, require_destination=False),
-        "route": _upstream_action(weighted=[
-            {"name": pool_cluster_name(b.pool), "weight": max(b.weight, 1),
-             "typed_per_filter_config": {"envoy.filters.http.ext_proc": cfg}}
-            for b, cfg in zip(route.backends, per_backend)]),
+        "route": action,
         "response_headers_to_add": _served_header(),
-    }
-    return [picked, initial]
+        "typed_per_filter_config": {"envoy.filters.http.ext_proc": {"@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True}},
+    }]
 
 
 def _unresolved_picker_route(route: RouteIR) -> dict[str, Any]:
@@ -308,6 +312,19 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             # name the client asked for, token usage) instead of paying for it on every request.
             "allow_mode_override": True,
         }},
+        {"name": PICKER_FILTER, "typed_config": {
+            "@type": EXT_PROC_TYPE,
+            # Every route names its picker's cluster (or disables this filter); this is a default.
+            "grpc_service": {"envoy_grpc": {"cluster_name": EXT_PROC_CLUSTER}},
+            "failure_mode_allow": False,
+            "status_on_error": {"code": 503},
+            "processing_mode": _PICKER_MODE,
+            "message_timeout": settings.ext_proc_message_timeout,
+            "max_message_timeout": settings.ext_proc_max_message_timeout,
+            "metadata_options": {"receiving_namespaces": {"untyped": ["envoy.lb"]},
+                                 "forwarding_namespaces": {"untyped": ["envoy.lb"]}},
+            "route_cache_action": "RETAIN",
+        }},
         # Response filters run in reverse: this one, before ext_proc, turns the served-endpoint
         # header the picked route added into `envoy.lb` metadata, and removes the header.
         {"name": "envoy.filters.http.header_to_metadata", "typed_config": {
@@ -330,6 +347,9 @@ def _route_config(listener: ListenerIR, settings: EnvoySettings) -> dict[str, An
             "typed_per_filter_config": {"envoy.filters.http.ext_proc": {"@type": EXT_PROC_PER_ROUTE_TYPE,
                                                                         "disabled": True}},
         })
+    for r in routes:  # other pickers' filter runs only where a route names a picker
+        r.setdefault("typed_per_filter_config", {}).setdefault(
+            PICKER_FILTER, {"@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True})
     domains = [listener.hostname, f"{listener.hostname}:*"] if listener.hostname else ["*"]
     return {"name": listener.name, "virtual_hosts": [{"name": listener.name, "domains": domains, "routes": routes}]}
 
@@ -366,6 +386,21 @@ def _http2_options() -> dict[str, Any]:
         "@type": HTTP_OPTIONS_TYPE,
         "explicit_http_config": {"http2_protocol_options": {}},
     }}
+
+
+def _override_host_policy() -> dict[str, Any]:
+    """Round robin, unless a picker named the host(s): the header or `envoy.lb` metadata, one
+    `ip:port` or a list walked in order (the endpoint picker protocol's fallbacks)."""
+    return {"policies": [{"typed_extension_config": {
+        "name": "envoy.load_balancing_policies.override_host",
+        "typed_config": {
+            "@type": OVERRIDE_HOST_TYPE,
+            "override_host_sources": [{"header": DESTINATION_HEADER},
+                                      {"metadata": {"key": "envoy.lb", "path": [{"key": DESTINATION_HEADER}]}}],
+            "fallback_policy": {"policies": [{"typed_extension_config": {
+                "name": "envoy.load_balancing_policies.round_robin",
+                "typed_config": {"@type": ROUND_ROBIN_TYPE}}}]},
+        }}}]}
 
 
 def _static_cluster(name: str, host: str, port: int, settings: EnvoySettings, http2: bool = False) -> dict[str, Any]:
@@ -455,7 +490,7 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
             "type": "EDS",
             "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},
             "connect_timeout": settings.connect_timeout,
-            "lb_policy": "ROUND_ROBIN",
+            "load_balancing_policy": _override_host_policy(),
             "circuit_breakers": _circuit_breakers(),
         })
         pool = table.pools.get(key)

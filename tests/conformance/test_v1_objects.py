@@ -13,7 +13,7 @@ import yaml
 from inference_gateway.operator.ignored import ignored_objects
 from inference_gateway.operator.manifests import load_documents
 from inference_gateway.operator.status_report import standalone_statuses
-from inference_gateway.operator.translate.envoy import ORIGINAL_DST_H2C_CLUSTER, envoy_resources
+from inference_gateway.operator.translate.envoy import ORIGINAL_DST_H2C_CLUSTER, PICKER_FILTER, envoy_resources
 from inference_gateway.operator.translate.gateway import build_gateway_ir
 from inference_gateway.operator.translate.objects import ObjectSet
 from inference_gateway.operator.translate.routing import build_routing_table
@@ -86,10 +86,13 @@ def test_h2c_pools_get_http2_upstreams_and_other_pickers_their_own_cluster():
     picker = clusters["igw-picker/default/epp:9002"]
     assert picker["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] == \
         {"address": "10.0.9.1", "port_value": 9102}
-    routes = res.listeners[0]["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
-    assert routes[0]["route"]["cluster"] == ORIGINAL_DST_H2C_CLUSTER
-    [weighted] = routes[1]["route"]["weighted_clusters"]["clusters"]
-    override = weighted["typed_per_filter_config"]["envoy.filters.http.ext_proc"]["overrides"]
+    # The pool's own cluster follows the picker's answer (override_host, fallbacks by retry).
+    policy = clusters["igw-pool/default/p"]["load_balancing_policy"]["policies"][0]["typed_extension_config"]
+    assert policy["name"] == "envoy.load_balancing_policies.override_host"
+    [route] = res.listeners[0]["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    [weighted] = route["route"]["weighted_clusters"]["clusters"]
+    assert weighted["name"] == "igw-pool/default/p"
+    override = weighted["typed_per_filter_config"][PICKER_FILTER]["overrides"]
     assert override["grpc_service"]["envoy_grpc"]["cluster_name"] == "igw-picker/default/epp:9002"
 
 
