@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import KubeObject, StrictModel
+from .base import KubeObject, StrictModel, weights_on_all_or_none
 from .v1_pool import INFERENCE_V1_GROUP
 
 OBJECTIVE_HEADER = "x-gateway-inference-objective"
@@ -57,9 +57,7 @@ class RewriteRule(StrictModel):
 
     @model_validator(mode="after")
     def _weights_on_all_or_none(self) -> "RewriteRule":
-        given = [t.weight is not None for t in self.targets]
-        if any(given) and not all(given):
-            raise ValueError("targets: weight must be set on all entries or on none")
+        weights_on_all_or_none([t.weight for t in self.targets], "targets")
         return self
 
 

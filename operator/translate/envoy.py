@@ -23,48 +23,21 @@ from typing import Any
 
 from inference_gateway.router.table import RoutingTable
 
+from .envoy_pickers import (
+    backend_ext_proc, override_host_policy, picker_filter, served_header, served_to_metadata_filter,
+)
 from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
 
-DESTINATION_HEADER = "x-gateway-destination-endpoint"
-PREFILL_HEADER = "x-gateway-prefill-endpoint"  # prefill/decode pools: the prefill pod
-PREFILL_DST_CLUSTER = "igw-prefill-dst"
-MODEL_HEADER = "x-gateway-model-name"
-POOLS_METADATA_KEY = "x-igw-pools"
-LISTENER_METADATA_KEY = "x-igw-listener"
-EXT_PROC_CLUSTER = "igw-ext-proc"
-ORIGINAL_DST_CLUSTER = "igw-original-dst"
-ORIGINAL_DST_H2C_CLUSTER = "igw-original-dst-h2c"  # v1 pools with appProtocol kubernetes.io/h2c
-# The endpoint picker protocol's report of the endpoint that served the request: Envoy adds it
-# as a response header on the picked route, the header_to_metadata filter moves it into
-# `envoy.lb` metadata, and ext_proc forwards that namespace to the picker with the response.
-SERVED_HEADER = "x-gateway-destination-endpoint-served"
-HEADER_TO_METADATA_TYPE = "type.googleapis.com/envoy.extensions.filters.http.header_to_metadata.v3.Config"
-# The second ext_proc filter: other endpoint pickers. Unlike ours it keeps the route Envoy
-# matched first (route_cache_action RETAIN), so the pool cluster chosen by backendRef weight
-# stays, and that cluster's override_host load balancer follows the picker's answer: the header
-# or `envoy.lb` metadata, a list `primary,fallback,...` walked in order by retries.
-PICKER_FILTER = "igw.endpoint-picker"
-OVERRIDE_HOST_TYPE = "type.googleapis.com/envoy.extensions.load_balancing_policies.override_host.v3.OverrideHost"
-ROUND_ROBIN_TYPE = "type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin"
-XDS_CLUSTER = "igw-xds"
-
-T = "type.googleapis.com/"
-LISTENER_TYPE = T + "envoy.config.listener.v3.Listener"
-CLUSTER_TYPE = T + "envoy.config.cluster.v3.Cluster"
-ENDPOINT_TYPE = T + "envoy.config.endpoint.v3.ClusterLoadAssignment"
-ROUTE_TYPE = T + "envoy.config.route.v3.RouteConfiguration"
-HCM_TYPE = T + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
-EXT_PROC_TYPE = T + "envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor"
-EXT_PROC_PER_ROUTE_TYPE = T + "envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute"
-HEADER_MUTATION_TYPE = T + "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation"
-ROUTER_TYPE = T + "envoy.extensions.filters.http.router.v3.Router"
-HTTP_OPTIONS_TYPE = T + "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-
-# Generous: a long generation must never be cut by a proxy timeout, only by the client.
-STREAM_IDLE_TIMEOUT = "600s"
-# Bodies up to this size are buffered for the router (long-context prompts exceed 1 MiB).
-BODY_LIMIT_BYTES = 64 * 1024 * 1024
-UNLIMITED = 1_000_000
+from .envoy_names import (  # noqa: F401  (re-exported: the names the other modules import from here)
+    DESTINATION_HEADER, PREFILL_HEADER, PREFILL_DST_CLUSTER, MODEL_HEADER,
+    POOLS_METADATA_KEY, LISTENER_METADATA_KEY, EXT_PROC_CLUSTER, ORIGINAL_DST_CLUSTER,
+    ORIGINAL_DST_H2C_CLUSTER, SERVED_HEADER, HEADER_TO_METADATA_TYPE, PICKER_FILTER,
+    OVERRIDE_HOST_TYPE, ROUND_ROBIN_TYPE, XDS_CLUSTER, T,
+    LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE, ROUTE_TYPE,
+    HCM_TYPE, EXT_PROC_TYPE, EXT_PROC_PER_ROUTE_TYPE, HEADER_MUTATION_TYPE,
+    ROUTER_TYPE, HTTP_OPTIONS_TYPE, STREAM_IDLE_TIMEOUT, BODY_LIMIT_BYTES,
+    UNLIMITED,
+)
 
 
 @dataclass(frozen=True)
@@ -147,37 +120,9 @@ def _per_route_ext_proc(route: RouteIR, settings: EnvoySettings) -> dict[str, An
     return {"@type": EXT_PROC_PER_ROUTE_TYPE, "overrides": overrides}
 
 
-# What an external endpoint picker is sent: the Inference Extension's gateways stream the body
-# in full duplex (their pickers hold the headers answer until the body is in) and send the
-# response headers, which carry the served-endpoint report.
-_PICKER_MODE = {
-    "request_header_mode": "SEND", "response_header_mode": "SEND",
-    "request_body_mode": "FULL_DUPLEX_STREAMED", "response_body_mode": "NONE",
-    "request_trailer_mode": "SEND", "response_trailer_mode": "SKIP",
-}
-
-
-def _backend_ext_proc(backend: PoolBackend) -> dict[str, Any]:
-    """One pool's picker, as the per-filter config of its weighted cluster: Envoy picks the
-    cluster (by backendRef weight) when it matches the route, so each pool's own picker is
-    asked, with its own failure mode. A pool of ours in such a rule asks our router the same way."""
-    overrides: dict[str, Any] = {"failure_mode_allow": backend.fail_open}
-    if backend.picker is None:
-        overrides["grpc_service"] = {"envoy_grpc": {"cluster_name": EXT_PROC_CLUSTER}}
-        overrides["grpc_initial_metadata"] = [{"key": POOLS_METADATA_KEY, "value": f"{backend.pool}=1"}]
-    else:
-        overrides["grpc_service"] = {"envoy_grpc": {"cluster_name": backend.picker.cluster}}
-        overrides["processing_mode"] = _PICKER_MODE
-    return {"@type": EXT_PROC_PER_ROUTE_TYPE, "overrides": overrides}
-
-
 def _picked_cluster(route: RouteIR) -> str:
     # One picked route serves the rule; its pods speak h2c only if every pool says so.
     return ORIGINAL_DST_H2C_CLUSTER if route.backends and all(b.h2c for b in route.backends) else ORIGINAL_DST_CLUSTER
-
-
-def _served_header() -> list[dict[str, Any]]:
-    return [{"header": {"key": SERVED_HEADER, "value": "%UPSTREAM_REMOTE_ADDRESS%"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]
 
 
 def _picker_routes(route: RouteIR) -> list[dict[str, Any]]:
@@ -188,14 +133,14 @@ def _picker_routes(route: RouteIR) -> list[dict[str, Any]]:
     cluster balances round robin."""
     action = _upstream_action(weighted=[
         {"name": pool_cluster_name(b.pool), "weight": max(b.weight, 1),
-         "typed_per_filter_config": {PICKER_FILTER: _backend_ext_proc(b)}}
+         "typed_per_filter_config": {PICKER_FILTER: backend_ext_proc(b)}}
         for b in route.backends])
     action["retry_policy"] = {"retry_on": "connect-failure,refused-stream,reset", "num_retries": 2}
     return [{
         "name": route.name,
         "match": _match(route, require_destination=False),
         "route": action,
-        "response_headers_to_add": _served_header(),
+        "response_headers_to_add": served_header(),
         "typed_per_filter_config": {"envoy.filters.http.ext_proc": {"@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True}},
     }]
 
@@ -244,7 +189,7 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
         "name": route.name + "/picked",
         "match": _match(route, require_destination=True),
         "route": _upstream_action(_picked_cluster(route)),
-        "response_headers_to_add": _served_header(),
+        "response_headers_to_add": served_header(),
         "typed_per_filter_config": per_filter,
     }
     fallback: dict[str, Any] = {"name": route.name, "match": _match(route, require_destination=False),
@@ -312,26 +257,8 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             # name the client asked for, token usage) instead of paying for it on every request.
             "allow_mode_override": True,
         }},
-        {"name": PICKER_FILTER, "typed_config": {
-            "@type": EXT_PROC_TYPE,
-            # Every route names its picker's cluster (or disables this filter); this is a default.
-            "grpc_service": {"envoy_grpc": {"cluster_name": EXT_PROC_CLUSTER}},
-            "failure_mode_allow": False,
-            "status_on_error": {"code": 503},
-            "processing_mode": _PICKER_MODE,
-            "message_timeout": settings.ext_proc_message_timeout,
-            "max_message_timeout": settings.ext_proc_max_message_timeout,
-            "metadata_options": {"receiving_namespaces": {"untyped": ["envoy.lb"]},
-                                 "forwarding_namespaces": {"untyped": ["envoy.lb"]}},
-            "route_cache_action": "RETAIN",
-        }},
-        # Response filters run in reverse: this one, before ext_proc, turns the served-endpoint
-        # header the picked route added into `envoy.lb` metadata, and removes the header.
-        {"name": "envoy.filters.http.header_to_metadata", "typed_config": {
-            "@type": HEADER_TO_METADATA_TYPE,
-            "response_rules": [{"header": SERVED_HEADER, "remove": True, "on_header_present": {
-                "metadata_namespace": "envoy.lb", "key": SERVED_HEADER, "type": "STRING"}}],
-        }},
+        picker_filter(settings.ext_proc_message_timeout, settings.ext_proc_max_message_timeout),
+        served_to_metadata_filter(),
         {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}},
     ]
 
@@ -386,21 +313,6 @@ def _http2_options() -> dict[str, Any]:
         "@type": HTTP_OPTIONS_TYPE,
         "explicit_http_config": {"http2_protocol_options": {}},
     }}
-
-
-def _override_host_policy() -> dict[str, Any]:
-    """Round robin, unless a picker named the host(s): the header or `envoy.lb` metadata, one
-    `ip:port` or a list walked in order (the endpoint picker protocol's fallbacks)."""
-    return {"policies": [{"typed_extension_config": {
-        "name": "envoy.load_balancing_policies.override_host",
-        "typed_config": {
-            "@type": OVERRIDE_HOST_TYPE,
-            "override_host_sources": [{"header": DESTINATION_HEADER},
-                                      {"metadata": {"key": "envoy.lb", "path": [{"key": DESTINATION_HEADER}]}}],
-            "fallback_policy": {"policies": [{"typed_extension_config": {
-                "name": "envoy.load_balancing_policies.round_robin",
-                "typed_config": {"@type": ROUND_ROBIN_TYPE}}}]},
-        }}}]}
 
 
 def _static_cluster(name: str, host: str, port: int, settings: EnvoySettings, http2: bool = False) -> dict[str, Any]:
@@ -490,7 +402,7 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
             "type": "EDS",
             "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},
             "connect_timeout": settings.connect_timeout,
-            "load_balancing_policy": _override_host_policy(),
+            "load_balancing_policy": override_host_policy(),
             "circuit_breakers": _circuit_breakers(),
         })
         pool = table.pools.get(key)
