@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick bench-deps bench-overhead clean
+.PHONY: demo test bench bench-quick bench-deps bench-overhead bench-faults clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -P -m venv $(VENV) || python3 -P -m venv $(VENV)
@@ -46,6 +46,10 @@ bench-quick: bench-deps
 
 bench-overhead: $(STAMP)
 	$(BIN)/python -P bench/overhead.py
+
+# What each fault (pod, router, Envoy, igw) costs the clients (bench/faults.py, ~3 minutes).
+bench-faults: $(STAMP)
+	$(BIN)/python -P bench/faults.py --repeats 3
 
 clean:
 	rm -rf $(VENV) build *.egg-info

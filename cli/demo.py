@@ -87,7 +87,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         await fleet.start()
         say("Loading " + ", ".join(str(m) for m in manifests))
         await gateway.start()
-        port = gateway.ir.listeners[0].port
+        port = gateway.listeners[0][1]
         base = f"http://{args.listen_address}:{port}"
         say(f"Gateway listening on {base} (Envoy pid {gateway.envoy.process.pid if gateway.envoy and gateway.envoy.process else '?'})")
         ok = await play(base, examples / "requests", decisions)

@@ -4,7 +4,7 @@
                 or from the Kubernetes API (cluster.py → operator/kube/)
   igw demo      run the seed's verification on simulated pods (demo.py)
   igw sim       one simulated model-server pod (inference_gateway.simulator)
-  igw validate  check manifests against our CRDs offline (operator/crd_validation.py)
+  igw validate  check manifests against our CRDs offline (validate.py)
   igw status    the statuses the operator would write for a manifests directory (operator/status_report.py)
   igw bench     benchmark against Envoy round robin and sglang-router (inference_gateway.bench)
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 import structlog
 
 from inference_gateway.router.logs import configure as configure_logs
+from inference_gateway.router.table import Strategy
 
 from .options import cluster_arguments, gateway_arguments, router_arguments, router_settings, until_signalled
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--serve", action="store_true", help="keep serving on the Gateway's port until Ctrl-C")
     demo.add_argument("--pods", type=int, default=4, help="simulated pods, at 127.0.0.2 and up (default 4)")
     demo.add_argument("--examples", type=Path, default=None, help="the examples/ directory (default: the repo's)")
-    demo.add_argument("--strategy", choices=["prefix-cache", "load-aware"], default="prefix-cache",
+    demo.add_argument("--strategy", choices=[Strategy.PREFIX_CACHE.value, Strategy.DEFAULT.value], default="prefix-cache",
                       help="which of the seed's vLLM manifests to load (default prefix-cache)")
     router_arguments(demo)
     gateway_arguments(demo)
@@ -52,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="one simulated model-server pod (vLLM or SGLang)", add_help=False)
     sim.add_argument("sim_args", nargs=argparse.REMAINDER)
 
-    from inference_gateway.operator import crd_validation  # noqa: PLC0415
+    from . import validate  # noqa: PLC0415
 
-    crd_validation.add_arguments(sub.add_parser("validate", help="check manifests against the CRDs, offline"))
+    validate.add_arguments(sub.add_parser("validate", help="check manifests against the CRDs, offline"))
     status = sub.add_parser("status", help="print the statuses the operator would write for these manifests")
     status.add_argument("--manifests", type=Path, action="append", required=True, metavar="PATH")
     status.add_argument("--listen-address", default="127.0.0.1", help="the Gateway address to report")
@@ -89,13 +90,12 @@ async def _run(args: argparse.Namespace) -> int:
     gateway = Standalone(StandaloneSettings(
         manifests=args.manifests, listen_address=args.listen_address, router=router_settings(args),
         xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
-        envoy_log_level=args.envoy_log_level, status_dir=args.status_dir))
+        envoy_log_level=args.envoy_log_level, shutdown_grace=args.shutdown_grace, status_dir=args.status_dir))
     try:
         await gateway.start()
-        await until_signalled()
+        return await gateway.serve(asyncio.ensure_future(until_signalled()))
     finally:
         await gateway.stop()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logs(args.log_level)
     if args.command == "validate":
-        from inference_gateway.operator import crd_validation  # noqa: PLC0415
+        from . import validate  # noqa: PLC0415
 
-        return crd_validation.run(args)
+        return validate.run(args)
     if args.command == "status":
         return _status(args)
     if args.command == "demo":

@@ -56,6 +56,9 @@ def gateway_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--admin-port", type=int, default=19000, help="Envoy admin port (always on 127.0.0.1)")
     g.add_argument("--envoy-concurrency", type=int, default=2, help="Envoy worker threads")
     g.add_argument("--envoy-log-level", default="warning")
+    g.add_argument("--shutdown-grace", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM, how long requests in flight may take to finish (default 30; keep it "
+                        "below the pod's terminationGracePeriodSeconds)")
 
 
 def cluster_arguments(p: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 import yaml
 
-from inference_gateway.operator.children import stop_child
+from inference_gateway.operator.children import spawn, stop_child
 
 log = structlog.get_logger("sim")
 
@@ -67,7 +67,7 @@ class SimFleet:
             raise
 
     async def _start_pod(self, pod: SimPod, timeout: float) -> None:
-        pod.process = await asyncio.create_subprocess_exec(
+        pod.process = await spawn(
             sys.executable, "-P", "-m", "inference_gateway.simulator",
             "--runtime", self.runtime, "--host", pod.ip, "--port", str(pod.port), "--model", self.model,
             "--pod-name", pod.name, *self.extra_args,

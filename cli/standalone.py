@@ -15,12 +15,13 @@ import structlog
 
 from inference_gateway.operator.api import AnyObject
 from inference_gateway.operator.envoy_process import EnvoyProcess
+from inference_gateway.operator.envoy_supervisor import EnvoySupervisor, RestartPolicy
+from inference_gateway.operator.problems import ProblemLog
 from inference_gateway.operator.providers.files import FileProvider
 from inference_gateway.operator.status_report import standalone_statuses, write_status_dir
-from inference_gateway.operator.translate.envoy import EnvoySettings, ads_bootstrap, envoy_resources
-from inference_gateway.operator.translate.gateway import GatewayIR, build_gateway_ir
-from inference_gateway.operator.translate.objects import ObjectSet
-from inference_gateway.operator.translate.routing import build_routing_table
+from inference_gateway.operator.translate import SHARED_PROXY, TranslateSettings, Translation, translate
+from inference_gateway.operator.translate.bootstrap import ads_bootstrap
+from inference_gateway.operator.translate.envoy import EnvoySettings
 from inference_gateway.operator.xds import AdsServer, start_ads_server
 from inference_gateway.router.server import Router, RouterSettings
 from inference_gateway.router.table import RoutingTable, TableHolder
@@ -39,6 +40,9 @@ class StandaloneSettings:
     envoy_log_level: str = "warning"
     reload_interval: float = 1.0
     workdir: Path | None = None
+    # SIGTERM: seconds in-flight requests get to finish (the chart's terminationGracePeriodSeconds is longer).
+    shutdown_grace: float = 30.0
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
     # Where the statuses the operator would write go, one YAML file per object (None: kept in
     # memory only, as `Standalone.statuses`).
     status_dir: Path | None = None
@@ -60,9 +64,11 @@ class Standalone:
             bind_address=settings.listen_address,
             ext_proc_address=(settings.router.host, settings.router.ext_proc_port))
         self.envoy: EnvoyProcess | None = None
-        self.ir = GatewayIR(listeners=())
+        self.translation: Translation | None = None
+        self.problems = ProblemLog(log)
         self._tasks: list[asyncio.Task[None]] = []
         self._xds_server = None
+        self._supervisor: asyncio.Task[None] | None = None
         self._version = 0
         self.statuses: dict = {}
 
@@ -70,27 +76,30 @@ class Standalone:
     def table(self) -> RoutingTable:
         return self.holder.current
 
+    @property
+    def listeners(self) -> list[tuple[str, int]]:
+        """(name, port) of every Gateway listener Envoy serves."""
+        return self.translation.listeners if self.translation else []
+
     def apply(self, objects: list[AnyObject]) -> None:
-        """Translate the objects now in effect and swap them in (router first, then Envoy)."""
-        objs = ObjectSet.of(objects)
+        """Translate the objects now in effect and publish: router first, then Envoy."""
         self._version += 1
-        self.statuses = standalone_statuses(objs, self.settings.listen_address, self.statuses)
+        translation = translate(objects, TranslateSettings(envoy=self.envoy_settings, version=self._version))
+        self.problems.report(translation.problems)
+        self.statuses = standalone_statuses(translation, self.settings.listen_address, self.statuses)
         if self.settings.status_dir is not None:
             write_status_dir(self.settings.status_dir, self.statuses)
-        table = build_routing_table(objs, self._version)
-        ir = build_gateway_ir(objs)
-        resources = envoy_resources(ir, table, self.envoy_settings)
         try:
-            version = self.ads.set_resources(resources)
+            version = self.ads.set_resources(translation.envoy[SHARED_PROXY])
         except Exception as err:  # Envoy would reject it too: keep the last good configuration
             log.error("envoy configuration not built; keeping the last good one", error=str(err))
             return
-        self.holder.swap(table)
-        self.ir = ir
-        log.info("routing table updated", version=table.version, xds_version=version,
-                 pools={k: len(p.endpoints) for k, p in table.pools.items()},
-                 listeners=[f"{self.settings.listen_address}:{li.port}" for li in ir.listeners])
-        for note in table.notes:
+        self.holder.swap(translation.table)
+        self.translation = translation
+        log.info("routing table updated", version=translation.table.version, xds_version=version,
+                 pools={k: len(p.endpoints) for k, p in translation.table.pools.items()},
+                 listeners=[f"{self.settings.listen_address}:{port}" for _, port in self.listeners])
+        for note in translation.notes:
             log.info("routing choice", note=note)
 
     async def start(self) -> None:
@@ -109,30 +118,61 @@ class Standalone:
         await self.envoy.start()
         await self.ads.wait_acked(self.ads.version)
         await self._wait_listeners()
+        self._supervisor = asyncio.create_task(
+            EnvoySupervisor(self.envoy, self.router.set_serving, self._wait_listeners, s.restart_policy).run())
         self._tasks.append(asyncio.create_task(self.provider.run()))
-        log.info("gateway ready", listeners=[f"{s.listen_address}:{li.port}" for li in self.ir.listeners])
+        log.info("gateway ready", listeners=[f"{s.listen_address}:{port}" for _, port in self.listeners])
 
     async def _wait_listeners(self, timeout: float = 10.0) -> None:
         """Until every Gateway listener accepts connections (Envoy binds after it ACKs)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        for listener in self.ir.listeners:
+        for name, port in self.listeners:
             while True:
                 try:
-                    _, writer = await asyncio.open_connection(self.settings.listen_address, listener.port)
+                    _, writer = await asyncio.open_connection(self.settings.listen_address, port)
                     writer.close()
                     await writer.wait_closed()
                     break
                 except OSError:
                     if asyncio.get_running_loop().time() > deadline:
-                        raise TimeoutError(f"listener {listener.name} did not open on port {listener.port}")
+                        raise TimeoutError(f"listener {name} did not open on port {port}")
                     await asyncio.sleep(0.05)
 
+    async def serve(self, stopped: asyncio.Future[None] | asyncio.Task[None]) -> int:
+        """Serve until `stopped` (SIGTERM/SIGINT): drain, exit code 0. An Envoy that keeps
+        crashing ends the gateway sooner, with exit code 1, so that it is restarted whole."""
+        if self.settings.picker_only:  # no Envoy of ours to watch
+            await stopped
+            return 0
+        assert self._supervisor is not None, "start() first"
+        done, _ = await asyncio.wait({stopped, self._supervisor}, return_when=asyncio.FIRST_COMPLETED)
+        if self._supervisor in done:
+            stopped.cancel()
+            log.error("gateway stopping: its Envoy cannot be kept running", error=str(self._supervisor.exception()))
+            return 1
+        await self.drain()
+        return 0
+
+    async def drain(self) -> None:
+        """Health NOT_SERVING, Envoy stops accepting, requests in flight get `shutdown_grace`
+        seconds. The router keeps answering ext_proc meanwhile (it stops last)."""
+        await self._stop_supervising()
+        await self.router.set_serving(False)
+        if self.envoy is not None:
+            await self.envoy.drain(self.settings.shutdown_grace)
+
+    async def _stop_supervising(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+
     async def stop(self) -> None:
+        await self._stop_supervising()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.envoy is not None:
-            await self.envoy.stop()
+            await self.envoy.close()
         if self._xds_server is not None:
             await self._xds_server.stop(grace=0.5)
         await self.router.stop()

@@ -1,21 +1,21 @@
-"""Offline validation of manifests against the CRDs in ``crds/``.
+"""Offline validation of manifests against the CRDs in ``crds/``, as the API server would.
 
 The CRD YAML files are the single source of truth: they are read at run time, and each
-object of a kind they define is checked against its version's ``openAPIV3Schema`` with the
-structural-schema subset Kubernetes itself applies (type, properties, required, enum,
-minimum/maximum, min/maxLength, min/maxItems, min/maxProperties, pattern, items,
-additionalProperties, nullable, x-kubernetes-preserve-unknown-fields, format date-time).
-Fields a structural schema does not declare are reported as unknown, as a strict
-``kubectl apply`` would. CEL rules (``x-kubernetes-validations``) are *not* evaluated here:
-they need an API server.
+object of a kind they define is checked against its version's ``openAPIV3Schema`` by the
+`jsonschema` library (draft 4, whose boolean exclusiveMinimum/Maximum OpenAPI v3 shares).
+The few Kubernetes meanings JSON Schema lacks are added to the schema first (schema.py-like
+`as_json_schema`): fields a structural schema does not declare are unknown (as a strict
+``kubectl apply`` says) unless ``x-kubernetes-preserve-unknown-fields``; ``nullable``; null
+fields are pruned. Then the rules a schema cannot say: ObjectMeta (not in the CRD schema) and
+the CEL rules (``x-kubernetes-validations``), which our pydantic API models implement, so a
+schema-clean object is also parsed by its model.
 
 Objects of kinds without a CRD here (Gateway, HTTPRoute, Pod, ...) are skipped. Used by
-``igw validate FILE...``.
+``igw validate FILE...`` (cli/validate.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import os
 import re
@@ -25,8 +25,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
+from .manifests import expand_list, parse_document, raw_documents
 from .problems import Problem
 
 __all__ = [
@@ -36,8 +38,7 @@ __all__ = [
     "load_crds",
     "validate_documents",
     "validate_files",
-    "add_arguments",
-    "run",
+    "check_value",
 ]
 
 CRDS_DIR_ENV = "IGW_CRDS_DIR"
@@ -92,34 +93,35 @@ def _load_crds(directory: str) -> tuple[tuple[tuple[str, str], CustomResource], 
     return tuple(found)
 
 
-# --------------------------------------------------------------------------- schema walk
+# --------------------------------------------------------------------------- schema
 
 
-def _type_ok(value: Any, expected: str) -> bool:
-    if expected == "object":
-        return isinstance(value, dict)
-    if expected == "array":
-        return isinstance(value, list)
-    if expected == "string":
-        return isinstance(value, str)
-    if expected == "boolean":
-        return isinstance(value, bool)
-    if expected == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return True
+def as_json_schema(node: dict[str, Any]) -> dict[str, Any]:
+    """A Kubernetes structural schema node as JSON Schema (draft 4), recursively."""
+    out = {k: v for k, v in node.items() if not k.startswith("x-kubernetes-") and k not in ("nullable", "description")}
+    if node.get("nullable") and "type" in node:
+        out["type"] = [node["type"], "null"]
+    if node.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if "properties" in node:
+        out["properties"] = {k: as_json_schema(v) for k, v in node["properties"].items()}
+        if "additionalProperties" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+            out["additionalProperties"] = False
+    if isinstance(node.get("additionalProperties"), dict):
+        out["additionalProperties"] = as_json_schema(node["additionalProperties"])
+    if isinstance(node.get("items"), dict):
+        out["items"] = as_json_schema(node["items"])
+    return out
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}.get(
-        type(value), type(value).__name__
-    )
+_FORMATS = jsonschema.FormatChecker(formats=())
 
 
-def _date_time_ok(value: str) -> bool:
+@_FORMATS.checks("date-time")
+def _date_time_ok(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
     # RFC 3339 needs a date, a time and an offset; fromisoformat alone is more lenient.
     if not re.match(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", value):
         return False
@@ -130,88 +132,96 @@ def _date_time_ok(value: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=64)
+def _validator(schema_json: str) -> jsonschema.Draft4Validator:
+    import json  # noqa: PLC0415
+
+    return jsonschema.Draft4Validator(as_json_schema(json.loads(schema_json)), format_checker=_FORMATS)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}.get(
+        type(value), type(value).__name__
+    )
+
+
 def _join(path: str, key: str) -> str:
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
         return f"{path}.{key}" if path else key
     return f"{path}[{key!r}]"
 
 
-def _check(value: Any, schema: dict[str, Any], path: str) -> Iterator[tuple[str, str]]:
-    """Yield ``(field, message)`` for every way ``value`` breaks ``schema``."""
-    if value is None:
-        # Allowed when nullable; otherwise Kubernetes prunes it, and `required` catches it.
-        return
-    expected = schema.get("type")
-    if expected and not _type_ok(value, expected):
-        yield path, f"must be of type {expected}, got {_type_name(value)} {value!r}"
-        return
+def _path(parts: Iterable[Any], start: str = "") -> str:
+    path = start
+    for part in parts:
+        path = f"{path}[{part}]" if isinstance(part, int) else _join(path, str(part))
+    return path
 
-    if "enum" in schema and value not in schema["enum"]:
-        allowed = ", ".join(repr(v) for v in schema["enum"])
-        yield path, f"unsupported value {value!r}: must be one of {allowed}"
 
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            yield path, f"must be at least {schema['minLength']} characters long"
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            yield path, f"must be at most {schema['maxLength']} characters long, got {len(value)}"
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            yield path, f"{value!r} does not match pattern {schema['pattern']}"
-        if schema.get("format") == "date-time" and not _date_time_ok(value):
-            yield path, f"{value!r} is not an RFC 3339 date-time"
-
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema:
-            low = schema["minimum"]
-            if value < low or (schema.get("exclusiveMinimum") is True and value == low):
-                yield path, f"must be {'>' if schema.get('exclusiveMinimum') is True else '>='} {low}, got {value}"
-        if "maximum" in schema:
-            high = schema["maximum"]
-            if value > high or (schema.get("exclusiveMaximum") is True and value == high):
-                yield path, f"must be {'<' if schema.get('exclusiveMaximum') is True else '<='} {high}, got {value}"
-
-    if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            yield path, f"must have at least {schema['minItems']} items, got {len(value)}"
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            yield path, f"must have at most {schema['maxItems']} items, got {len(value)}"
-        item_schema = schema.get("items")
-        if isinstance(item_schema, dict):
-            for index, item in enumerate(value):
-                yield from _check(item, item_schema, f"{path}[{index}]")
-
+def _pruned(value: Any) -> Any:
+    """Null fields dropped, as the API server prunes them (`required` then catches them)."""
     if isinstance(value, dict):
-        yield from _check_object(value, schema, path)
+        return {k: _pruned(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
 
 
-def _check_object(value: dict[Any, Any], schema: dict[str, Any], path: str) -> Iterator[tuple[str, str]]:
-    if "minProperties" in schema and len(value) < schema["minProperties"]:
-        yield path, f"must have at least {schema['minProperties']} entries, got {len(value)}"
-    if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        yield path, f"must have at most {schema['maxProperties']} entries, got {len(value)}"
-    for required in schema.get("required", ()):
-        if value.get(required) is None:
-            yield _join(path, required), "required field is missing"
+def _messages(error: jsonschema.ValidationError, at: str) -> Iterator[tuple[str, str]]:
+    """One jsonschema error as (field, message) in the words `kubectl` users know."""
+    kind, rule, value = error.validator, error.validator_value, error.instance
+    if kind == "required":
+        for name in rule:
+            if not isinstance(value, dict) or name not in value:
+                yield _join(at, name), "required field is missing"
+    elif kind == "additionalProperties":
+        declared = error.schema.get("properties", {})
+        for key in value:
+            if key not in declared:
+                yield _join(at, str(key)), "unknown field"
+    elif kind == "type":
+        expected = rule if isinstance(rule, str) else rule[0]
+        yield at, f"must be of type {expected}, got {_type_name(value)} {value!r}"
+    elif kind == "enum":
+        yield at, f"unsupported value {value!r}: must be one of {', '.join(repr(v) for v in rule)}"
+    elif kind in ("minimum", "maximum"):
+        exclusive = error.schema.get("exclusiveMinimum" if kind == "minimum" else "exclusiveMaximum") is True
+        sign = {("minimum", False): ">=", ("minimum", True): ">", ("maximum", False): "<=", ("maximum", True): "<"}
+        yield at, f"must be {sign[(kind, exclusive)]} {rule}, got {value}"
+    elif kind == "minLength":
+        yield at, f"must be at least {rule} characters long"
+    elif kind == "maxLength":
+        yield at, f"must be at most {rule} characters long, got {len(value)}"
+    elif kind in ("minItems", "maxItems"):
+        yield at, f"must have {'at least' if kind == 'minItems' else 'at most'} {rule} items, got {len(value)}"
+    elif kind in ("minProperties", "maxProperties"):
+        yield at, f"must have {'at least' if kind == 'minProperties' else 'at most'} {rule} entries, got {len(value)}"
+    elif kind == "pattern":
+        yield at, f"{value!r} does not match pattern {rule}"
+    elif kind == "format":
+        yield at, f"{value!r} is not an RFC 3339 {rule}"
+    else:
+        yield at, error.message
 
-    properties: dict[str, Any] = schema.get("properties", {})
-    additional = schema.get("additionalProperties")
-    preserve = schema.get("x-kubernetes-preserve-unknown-fields", False)
-    # An object schema with neither properties nor additionalProperties (e.g. `metadata`)
-    # is opaque here: the API server validates it by other means.
-    opaque = not properties and additional is None
-    for key, item in value.items():
-        key_path = _join(path, str(key))
-        if not isinstance(key, str):
-            yield key_path, f"key {key!r} must be a string"
-            continue
-        if key in properties:
-            yield from _check(item, properties[key], key_path)
-        elif isinstance(additional, dict):
-            yield from _check(item, additional, key_path)
-        elif additional is True or preserve or opaque:
-            continue
-        else:
-            yield key_path, "unknown field"
+
+def check_value(value: Any, schema: dict[str, Any], path: str = "") -> list[tuple[str, str]]:
+    """Every (field, message) by which `value` breaks a Kubernetes structural `schema`."""
+    import json  # noqa: PLC0415
+
+    found: list[tuple[str, str]] = []
+    typed: set[str] = set()
+    errors = sorted(_validator(json.dumps(schema, sort_keys=True)).iter_errors(_pruned(value)),
+                    key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
+    for error in errors:
+        at = _path(error.absolute_path, path)
+        if any(at == t or at.startswith((t + ".", t + "[")) for t in typed):
+            continue  # a value of the wrong type: its other complaints are noise
+        if error.validator == "type":
+            typed.add(at)
+        found.extend(_messages(error, at))
+    return found
 
 
 def _check_metadata(metadata: Any) -> Iterator[tuple[str, str]]:
@@ -238,16 +248,13 @@ def _check_metadata(metadata: Any) -> Iterator[tuple[str, str]]:
                 yield _join(f"metadata.{field}", str(key)), f"must be a string, got {_type_name(item)} {item!r}"
 
 
+def _rules(source: str, doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """The CEL rules, through the pydantic model that implements them."""
+    _, problems = parse_document(doc, source)
+    return [(p.field, p.message.removeprefix("Value error, ")) for p in problems]
+
+
 # --------------------------------------------------------------------------- public API
-
-
-def _objects(source: str, doc: Any) -> Iterator[tuple[str, Any]]:
-    """Expand ``kind: List`` documents, as kubectl does."""
-    if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-        for index, item in enumerate(doc["items"]):
-            yield f"{source} items[{index}]", item
-    else:
-        yield source, doc
 
 
 def validate_documents(
@@ -258,7 +265,7 @@ def validate_documents(
     groups = {resource.group: resource for resource in registry.values()}
     problems: list[Problem] = []
     for outer_source, outer in docs:
-        for source, doc in _objects(outer_source, outer):
+        for source, doc in expand_list(outer_source, outer):
             if doc is None:
                 continue  # an empty document (e.g. a trailing `---`)
             if not isinstance(doc, dict):
@@ -284,27 +291,11 @@ def validate_documents(
                 continue  # a kind with no CRD here (Gateway, HTTPRoute, Pod, ...)
             # The root schema declares metadata as a bare object: ObjectMeta is checked apart.
             found = list(_check_metadata(meta))
-            found.extend(_check(doc, resource.schema, ""))
+            found.extend(check_value(doc, resource.schema))
+            if not found:
+                found = _rules(source, doc)
             problems.extend(Problem(source, kind, name, field, message) for field, message in found)
     return problems
-
-
-def _documents(path: Path) -> tuple[list[tuple[str, Any]], list[Problem]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(str(path), "", "", "", f"cannot read: {exc}")]
-    docs: list[tuple[str, Any]] = []
-    index = 0
-    try:
-        for index, doc in enumerate(yaml.safe_load_all(text), start=1):
-            docs.append((f"{path}#{index}", doc))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        reason = getattr(exc, "problem", None) or str(exc)
-        return docs, [Problem(f"{path}#{index + 1}", "", "", "", f"YAML syntax error: {reason}{where}")]
-    return docs, []
 
 
 def validate_files(paths: list[Path], crds: dict[tuple[str, str], CustomResource] | None = None) -> list[Problem]:
@@ -312,73 +303,12 @@ def validate_files(paths: list[Path], crds: dict[tuple[str, str], CustomResource
     registry = load_crds() if crds is None else crds
     problems: list[Problem] = []
     for path in paths:
-        docs, syntax = _documents(Path(path))
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(path), "", "", "", f"cannot read: {exc}"))
+            continue
+        docs, syntax = raw_documents(text, str(path))
         problems.extend(validate_documents(docs, registry))
         problems.extend(syntax)
     return problems
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _expand(paths: Iterable[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file()))
-        else:
-            files.append(path)
-    return files
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``igw validate``."""
-    parser.add_argument(
-        "files", nargs="+", type=Path, metavar="FILE", help="YAML manifests (multi-document) or directories of them"
-    )
-    parser.add_argument(
-        "--crds-dir", type=Path, default=None, help=f"directory of CRD YAML files (default: ${CRDS_DIR_ENV} or crds/)"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Print ``OK <file>`` per clean file and one line per problem; 1 when there are problems."""
-    try:
-        registry = load_crds(getattr(args, "crds_dir", None))
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        print(f"error: cannot load CRDs: {exc}")
-        return 2
-    files = _expand(args.files)
-    status = 0
-    from .ignored import ignored_objects  # noqa: PLC0415  (needs the typed models; validation alone does not)
-    from .manifests import load_paths  # noqa: PLC0415
-    from .translate.objects import ObjectSet  # noqa: PLC0415
-
-    context = ObjectSet.of(load_paths(files)[0])
-    for path in files:
-        problems = validate_files([path], registry)
-        ignored = ignored_objects([path], context)
-        for where, why in ignored:
-            print(f"WARN {where}: {why}")
-        if problems:
-            status = 1
-            for problem in problems:
-                print(problem)
-        elif ignored:
-            print(f"CHECKED {path}: {len(ignored)} object(s) will not be acted on (WARN above)")
-        else:
-            print(f"OK {path}")
-    if not files:
-        print("error: no YAML files found")
-        return 2
-    return status
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="igw validate", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

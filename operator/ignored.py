@@ -15,7 +15,7 @@ import yaml
 
 from .api import model_for, pool_view
 from .manifests import load_documents
-from .translate.gateway import our_gateways
+from .translate.attachment import our_gateways
 from .translate.objects import ObjectSet
 
 

@@ -14,16 +14,23 @@ from typing import Any, Mapping
 
 import yaml
 
-from .translate.gateway import our_gateways
+from .api import CONTROLLER_NAME
+from .translate import Translation, translate
 from .translate.objects import ObjectSet
-from .translate.status import ObjectKey, ProxyState, Status, desired_statuses
+from .translate.stamping import ProxyState, stamp_statuses
+from .translate.status import ObjectKey, Status
 
 
-def standalone_statuses(objects: ObjectSet, listen_address: str, current: Mapping[ObjectKey, Status] | None = None,
+def standalone_statuses(objects: ObjectSet | Translation, listen_address: str,
+                        current: Mapping[ObjectKey, Status] | None = None,
                         now: datetime | None = None) -> dict[ObjectKey, Status]:
+    """Translation's statuses, stamped as the operator would write them; the local Envoy is
+    every Gateway's proxy, ready at `listen_address`."""
+    translation = objects if isinstance(objects, Translation) else translate(objects)
     proxies = {f"{g.metadata.namespace}/{g.metadata.name}": ProxyState(
-        provisioned=True, ready_replicas=1, addresses=(("IPAddress", listen_address),)) for g in our_gateways(objects)}
-    return desired_statuses(objects, current or {}, proxies, now or datetime.now(timezone.utc))
+        provisioned=True, ready_replicas=1, addresses=(("IPAddress", listen_address),)) for g in translation.gateways}
+    return stamp_statuses(translation.statuses, translation.gateways, current or {}, proxies,
+                          now or datetime.now(timezone.utc), CONTROLLER_NAME)
 
 
 def status_documents(statuses: Mapping[ObjectKey, Status]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ import structlog
 from .admission import Admission
 from .endpoint_state import EndpointState
 from .errors import GatewayError, internal, unavailable
+from .fallbacks import destination_list, pool_cluster
 from .openai import InferenceRequest, parse_request
 from .picker_protocol import restrict
 from .prefill_sender import PrefillSender
@@ -84,6 +85,9 @@ class Route:
     processor: ResponseProcessor | None = None  # None: the response is never read
     started: float = 0.0
     status: int = 0
+    # For Envoy: the chosen pool's cluster and `pod,fallback,…` (fallbacks.py).
+    cluster: str | None = None
+    destination: str = ""
 
     @property
     def address(self) -> str:
@@ -299,6 +303,11 @@ class Director:
         if prefill is not None and self.prefill_sender is not None:
             self.prefill_sender.send(prefill.address, info.path, route.body or raw or b"")
             route.prefill_address = None
+        # Envoy retries a pod that fails before answering on the fallbacks; the prefill
+        # mirror's route (ORIGINAL_DST) takes exactly one address.
+        route.cluster = pool_cluster(pool.key)
+        route.destination = endpoint.address if route.prefill_address else destination_list(
+            pool.pd.decode if pool.pd is not None else pool, endpoint, self.state, self.rng)
         return route
 
     # -- the books of a routed request ---------------------------------------------------------

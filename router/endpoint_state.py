@@ -1,5 +1,11 @@
-"""What the router knows about each endpoint right now: scraped model-server metrics plus the
-requests it has itself sent there and not yet seen finish."""
+"""What the router knows about each endpoint right now: scraped model-server metrics, the
+requests it has itself sent there and not yet seen finish, and whether it is reachable.
+
+An endpoint whose connection failed (a scrape refused, reset or timed out) is *down* at once,
+until a scrape succeeds again: its last metrics are dropped rather than trusted for
+`stale_after`, and the scheduler leaves it out. Requests to a dead pod fail fast, so its
+in-flight count falls to zero; without this the in-flight scorer would prefer it.
+"""
 
 from __future__ import annotations
 
@@ -28,10 +34,22 @@ class EndpointState:
     # yet, so admission adds them to the queue it sees (else a freed slot would release the
     # whole waiting queue onto the pod before the next scrape).
     since_scrape: dict[str, int] = field(default_factory=dict)
+    # Endpoints whose last connection attempt failed → time.monotonic() of the first failure.
+    down: dict[str, float] = field(default_factory=dict)
 
     def update(self, address: str, metrics: EndpointMetrics) -> None:
         self.metrics[address] = metrics
         self.since_scrape.pop(address, None)
+        self.down.pop(address, None)
+
+    def mark_down(self, address: str, now: float | None = None) -> bool:
+        """The endpoint could not be reached: out of rotation until a scrape succeeds.
+        True the first time (for a log line), False while it stays down."""
+        self.metrics.pop(address, None)
+        if address in self.down:
+            return False
+        self.down[address] = now if now is not None else time.monotonic()
+        return True
 
     def fresh(self, address: str, now: float | None = None) -> EndpointMetrics | None:
         """The endpoint's metrics, or None when they are missing or too old to trust."""
@@ -58,3 +76,5 @@ class EndpointState:
             del self.metrics[addr]
         for addr in [a for a in self.since_scrape if a not in addresses]:
             del self.since_scrape[addr]
+        for addr in [a for a in self.down if a not in addresses]:
+            del self.down[addr]

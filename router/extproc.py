@@ -34,6 +34,7 @@ from google.protobuf import duration_pb2, struct_pb2
 
 from .director import Director, Observer, RequestInfo, Route
 from .errors import GatewayError
+from .fallbacks import CLUSTER_HEADER
 from .picker_protocol import (
     TEST_SELECTION_HEADER, TEST_SERVED_HEADER, full_duplex_answer, is_full_duplex, served_endpoint, subset_hint,
 )
@@ -93,7 +94,7 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
         # Conformance only: honour `test-epp-endpoint-selection` (see picker_protocol.py).
         self.test_selection = test_selection
         self._metadata_cache: dict[str, struct_pb2.Struct] = {}
-        self._route_cache: dict[tuple[str, str | None, bool, str | None], pb.ProcessingResponse] = {}
+        self._route_cache: dict[tuple[str, str | None, bool, str | None, str | None], pb.ProcessingResponse] = {}
 
     @property
     def observers(self) -> list[Observer]:
@@ -206,21 +207,25 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
         if isinstance(decided, GatewayError):
             return _immediate(decided)
         if decided.body is not None:
-            return self._build_route(decided.address, decided.model, decided.body, has_body, decided.prefill_address)
+            return self._build_route(decided.destination, decided.model, decided.body, has_body,
+                                     decided.prefill_address, decided.cluster)
         # Without a body rewrite the answer depends on few values: built once, then reused
         # (messages are never mutated after they are built).
-        key = (decided.address, decided.model, has_body, decided.prefill_address)
+        key = (decided.destination, decided.model, has_body, decided.prefill_address, decided.cluster)
         response = self._route_cache.get(key)
         if response is None:
-            response = self._build_route(decided.address, decided.model, None, has_body, decided.prefill_address)
+            response = self._build_route(decided.destination, decided.model, None, has_body,
+                                         decided.prefill_address, decided.cluster)
             if len(self._route_cache) > ROUTE_CACHE_SIZE:
                 self._route_cache.clear()
             self._route_cache[key] = response
         return response
 
     def _build_route(self, address: str, model: str | None, body: bytes | None, has_body: bool,
-                     prefill_address: str | None) -> pb.ProcessingResponse:
+                     prefill_address: str | None, cluster: str | None = None) -> pb.ProcessingResponse:
         set_headers = [_header(DESTINATION_HEADER, address)]
+        if cluster is not None:
+            set_headers.append(_header(CLUSTER_HEADER, cluster))
         if prefill_address:
             set_headers.append(_header(PREFILL_HEADER, prefill_address))
         body_mutation = None

@@ -123,10 +123,18 @@ class MetricsScraper:
                     text = await resp.text()
                 if resp.status == 200:
                     self.state.update(address, parse_metrics(text, names, time.monotonic()))
+                    if failures:
+                        log.info("endpoint reachable again", address=address, failures=failures)
                     failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # a pod going away must not kill the loop
+                if isinstance(err, aiohttp.ClientConnectionError) and not isinstance(err, aiohttp.ServerTimeoutError):
+                    # Refused or reset: out of rotation now, not after stale_after.
+                    if self.state.mark_down(address):
+                        log.warning("endpoint down", address=address, error=str(err) or type(err).__name__)
+                else:  # slow or garbled: its last metrics are no longer to be trusted
+                    self.state.metrics.pop(address, None)
                 failures += 1
                 if failures in (1, 10) or failures % 100 == 0:
                     log.warning("scrape failed", address=address, error=str(err) or type(err).__name__,

@@ -128,8 +128,7 @@ class Router:
             health_pb2_grpc.add_HealthServicer_to_server(self._health, self._health_server)
             self._health_server.add_insecure_port(f"{s.host}:{s.health_port}")
             await self._health_server.start()
-            await _set_serving(self._health, "")
-            await _set_serving(self._health, "envoy.service.ext_proc.v3.ExternalProcessor")
+            await self.set_serving(True)
         if s.metrics_port:
             app = web.Application()
             app.router.add_get("/metrics", self._metrics)
@@ -141,6 +140,14 @@ class Router:
         self._gc_task = asyncio.get_running_loop().create_task(self._refreeze())
         log.info("router started", ext_proc=f"{s.host}:{s.ext_proc_port}", health_port=s.health_port,
                  metrics_port=s.metrics_port)
+
+    async def set_serving(self, serving: bool) -> None:
+        """gRPC health for the whole gateway: NOT_SERVING while its Envoy is down or draining."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for service in ("", "envoy.service.ext_proc.v3.ExternalProcessor"):
+            result = self._health.set(service, status)
+            if asyncio.iscoroutine(result):
+                await result
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.telemetry.registry),
@@ -179,9 +186,3 @@ def tune_gc() -> None:
     """
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-async def _set_serving(servicer, service: str) -> None:
-    result = servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    if asyncio.iscoroutine(result):
-        await result

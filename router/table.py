@@ -9,8 +9,14 @@ consistent snapshot.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
+
+
+def _spelling(text: str) -> str:
+    """`PREFIX_CACHE`, `prefixCache`, ` Prefix-Cache ` → `prefix-cache`."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", text.strip()).lower().replace("_", "-")
 
 
 class Runtime(enum.StrEnum):
@@ -19,15 +25,29 @@ class Runtime(enum.StrEnum):
     VLLM = "vllm"
     SGLANG = "sglang"
 
+    @classmethod
+    def parse(cls, text: str) -> "Runtime | None":
+        return {r.value: r for r in cls}.get(_spelling(text))
+
 
 class Strategy(enum.StrEnum):
-    """The pool's routing strategy (annotation `inference.networking.x-k8s.io/routing-strategy`)."""
+    """How a pool's requests are spread. The values are the one vocabulary annotations,
+    policies, the scheduler config, the command line, logs and metrics speak; `parse` also
+    accepts the seed's spellings (`DEFAULT`, `PREFIX_CACHE`) and the policy refs (`default`,
+    `loadAware`, `prefixCache`) as written."""
 
-    DEFAULT = "DEFAULT"
-    PREFIX_CACHE = "PREFIX_CACHE"
-    # Not an annotation value: InferenceTrafficPolicy `prefixCache.mode: precise` (the pods'
-    # own KV events tell which blocks they hold).
-    PRECISE_PREFIX_CACHE = "PRECISE_PREFIX_CACHE"
+    DEFAULT = "load-aware"
+    PREFIX_CACHE = "prefix-cache"
+    # InferenceTrafficPolicy `prefixCache.mode: precise` (the pods' own KV events tell which
+    # blocks they hold); not an annotation value, as it needs the pods' KV-event port.
+    PRECISE_PREFIX_CACHE = "precise-prefix-cache"
+
+    @classmethod
+    def parse(cls, text: str) -> "Strategy | None":
+        return _STRATEGY_SPELLINGS.get(_spelling(text))
+
+
+_STRATEGY_SPELLINGS = {s.value: s for s in Strategy} | {"default": Strategy.DEFAULT}
 
 
 class Criticality(enum.StrEnum):
@@ -171,8 +191,6 @@ class RoutingTable:
     # Gateway listener name (namespace/gateway/listener) → its model-header rules, most
     # specific first. Envoy names the listener in the ext_proc stream's initial metadata.
     model_routes: Mapping[str, tuple[ModelRoute, ...]] = field(default_factory=dict)
-    # What translation wants said about this snapshot (e.g. a policy overriding annotations).
-    notes: tuple[str, ...] = ()
 
     def model_route(self, listener: str, path: str, model: str) -> ModelRoute | None:
         for rule in self.model_routes.get(listener, ()):

@@ -17,9 +17,9 @@ STRATEGY_ANNOTATION = "inference.networking.x-k8s.io/routing-strategy"
 
 
 class ExtensionRef(StrictModel):
-    group: str = ""
-    kind: str = "Service"
-    name: str = Field(min_length=1)
+    group: str = Field(default="", max_length=253)
+    kind: str = Field(default="Service", min_length=1, max_length=63)
+    name: str = Field(min_length=1, max_length=253)
     port_number: int = Field(default=9002, ge=1, le=65535)
     failure_mode: Literal["FailOpen", "FailClose"] = "FailClose"
 
@@ -36,9 +36,9 @@ class InferencePool(KubeObject):
 
 
 class PoolRef(StrictModel):
-    group: str = INFERENCE_GROUP
-    kind: str = "InferencePool"
-    name: str = Field(min_length=1)
+    group: str = Field(default=INFERENCE_GROUP, max_length=253)
+    kind: str = Field(default="InferencePool", min_length=1, max_length=63)
+    name: str = Field(min_length=1, max_length=253)
 
 
 class TargetModelSpec(StrictModel):

@@ -34,9 +34,9 @@ class KVTransfer(StrictModel):
 
 
 class PDProfile(StrictModel):
-    pd_role_label_name: str = Field(min_length=1)
-    prefill_role_value: str = "prefill"
-    decode_role_value: str = "decode"
+    pd_role_label_name: str = Field(min_length=1, max_length=316)  # prefix/ (253) + name (63)
+    prefill_role_value: str = Field(default="prefill", max_length=63)
+    decode_role_value: str = Field(default="decode", max_length=63)
     kv_transfer: KVTransfer | None = None
     traffic_policy: TrafficPolicy | None = None
     prefill_policy_ref: PolicyRef = "default"
@@ -60,7 +60,7 @@ class Profile(StrictModel):
 
 
 class PolicyPoolRef(StrictModel):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=253)
 
 
 class InferenceTrafficPolicySpec(StrictModel):

@@ -36,10 +36,10 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from inference_gateway.router.server import Router, RouterSettings
 from inference_gateway.router.table import TableHolder
 
-from ..translate.envoy import EnvoyResources, EnvoySettings, envoy_resources
-from ..translate.gateway import gateway_ir, our_gateways
-from ..translate.provisioning import ProvisioningSettings, group_name
-from ..translate.routing import build_routing_table
+from ..problems import ProblemLog
+from ..translate import TranslateSettings, Translation, translate
+from ..translate.envoy import EnvoyResources, EnvoySettings
+from ..translate.provisioning import ProvisioningSettings
 from ..xds import AdsServer, start_ads_server
 from .leader import LeaderElector, LeaseSettings
 from .pods import PodWatchers
@@ -161,19 +161,17 @@ class ClusterGateway:
         self._xds_server: grpc.aio.Server | None = None
         self._version = 0
         self._published: dict[str, EnvoyResources] = {}
+        self.translation: Translation | None = None
+        self.problems = ProblemLog(log)
         self.applied = 0
 
-    # ---- translation: the same functions the file provider's path uses
+    # ---- translation: the same entry point the file provider's path uses
     def apply(self) -> None:
-        objects = self.store.object_set()
         self._version += 1
-        table = build_routing_table(objects, self._version)
-        groups = set()
-        for gateway in our_gateways(objects):
-            group = group_name(gateway)
-            groups.add(group)
-            resources = envoy_resources(gateway_ir(objects, gateway), table, self.settings.envoy,
-                                        namespace=gateway.metadata.namespace)
+        translation = translate(self.store.object_set(), TranslateSettings(
+            envoy=self.settings.envoy, shared_proxy=False, version=self._version))
+        self.problems.report(translation.problems)
+        for group, resources in translation.envoy.items():
             if self._published.get(group) == resources:
                 continue
             try:
@@ -184,17 +182,20 @@ class ClusterGateway:
             self._published[group] = resources
             log.info("xds snapshot", gateway=group, version=version,
                      listeners=[li["name"] for li in resources.listeners])
-        for gone in set(self._published) - groups:
+        for gone in set(self._published) - set(translation.envoy):
             self._published.pop(gone)
             self.ads.remove_group(gone)
-        self.holder.swap(table)
+        self.holder.swap(translation.table)
+        self.translation = translation
         self.applied += 1
-        log.info("routing table updated", version=table.version,
-                 pools={k: len(p.endpoints) for k, p in table.pools.items()})
+        log.info("routing table updated", version=translation.table.version,
+                 pools={k: len(p.endpoints) for k, p in translation.table.pools.items()})
+        for note in translation.notes:
+            log.info("routing choice", note=note)
         if self.pods is not None:
             self.pods.sync(self.store.pod_selectors())
         if self.reconciler is not None:
-            self.reconciler.kick()
+            self.reconciler.kick(translation)
 
     # ---- lifecycle
     async def start(self) -> None:
@@ -212,6 +213,7 @@ class ClusterGateway:
         self.debouncer.cancel()
         self.apply()
         self.reconciler = Reconciler(self.api, self.store, self.ads, s.provisioning, s.reconcile_interval)
+        self.reconciler.kick(self.translation)
         self.elector = LeaderElector(self.api, self.identity, s.lease,
                                      on_start=self._start_leading, on_stop=self._stop_leading)
         registry = build_registry(self.store, self.api_config, asyncio.get_running_loop())

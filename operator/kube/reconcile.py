@@ -20,11 +20,13 @@ import structlog
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from ..translate.gateway import our_gateways
+from ..api import CONTROLLER_NAME
+from ..translate import Translation
 from ..translate.provisioning import (
     MANAGED_BY, ProvisioningSettings, group_name, proxy_manifests, proxy_name, service_addresses,
 )
-from ..translate.status import ObjectKey, ProxyState, Status, changed, desired_statuses
+from ..translate.stamping import ProxyState, changed, stamp_statuses
+from ..translate.status import ObjectKey, Status
 from ..xds import AdsServer
 from .store import KIND_BY_NAME, ObjectStore
 
@@ -58,9 +60,13 @@ class Reconciler:
         self.settings = settings
         self.interval = interval
         self._kicked = asyncio.Event()
+        self.translation: Translation | None = None
         self.passes = 0
 
-    def kick(self) -> None:
+    def kick(self, translation: Translation | None = None) -> None:
+        """A pass soon, on this translation (the latest one the gateway published)."""
+        if translation is not None:
+            self.translation = translation
         self._kicked.set()
 
     async def run(self) -> None:
@@ -79,8 +85,10 @@ class Reconciler:
                 pass
 
     async def reconcile_once(self) -> None:
-        objects = self.store.object_set()
-        gateways = our_gateways(objects)
+        if self.translation is None:
+            return
+        translation = self.translation
+        gateways = translation.gateways
         proxies: dict[str, ProxyState] = {}
         for gateway in gateways:
             try:
@@ -89,7 +97,8 @@ class Reconciler:
                 log.error("provisioning failed", gateway=group_name(gateway), status=err.status, error=str(err.reason))
         await self._delete_orphans({(g.metadata.namespace, proxy_name(g)) for g in gateways})
         current = self.store.statuses()
-        desired = desired_statuses(objects, current, proxies, datetime.now(timezone.utc))
+        desired = stamp_statuses(translation.statuses, gateways, current, proxies, datetime.now(timezone.utc),
+                                 CONTROLLER_NAME)
         for key, status in changed(desired, current).items():
             await self._write_status(key, status, current.get(key) or {})
         self.passes += 1

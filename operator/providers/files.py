@@ -1,8 +1,11 @@
 """The file provider: objects from a manifests directory (or files), for runs without a cluster.
 
-Reloads when any file changes. A file that does not validate is reported (file, object,
-field) and its last good contents are kept, as an API server keeps the old object when an
-update is rejected; the rest of the directory still takes effect.
+Reloads when any file changes, once the files have stopped changing (an editor's save is a
+truncate and a write, not one atomic step). A file that does not validate, cannot be read,
+or has gone blank is reported (file, object, field) and its last good contents are kept, as an
+API server keeps the old object when an update is rejected: a half-written pods file must not
+read as "no pods". A file that is removed takes its objects with it. The rest of the directory
+still takes effect.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Callable
 import structlog
 
 from ..api import AnyObject
-from ..manifests import Problem, load_paths, manifest_files
+from ..manifests import Problem, manifest_files, read_manifest
 
 log = structlog.get_logger("files")
 
@@ -46,24 +49,45 @@ class FileProvider:
         problems: list[Problem] = []
         good: dict[Path, list[AnyObject]] = {}
         for file in fingerprint:
-            objects, errs = load_paths([file])
-            if errs:
-                problems.extend(errs)
-                if file in self._good:
-                    good[file] = self._good[file]
-                    log.error("manifest rejected; keeping its last good contents", file=str(file),
-                              problems=[str(p) for p in errs])
-                else:
-                    log.error("manifest rejected", file=str(file), problems=[str(p) for p in errs])
+            read = read_manifest(file)
+            last = self._good.get(file)
+            if read.blank and last:
+                log.warning("manifest is blank (being written?); keeping its last good contents", file=str(file))
+                good[file] = last
                 continue
-            good[file] = objects
+            if read.problems:
+                problems.extend(read.problems)
+                if last is not None:
+                    good[file] = last
+                    log.error("manifest rejected; keeping its last good contents", file=str(file),
+                              problems=[str(p) for p in read.problems])
+                else:
+                    log.error("manifest rejected", file=str(file), problems=[str(p) for p in read.problems])
+                continue
+            good[file] = read.objects
+        for gone in set(self._good) - set(good):
+            log.info("manifest removed; its objects are gone", file=str(gone))
         self._good, self._fingerprint, self.problems = good, fingerprint, problems
         return [obj for objs in good.values() for obj in objs]
+
+    async def _settled(self) -> Fingerprint:
+        """The files' fingerprint once it holds still for a moment (bounded: a file rewritten
+        without pause is read anyway after a few tries, and judged as it stands)."""
+        settle = min(0.2, self.interval)
+        before = self._scan()
+        for _ in range(10):
+            await asyncio.sleep(settle)
+            now = self._scan()
+            if now == before:
+                break
+            before = now
+        return before
 
     async def run(self) -> None:
         """Poll for changes until cancelled."""
         while True:
             await asyncio.sleep(self.interval)
             if self._scan() != self._fingerprint:
+                await self._settled()
                 log.info("manifests changed; reloading")
                 self.apply(self.load())

@@ -1,8 +1,9 @@
 """The gateway's IR and routing table → Envoy resources (listeners, clusters, endpoints).
 
 Resources are plain dicts in Envoy's JSON form. The same resources are served over ADS by the
-xDS server or packed into a static bootstrap (`static_bootstrap`, used by `envoy --mode
-validate` in tests), so there is one translation whatever carries it.
+xDS server or packed into a static bootstrap (bootstrap.py), so there is one translation
+whatever carries it. Features with a module of their own (edge limits, resilience) shape what
+is built here through the hook points of features.py; each call site says `hook point`.
 
 How a request flows through what this builds:
 1. `header_mutation` strips any client-sent destination header: only the router may choose.
@@ -23,20 +24,19 @@ from typing import Any
 
 from inference_gateway.router.table import RoutingTable
 
-from .envoy_pickers import (
-    backend_ext_proc, override_host_policy, picker_filter, served_header, served_to_metadata_filter,
-)
+from .features import FEATURES
+from .resilience import retry_policy
+from .envoy_pickers import backend_ext_proc, picker_cluster, picker_filter, served_header, served_to_metadata_filter
 from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
 
 from .envoy_names import (  # noqa: F401  (re-exported: the names the other modules import from here)
     DESTINATION_HEADER, PREFILL_HEADER, PREFILL_DST_CLUSTER, MODEL_HEADER,
     POOLS_METADATA_KEY, LISTENER_METADATA_KEY, EXT_PROC_CLUSTER, ORIGINAL_DST_CLUSTER,
-    ORIGINAL_DST_H2C_CLUSTER, SERVED_HEADER, HEADER_TO_METADATA_TYPE, PICKER_FILTER,
-    OVERRIDE_HOST_TYPE, ROUND_ROBIN_TYPE, XDS_CLUSTER, T,
+    SERVED_HEADER, PICKER_FILTER, XDS_CLUSTER, T,
     LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE, ROUTE_TYPE,
     HCM_TYPE, EXT_PROC_TYPE, EXT_PROC_PER_ROUTE_TYPE, HEADER_MUTATION_TYPE,
-    ROUTER_TYPE, HTTP_OPTIONS_TYPE, STREAM_IDLE_TIMEOUT, BODY_LIMIT_BYTES,
-    UNLIMITED,
+    ROUTER_TYPE, HTTP_OPTIONS_TYPE, HEADER_TO_METADATA_TYPE, STREAM_IDLE_TIMEOUT,
+    BODY_LIMIT_BYTES, UNLIMITED,
 )
 
 
@@ -71,8 +71,7 @@ class EnvoyResources:
         return out
 
 
-def pool_cluster_name(pool: str) -> str:
-    return f"igw-pool/{pool}"
+from inference_gateway.router.fallbacks import pool_cluster as pool_cluster_name  # noqa: E402  (the router names it too)
 
 
 def _json_error(status: int, message: str, kind: str) -> dict[str, Any]:
@@ -120,22 +119,26 @@ def _per_route_ext_proc(route: RouteIR, settings: EnvoySettings) -> dict[str, An
     return {"@type": EXT_PROC_PER_ROUTE_TYPE, "overrides": overrides}
 
 
-def _picked_cluster(route: RouteIR) -> str:
-    # One picked route serves the rule; its pods speak h2c only if every pool says so.
-    return ORIGINAL_DST_H2C_CLUSTER if route.backends and all(b.h2c for b in route.backends) else ORIGINAL_DST_CLUSTER
+def _upstream_action(cluster: str | None = None, weighted: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    action: dict[str, Any] = {"timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT}
+    if weighted is not None:
+        action["weighted_clusters"] = {"clusters": weighted}
+    else:
+        action["cluster"] = cluster
+    return action
 
 
 def _picker_routes(route: RouteIR) -> list[dict[str, Any]]:
     """A rule with another endpoint picker behind one of its pools: one route, the pools' own
-    clusters by weight, each asking its picker (`_backend_ext_proc`) through PICKER_FILTER.
-    The cluster's override_host load balancer sends the request where the picker said, walking
-    its fallbacks on connect failures; a FailOpen picker that is down leaves no answer, and the
-    cluster balances round robin."""
+    clusters by weight, each asking its picker (`backend_ext_proc`) through PICKER_FILTER. The
+    cluster's override_host balancer sends the request where the picker said, walking its
+    fallbacks on failures before any response byte; a FailOpen picker that is down leaves no
+    answer, and the cluster balances round robin."""
     action = _upstream_action(weighted=[
         {"name": pool_cluster_name(b.pool), "weight": max(b.weight, 1),
          "typed_per_filter_config": {PICKER_FILTER: backend_ext_proc(b)}}
         for b in route.backends])
-    action["retry_policy"] = {"retry_on": "connect-failure,refused-stream,reset", "num_retries": 2}
+    action["retry_policy"] = retry_policy()
     return [{
         "name": route.name,
         "match": _match(route, require_destination=False),
@@ -161,34 +164,25 @@ def _unresolved_picker_route(route: RouteIR) -> dict[str, Any]:
     return out
 
 
-def _upstream_action(cluster: str | None = None, weighted: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    action: dict[str, Any] = {"timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT}
-    if weighted is not None:
-        action["weighted_clusters"] = {"clusters": weighted}
-    else:
-        action["cluster"] = cluster
-    return action
-
-
 def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
+    if route.backends and any(b.picker_error for b in route.backends):
+        return _shaped(route, settings, [_unresolved_picker_route(route)])
+    if any(b.picker is not None for b in route.backends):
+        return _shaped(route, settings, _picker_routes(route))
     if route.error is not None or not route.backends:
-        return [{
+        return _shaped(route, settings, [{
             "name": route.name,
             "match": _match(route, require_destination=False),
             "direct_response": _json_error(500, route.error or "no backend", "BackendNotFound"),
             "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/json"}}],
             "typed_per_filter_config": {"envoy.filters.http.ext_proc": {
                 "@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True}},
-        }]
-    if any(b.picker_error for b in route.backends):
-        return [_unresolved_picker_route(route)]
-    if any(b.picker is not None for b in route.backends):
-        return _picker_routes(route)
+        }])
     per_filter = {"envoy.filters.http.ext_proc": _per_route_ext_proc(route, settings)}
     picked = {
         "name": route.name + "/picked",
         "match": _match(route, require_destination=True),
-        "route": _upstream_action(_picked_cluster(route)),
+        "route": _upstream_action(ORIGINAL_DST_CLUSTER),
         "response_headers_to_add": served_header(),
         "typed_per_filter_config": per_filter,
     }
@@ -205,7 +199,7 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
         fallback["direct_response"] = _json_error(503, "no endpoint was chosen for this request", "ServiceUnavailable")
         fallback["response_headers_to_add"] = [{"header": {"key": "content-type", "value": "application/json"}}]
     if not any(b.disaggregated for b in route.backends):
-        return [picked, fallback]
+        return _shaped(route, settings, [picked, fallback])
     # Prefill/decode: the decode pod serves the client; Envoy sends the same (router-rewritten)
     # body to the prefill pod as a mirror, whose response it discards. Envoy does both sends, so
     # the router spends nothing on delivery (bench/pd_delivery.py measured the alternative).
@@ -216,7 +210,15 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
                   "request_mirror_policies": [{"cluster": PREFILL_DST_CLUSTER}]},
         "typed_per_filter_config": per_filter,
     }
-    return [picked_pd, picked, fallback]
+    return _shaped(route, settings, [picked_pd, picked, fallback])
+
+
+def _shaped(route: RouteIR, settings: EnvoySettings, routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Hook point: each feature shapes the Envoy routes built for one HTTPRoute match."""
+    for feature in FEATURES:
+        for built in routes:
+            feature.route(built, route, settings)
+    return routes
 
 
 def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> list[dict[str, Any]]:
@@ -294,12 +296,15 @@ def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
         hcm["rds"] = {"config_source": {"ads": {}, "resource_api_version": "V3"}, "route_config_name": listener.name}
     else:
         hcm["route_config"] = _route_config(listener, settings)
-    return {
+    built = {
         "name": listener.name,
         "address": {"socket_address": {"address": settings.bind_address, "port_value": listener.port}},
         "per_connection_buffer_limit_bytes": BODY_LIMIT_BYTES,
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
     }
+    for feature in FEATURES:  # hook point: the listener and its HTTP connection manager
+        feature.listener(built, hcm, listener, settings)
+    return built
 
 
 def _circuit_breakers() -> dict[str, Any]:
@@ -315,12 +320,12 @@ def _http2_options() -> dict[str, Any]:
     }}
 
 
-def _static_cluster(name: str, host: str, port: int, settings: EnvoySettings, http2: bool = False) -> dict[str, Any]:
+def static_cluster(name: str, host: str, port: int, settings: EnvoySettings, http2: bool = False) -> dict[str, Any]:
     cluster: dict[str, Any] = {
         "name": name,
         "type": "STRICT_DNS" if not _is_ip(host) else "STATIC",
         "connect_timeout": settings.connect_timeout,
-        "load_assignment": _load_assignment(name, [(host, port)]),
+        "load_assignment": load_assignment(name, [(host, port)]),
     }
     if http2:
         cluster["typed_extension_protocol_options"] = _http2_options()
@@ -332,7 +337,7 @@ def _is_ip(host: str) -> bool:
     return len(parts) == 4 and all(p.isdigit() for p in parts)
 
 
-def _load_assignment(name: str, addresses: list[tuple[str, int]]) -> dict[str, Any]:
+def load_assignment(name: str, addresses: list[tuple[str, int]]) -> dict[str, Any]:
     return {"cluster_name": name, "endpoints": [{"lb_endpoints": [
         {"endpoint": {"address": {"socket_address": {"address": h, "port_value": p}}}} for h, p in addresses
     ]}]}
@@ -357,31 +362,16 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
     if settings.rds:
         res.routes = [_route_config(listener, settings) for listener in ir.listeners]
     host, port = _ext_proc_target(ir, settings, namespace)
-    res.clusters.append(_static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
-    backends = [b for li in ir.listeners for r in li.routes for b in r.backends]
-    for name, h2c in ((ORIGINAL_DST_CLUSTER, False), (ORIGINAL_DST_H2C_CLUSTER, True)):
-        if h2c and not any(b.h2c for b in backends):
-            continue
-        cluster = {
-            "name": name,
-            "type": "ORIGINAL_DST",
-            "lb_policy": "CLUSTER_PROVIDED",
-            "connect_timeout": settings.connect_timeout,
-            "original_dst_lb_config": {"use_http_header": True, "http_header_name": DESTINATION_HEADER},
-            "cleanup_interval": "60s",
-            "circuit_breakers": _circuit_breakers(),
-        }
-        if h2c:
-            cluster["typed_extension_protocol_options"] = _http2_options()
-        res.clusters.append(cluster)
-    pickers = {b.picker.cluster: b.picker for b in backends if b.picker is not None}
-    for name, picker in sorted(pickers.items()):
-        if picker.dns is not None:
-            res.clusters.append(_static_cluster(name, picker.dns, picker.port, settings, http2=True))
-        else:
-            res.clusters.append({"name": name, "type": "STATIC", "connect_timeout": settings.connect_timeout,
-                                 "load_assignment": _load_assignment(name, list(picker.addresses)),
-                                 "typed_extension_protocol_options": _http2_options()})
+    res.clusters.append(static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
+    res.clusters.append({
+        "name": ORIGINAL_DST_CLUSTER,
+        "type": "ORIGINAL_DST",
+        "lb_policy": "CLUSTER_PROVIDED",
+        "connect_timeout": settings.connect_timeout,
+        "original_dst_lb_config": {"use_http_header": True, "http_header_name": DESTINATION_HEADER},
+        "cleanup_interval": "60s",
+        "circuit_breakers": _circuit_breakers(),
+    })
     if any(b.disaggregated for li in ir.listeners for r in li.routes for b in r.backends):
         res.clusters.append({
             "name": PREFILL_DST_CLUSTER,
@@ -392,59 +382,28 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
             "cleanup_interval": "60s",
             "circuit_breakers": _circuit_breakers(),
         })
-    h2c_pools = {b.pool for b in backends if b.h2c}
-    pools = sorted({b.pool for li in ir.listeners for r in li.routes for b in r.backends})
+    backends = [b for li in ir.listeners for r in li.routes for b in r.backends]
+    pickers = {b.picker.cluster: b.picker for b in backends if b.picker is not None}
+    res.clusters += [picker_cluster(p, settings.connect_timeout, _http2_options(), static_cluster, settings)
+                     for _, p in sorted(pickers.items())]
+    h2c_pools = {b.pool for b in backends if b.h2c}  # v1 appProtocol kubernetes.io/h2c
+    pools = sorted({b.pool for b in backends})
     for key in pools:
         name = pool_cluster_name(key)
-        extra = {"typed_extension_protocol_options": _http2_options()} if key in h2c_pools else {}
-        res.clusters.append({**extra,
+        res.clusters.append({
+            **({"typed_extension_protocol_options": _http2_options()} if key in h2c_pools else {}),
             "name": name,
             "type": "EDS",
             "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},
             "connect_timeout": settings.connect_timeout,
-            "load_balancing_policy": override_host_policy(),
+            "lb_policy": "ROUND_ROBIN",
             "circuit_breakers": _circuit_breakers(),
         })
         pool = table.pools.get(key)
         addresses = [(ep.ip, ep.port) for ep in pool.endpoints] if pool else []
-        res.endpoints.append(_load_assignment(name, addresses))
+        res.endpoints.append(load_assignment(name, addresses))
+    for feature in FEATURES:  # hook point: clusters (each, then the whole set of resources)
+        for cluster in res.clusters:
+            feature.cluster(cluster, settings)
+        feature.resources(res, settings)
     return res
-
-
-def _admin(admin_port: int, settings: EnvoySettings) -> dict[str, Any]:
-    return {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}}
-
-
-def ads_bootstrap(node_id: str, xds_address: tuple[str, int], admin_port: int,
-                  settings: EnvoySettings = EnvoySettings()) -> dict[str, Any]:
-    """A bootstrap that takes everything but the xDS cluster from our ADS server."""
-    ads = {"ads": {}, "resource_api_version": "V3"}
-    return {
-        "node": {"id": node_id, "cluster": "inference-gateway"},
-        "admin": _admin(admin_port, settings),
-        "dynamic_resources": {
-            "ads_config": {"api_type": "GRPC", "transport_api_version": "V3", "set_node_on_first_message_only": True,
-                           "grpc_services": [{"envoy_grpc": {"cluster_name": XDS_CLUSTER}}]},
-            "cds_config": ads,
-            "lds_config": ads,
-        },
-        "static_resources": {"clusters": [_static_cluster(XDS_CLUSTER, *xds_address, settings, http2=True)]},
-    }
-
-
-def static_bootstrap(resources: EnvoyResources, admin_port: int,
-                     settings: EnvoySettings = EnvoySettings()) -> dict[str, Any]:
-    """The same resources as a static bootstrap: EDS clusters get their endpoints inline."""
-    endpoints = {e["cluster_name"]: e for e in resources.endpoints}
-    clusters = []
-    for cluster in resources.clusters:
-        if cluster.get("type") == "EDS":
-            cluster = {k: v for k, v in cluster.items() if k != "eds_cluster_config"}
-            cluster["type"] = "STATIC"
-            cluster["load_assignment"] = endpoints.get(cluster["name"], _load_assignment(cluster["name"], []))
-        clusters.append(cluster)
-    return {
-        "node": {"id": "validate", "cluster": "inference-gateway"},
-        "admin": _admin(admin_port, settings),
-        "static_resources": {"listeners": resources.listeners, "clusters": clusters},
-    }

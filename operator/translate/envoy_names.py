@@ -10,19 +10,15 @@ POOLS_METADATA_KEY = "x-igw-pools"
 LISTENER_METADATA_KEY = "x-igw-listener"
 EXT_PROC_CLUSTER = "igw-ext-proc"
 ORIGINAL_DST_CLUSTER = "igw-original-dst"
-ORIGINAL_DST_H2C_CLUSTER = "igw-original-dst-h2c"  # v1 pools with appProtocol kubernetes.io/h2c
 # The endpoint picker protocol's report of the endpoint that served the request: Envoy adds it
-# as a response header on the picked route, the header_to_metadata filter moves it into
-# `envoy.lb` metadata, and ext_proc forwards that namespace to the picker with the response.
+# as a response header on the routes, the header_to_metadata filter moves it into `envoy.lb`
+# metadata, and ext_proc forwards that namespace to the picker with the response headers.
 SERVED_HEADER = "x-gateway-destination-endpoint-served"
-HEADER_TO_METADATA_TYPE = "type.googleapis.com/envoy.extensions.filters.http.header_to_metadata.v3.Config"
-# The second ext_proc filter: other endpoint pickers. Unlike ours it keeps the route Envoy
-# matched first (route_cache_action RETAIN), so the pool cluster chosen by backendRef weight
-# stays, and that cluster's override_host load balancer follows the picker's answer: the header
-# or `envoy.lb` metadata, a list `primary,fallback,...` walked in order by retries.
+# The second ext_proc filter: other endpoint pickers (a pool whose picker reference names
+# another Service). Unlike ours it keeps the route Envoy matched first (route_cache_action
+# RETAIN), so the pool cluster chosen by backendRef weight stays, and that cluster's
+# override_host balancer follows the picker's answer (resilience.py), fallbacks included.
 PICKER_FILTER = "igw.endpoint-picker"
-OVERRIDE_HOST_TYPE = "type.googleapis.com/envoy.extensions.load_balancing_policies.override_host.v3.OverrideHost"
-ROUND_ROBIN_TYPE = "type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin"
 XDS_CLUSTER = "igw-xds"
 
 T = "type.googleapis.com/"
@@ -36,6 +32,7 @@ EXT_PROC_PER_ROUTE_TYPE = T + "envoy.extensions.filters.http.ext_proc.v3.ExtProc
 HEADER_MUTATION_TYPE = T + "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation"
 ROUTER_TYPE = T + "envoy.extensions.filters.http.router.v3.Router"
 HTTP_OPTIONS_TYPE = T + "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+HEADER_TO_METADATA_TYPE = T + "envoy.extensions.filters.http.header_to_metadata.v3.Config"
 
 # Generous: a long generation must never be cut by a proxy timeout, only by the client.
 STREAM_IDLE_TIMEOUT = "600s"

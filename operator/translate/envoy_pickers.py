@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from .envoy_names import (
-    DESTINATION_HEADER, EXT_PROC_CLUSTER, EXT_PROC_PER_ROUTE_TYPE, EXT_PROC_TYPE, HEADER_TO_METADATA_TYPE,
-    OVERRIDE_HOST_TYPE, PICKER_FILTER, POOLS_METADATA_KEY, ROUND_ROBIN_TYPE, SERVED_HEADER,
+    EXT_PROC_CLUSTER, EXT_PROC_PER_ROUTE_TYPE, EXT_PROC_TYPE, HEADER_TO_METADATA_TYPE, PICKER_FILTER,
+    POOLS_METADATA_KEY, SERVED_HEADER,
 )
 from .gateway import PoolBackend
+from .pickers import PickerTarget
 
 # What an external endpoint picker is sent: the Inference Extension's gateways stream the body
 # in full duplex (their pickers hold the headers answer until the body is in) and send the
@@ -43,19 +44,16 @@ def served_header() -> list[dict[str, Any]]:
              "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]
 
 
-def override_host_policy() -> dict[str, Any]:
-    """Round robin, unless a picker named the host(s): the header or `envoy.lb` metadata, one
-    `ip:port` or a list walked in order (the endpoint picker protocol's fallbacks)."""
-    return {"policies": [{"typed_extension_config": {
-        "name": "envoy.load_balancing_policies.override_host",
-        "typed_config": {
-            "@type": OVERRIDE_HOST_TYPE,
-            "override_host_sources": [{"header": DESTINATION_HEADER},
-                                      {"metadata": {"key": "envoy.lb", "path": [{"key": DESTINATION_HEADER}]}}],
-            "fallback_policy": {"policies": [{"typed_extension_config": {
-                "name": "envoy.load_balancing_policies.round_robin",
-                "typed_config": {"@type": ROUND_ROBIN_TYPE}}}]},
-        }}}]}
+def picker_cluster(picker: PickerTarget, connect_timeout: str, http2: dict[str, Any], static_cluster,
+                   settings: Any) -> dict[str, Any]:
+    """The picker's ext_proc cluster: its pods (locally) or its Service's DNS name (in a cluster)."""
+    if picker.dns is not None:
+        return static_cluster(picker.cluster, picker.dns, picker.port, settings, http2=True)
+    return {"name": picker.cluster, "type": "STATIC", "connect_timeout": connect_timeout,
+            "load_assignment": {"cluster_name": picker.cluster, "endpoints": [{"lb_endpoints": [
+                {"endpoint": {"address": {"socket_address": {"address": h, "port_value": p}}}}
+                for h, p in picker.addresses]}]},
+            "typed_extension_protocol_options": http2}
 
 
 def picker_filter(message_timeout: str, max_message_timeout: str) -> dict[str, Any]:

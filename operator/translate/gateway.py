@@ -1,25 +1,21 @@
 """GatewayClass, Gateway and HTTPRoute → listeners and routes (the gateway's IR).
 
-Only Gateways whose class names our controller are ours; HTTPRoutes attach to them by
-parentRefs. A backendRef to an InferencePool that does not exist becomes a route that answers
-500, as the Gateway API asks of invalid backends.
+Which route attaches where, and what its backends resolve to, is decided in attachment.py;
+this only shapes it for Envoy. A rule none of whose backendRefs resolves becomes a route that
+answers 500, as the Gateway API asks of invalid backends.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from inference_gateway.router.table import pool_key
 
-from ..api import CONTROLLER_NAME, Gateway, HTTPRoute
-from ..api.gateway import BackendRef, RouteMatch
-from ..api import INFERENCE_V1_GROUP, pool_view
-from ..api.inference import INFERENCE_GROUP
-from .objects import ObjectSet
-from .pickers import PickerTarget, resolve_picker
-from .policy import policies_by_pool
-
-POOL_GROUPS = (INFERENCE_GROUP, INFERENCE_V1_GROUP)  # a backendRef may name either version
+from ..api import Gateway, HTTPRoute, InferenceTrafficPolicy, pool_view
+from ..api.gateway import RouteMatch
+from .attachment import Attachment, BackendVerdict, is_http
+from .pickers import PickerResolution, PickerTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,36 +56,20 @@ class GatewayIR:
     listeners: tuple[ListenerIR, ...]
 
 
-def our_gateways(objects: ObjectSet) -> list[Gateway]:
-    classes = {c.metadata.name for c in objects.gateway_classes if c.spec.controller_name == CONTROLLER_NAME}
-    return [g for g in objects.gateways if g.spec.gateway_class_name in classes]
-
-
-def _attaches(route: HTTPRoute, gateway: Gateway, listener_name: str) -> bool:
-    for ref in route.spec.parent_refs:
-        ns = ref.namespace or route.metadata.namespace
-        if ref.kind == "Gateway" and ref.name == gateway.metadata.name and ns == gateway.metadata.namespace:
-            if ref.section_name in (None, listener_name):
-                return True
-    return False
-
-
-def _backend(ref: BackendRef, route: HTTPRoute, objects: ObjectSet) -> PoolBackend | None:
-    if ref.kind != "InferencePool" or ref.group not in POOL_GROUPS:
-        return None
-    ns = ref.namespace or route.metadata.namespace
-    pool = objects.pool(ns, ref.name, ref.group)
-    if pool is None:
+def _backend(verdict: BackendVerdict, policies: dict[tuple[str, str], InferenceTrafficPolicy],
+             picker: PickerResolution | None) -> PoolBackend | None:
+    pool = verdict.pool
+    if pool is None or picker is None:
         return None
     view = pool_view(pool)
-    picker = resolve_picker(pool, objects, objects.services_listed)
-    policy = policies_by_pool(objects.policies).get((ns, ref.name))
+    ours = view.picker is not None and picker.target is None
+    policy = policies.get(pool.key)
     return PoolBackend(
-        pool=pool_key(ns, ref.name),
-        weight=ref.weight,
+        pool=pool_key(*pool.key),
+        weight=verdict.ref.weight,
         fail_open=picker.fail_open,
-        ext_proc_service=view.picker.name if view.picker and picker.target is None else "",
-        ext_proc_port=view.picker.port if view.picker and picker.target is None else 9002,
+        ext_proc_service=view.picker.name if ours else "",
+        ext_proc_port=view.picker.port if ours else 9002,
         disaggregated=bool(policy and policy.spec.profile and policy.spec.profile.pd),
         h2c=view.h2c,
         picker=picker.target,
@@ -97,10 +77,11 @@ def _backend(ref: BackendRef, route: HTTPRoute, objects: ObjectSet) -> PoolBacke
     )
 
 
-def _route(route: HTTPRoute, rule_index: int, match_index: int, match: RouteMatch,
-           backend_refs: list[BackendRef], objects: ObjectSet) -> RouteIR:
-    resolved = [b for b in (_backend(r, route, objects) for r in backend_refs) if b is not None]
-    missing = [r.name for r in backend_refs if _backend(r, route, objects) is None]
+def _route(route: HTTPRoute, rule_index: int, match_index: int, match: RouteMatch, verdicts: list[BackendVerdict],
+           policies: dict[tuple[str, str], InferenceTrafficPolicy], attachment: Attachment) -> RouteIR:
+    resolved = [b for b in (_backend(v, policies, attachment.picker(v.pool) if v.pool is not None else None)
+                            for v in verdicts) if b is not None]
+    missing = [v.ref.name for v in verdicts if v.pool is None]
     error = None
     if not resolved:
         error = (f"HTTPRoute {route.metadata.namespace}/{route.metadata.name}: backend "
@@ -121,19 +102,19 @@ def _specificity(route: RouteIR) -> tuple[int, int, int]:
     return (0 if route.path_type == "Exact" else 1, -len(route.path_value), -len(route.headers))
 
 
-def gateway_listeners(objects: ObjectSet, gateway: Gateway) -> list[ListenerIR]:
+def gateway_listeners(attachment: Attachment, gateway: Gateway,
+                      policies: dict[tuple[str, str], InferenceTrafficPolicy]) -> list[ListenerIR]:
     """One Gateway's HTTP listeners with the routes attached to each."""
     listeners: list[ListenerIR] = []
     for listener in gateway.spec.listeners:
-        if listener.protocol.upper() != "HTTP":
+        if not is_http(listener):
             continue
         routes: list[RouteIR] = []
-        for route in objects.routes:
-            if not _attaches(route, gateway, listener.name):
-                continue
+        for route in attachment.routes_on(gateway, listener.name):
             for r_i, rule in enumerate(route.spec.rules):
+                verdicts = attachment.backends_of(route, r_i)
                 for m_i, match in enumerate(rule.matches):
-                    routes.append(_route(route, r_i, m_i, match, rule.backend_refs, objects))
+                    routes.append(_route(route, r_i, m_i, match, verdicts, policies, attachment))
         routes.sort(key=_specificity)
         listeners.append(ListenerIR(
             name=f"{gateway.metadata.namespace}/{gateway.metadata.name}/{listener.name}",
@@ -144,11 +125,8 @@ def gateway_listeners(objects: ObjectSet, gateway: Gateway) -> list[ListenerIR]:
     return listeners
 
 
-def build_gateway_ir(objects: ObjectSet) -> GatewayIR:
-    """Every Gateway of our class in one IR (one Envoy serves them all: the standalone path)."""
-    return GatewayIR(listeners=tuple(li for g in our_gateways(objects) for li in gateway_listeners(objects, g)))
-
-
-def gateway_ir(objects: ObjectSet, gateway: Gateway) -> GatewayIR:
-    """One Gateway's IR: what its own provisioned Envoy serves (the in-cluster path)."""
-    return GatewayIR(listeners=tuple(gateway_listeners(objects, gateway)))
+def gateway_ir(attachment: Attachment, gateways: Iterable[Gateway],
+               policies: dict[tuple[str, str], InferenceTrafficPolicy]) -> GatewayIR:
+    """The listeners of these Gateways in one IR: one Gateway's for its own provisioned Envoy
+    (in cluster), or every Gateway's when one Envoy serves them all (`igw run --manifests`)."""
+    return GatewayIR(listeners=tuple(li for g in gateways for li in gateway_listeners(attachment, g, policies)))

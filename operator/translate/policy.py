@@ -16,6 +16,8 @@ from inference_gateway.router.table import PrefillDecode, Pool, Runtime, Strateg
 from ..api import InferencePool, InferenceTrafficPolicy
 from ..api.inference import RUNTIME_ANNOTATION, STRATEGY_ANNOTATION
 from ..api.policy import TrafficPolicy
+from ..problems import Problem
+from .objects import ObjectSet
 
 _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -28,9 +30,26 @@ def policies_by_pool(policies: tuple[InferenceTrafficPolicy, ...]) -> dict[tuple
     return out
 
 
+def policy_problems(objects: ObjectSet) -> list[Problem]:
+    """Policies that name no pool, or a pool an older policy already governs."""
+    in_force = policies_by_pool(objects.policies)
+    out = []
+    for p in objects.policies:
+        ns, pool = p.metadata.namespace, p.spec.pool_ref.name
+        if objects.pool(ns, pool) is None:
+            out.append(Problem("", "InferenceTrafficPolicy", p.metadata.name, "spec.poolRef",
+                               f"PoolNotFound: InferencePool {ns}/{pool} not found; the policy has no effect", ns))
+        elif in_force[(ns, pool)].key != p.key:
+            out.append(Problem("", "InferenceTrafficPolicy", p.metadata.name, "spec.poolRef",
+                               f"Conflicted: InferenceTrafficPolicy {in_force[(ns, pool)].metadata.name} already "
+                               f"governs InferencePool {ns}/{pool} (the oldest wins); this one has no effect", ns))
+    return out
+
+
 def _strategy(policy: TrafficPolicy | None, ref: str = "prefixCache") -> Strategy:
-    """The strategy a policy ref names: `prefixCache` (estimate or precise) or load-aware."""
-    if ref == "prefixCache" and policy is not None and policy.prefix_cache is not None:
+    """The strategy a policy ref names (router/table.py's vocabulary): `prefixCache` (estimate
+    or precise mode) when the policy has that entry, else load-aware."""
+    if Strategy.parse(ref) is Strategy.PREFIX_CACHE and policy is not None and policy.prefix_cache is not None:
         precise = policy.prefix_cache.mode == "precise"
         return Strategy.PRECISE_PREFIX_CACHE if precise else Strategy.PREFIX_CACHE
     return Strategy.DEFAULT

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import Gateway
-from .envoy import EnvoySettings, ads_bootstrap
+from .bootstrap import ads_bootstrap
+from .envoy import EnvoySettings
 
 MANAGED_BY = "inference-gateway"
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"

@@ -1,26 +1,64 @@
 """The scheduler's profile config file: scorer weights per routing strategy, and the saturation
 thresholds admission uses. YAML (or JSON), every key optional:
 
-    profiles:
-      DEFAULT:      {queue: 2, kv-cache: 2, in-flight: 1}
-      PREFIX_CACHE: {prefix: 3, queue: 2, kv-cache: 2, in-flight: 1}
+    profiles:            # strategies as router/table.py spells them (the seed's DEFAULT, PREFIX_CACHE too)
+      load-aware:   {queue: 2, kv-cache: 2, in-flight: 1}
+      prefix-cache: {prefix: 3, queue: 2, kv-cache: 2, in-flight: 1}
     saturation: {max_waiting: 5, max_kv: 0.8}
     queue: {max_queue: 1000, max_wait_seconds: 30}
 
-A strategy given replaces that strategy's weights entirely (a scorer left out is off).
+A strategy given replaces that strategy's weights entirely (a scorer left out is off). The
+file is read into a pydantic model: a misspelt key or a value out of range is refused with
+its place named.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..admission import AdmissionSettings
 from ..table import Strategy
 from .profiles import DEFAULT_WEIGHTS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Saturation(_Strict):
+    max_waiting: float = Field(default=AdmissionSettings.max_waiting, ge=0)
+    max_kv: float = Field(default=AdmissionSettings.max_kv, ge=0, le=1)
+
+
+class _Queue(_Strict):
+    max_queue: int = Field(default=AdmissionSettings.max_queue, ge=0)
+    max_wait_seconds: float = Field(default=AdmissionSettings.max_wait, gt=0)
+
+
+class ConfigFile(_Strict):
+    """The file as written; every key optional."""
+
+    profiles: dict[Strategy, dict[str, float]] = Field(default_factory=dict)
+    saturation: _Saturation = Field(default_factory=_Saturation)
+    queue: _Queue = Field(default_factory=_Queue)
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _strategy_names(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for name, scorers in value.items():
+            strategy = Strategy.parse(str(name))
+            if strategy is None:
+                raise ValueError(f"unknown profile {name!r}; known: {[s.value for s in Strategy]}")
+            out[strategy] = scorers or {}
+        return out
 
 
 @dataclass(frozen=True)
@@ -29,26 +67,23 @@ class SchedulerConfig:
     admission: AdmissionSettings = AdmissionSettings()
 
 
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
 def parse_config(data: dict[str, Any] | None) -> SchedulerConfig:
-    data = data or {}
-    unknown = set(data) - {"profiles", "saturation", "queue"}
-    if unknown:
-        raise ValueError(f"scheduler config: unknown key(s) {sorted(unknown)}")
+    try:
+        file = ConfigFile.model_validate(data or {})
+    except ValidationError as err:
+        first = err.errors()[0]
+        kind = "unknown key" if first["type"] == "extra_forbidden" else "invalid value"
+        raise ValueError(f"scheduler config: {kind} at {_where(first['loc']) or 'top level'}: "
+                         f"{first['msg'].removeprefix('Value error, ')}") from None
     weights = {k: dict(v) for k, v in DEFAULT_WEIGHTS.items()}
-    for name, scorers in (data.get("profiles") or {}).items():
-        try:
-            strategy = Strategy(str(name).upper())
-        except ValueError:
-            raise ValueError(f"scheduler config: unknown profile {name!r}; known: {[s.value for s in Strategy]}") from None
-        weights[strategy] = {str(k): float(v) for k, v in (scorers or {}).items()}
-    adm = AdmissionSettings()
-    sat = data.get("saturation") or {}
-    q = data.get("queue") or {}
-    adm = replace(adm, max_waiting=float(sat.get("max_waiting", adm.max_waiting)),
-                  max_kv=float(sat.get("max_kv", adm.max_kv)),
-                  max_queue=int(q.get("max_queue", adm.max_queue)),
-                  max_wait=float(q.get("max_wait_seconds", adm.max_wait)))
-    return SchedulerConfig(weights, adm)
+    weights |= {strategy: dict(scorers) for strategy, scorers in file.profiles.items()}
+    admission = AdmissionSettings(max_waiting=file.saturation.max_waiting, max_kv=file.saturation.max_kv,
+                                  max_queue=file.queue.max_queue, max_wait=file.queue.max_wait_seconds)
+    return SchedulerConfig(weights, admission)
 
 
 def load_config(path: Path | str | None) -> SchedulerConfig:

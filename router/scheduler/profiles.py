@@ -71,8 +71,6 @@ def build_profiles(prefix_index: PrefixIndex, weights: Mapping[Strategy, Mapping
     filters = (saturation or SaturationFilter(),)
     factories = scorer_factories(prefix_index, precise)
     weights = weights or DEFAULT_WEIGHTS
-    names = {Strategy.DEFAULT: "load-aware", Strategy.PREFIX_CACHE: "prefix-cache",
-             Strategy.PRECISE_PREFIX_CACHE: "precise-prefix-cache"}
     profiles = {}
     for strategy in Strategy:
         w = weights.get(strategy, DEFAULT_WEIGHTS[strategy])
@@ -80,7 +78,7 @@ def build_profiles(prefix_index: PrefixIndex, weights: Mapping[Strategy, Mapping
         if unknown:
             raise ValueError(f"profile {strategy}: unknown scorer(s) {sorted(unknown)}; known: {sorted(factories)}")
         scorers = tuple((factories[n](), float(v)) for n, v in w.items() if v)
-        profiles[strategy] = Profile(names[strategy], scorers, picker, filters)
+        profiles[strategy] = Profile(strategy.value, scorers, picker, filters)
     return profiles
 
 

@@ -134,7 +134,10 @@ class Conformance:
         return [gateway_class, *self._convert(out)], pickers
 
     def _write(self, name: str, docs: list[dict[str, Any]]) -> None:
-        (self.dir / name).write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        # Atomically, as `kubectl apply` replaces an object: a half-written file is never read.
+        tmp = self.dir / f".{name}.tmp"
+        tmp.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        tmp.replace(self.dir / name)
 
     async def start(self) -> None:
         docs, pickers = self._substitute()
@@ -187,13 +190,15 @@ class Conformance:
         await self._reloaded(lambda: self._write(name, docs))
 
     async def delete(self, name: str) -> None:
-        await self._reloaded(lambda: (self.dir / name).unlink())
+        if (self.dir / name).exists():
+            await self._reloaded(lambda: (self.dir / name).unlink())
 
     async def delete_objects(self, name: str, kind: str, object_name: str) -> None:
         """Delete one object of an applied manifest (kubectl delete KIND NAME)."""
         docs = [d for d in yaml.safe_load_all((self.dir / name).read_text()) if d
                 and not (d["kind"] == kind and d["metadata"]["name"] == object_name)]
-        await self._reloaded(lambda: self._write(name, docs))
+        # A blank file reads as one being written (its last contents stay): remove it instead.
+        await self._reloaded(lambda: self._write(name, docs) if docs else (self.dir / name).unlink())
 
     async def edit_base(self, edit) -> None:
         docs = copy.deepcopy(self._base)

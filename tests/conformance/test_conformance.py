@@ -95,7 +95,7 @@ async def test_InferencePoolResolvedRefsCondition(suite: Conformance) -> None:
         await suite.eventually(PRIMARY_GW, "/primary-gateway-test", want=404, host="primary.example.com")
 
         await suite.delete_objects(name, "HTTPRoute", "httproute-for-secondary-gw")
-        assert suite.pool_parents(PRIMARY_POOL) == []
+        assert suite.pool_parents(PRIMARY_POOL) == [], [(p["parentRef"]["name"], p.get("controllerName"), [c["reason"] for c in p["conditions"]]) for p in suite.pool_parents(PRIMARY_POOL)]
         await suite.eventually(SECONDARY_GW, "/secondary-gateway-test", want=404, host="secondary.example.com")
     finally:
         await suite.delete(name)

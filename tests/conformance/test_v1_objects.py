@@ -13,10 +13,9 @@ import yaml
 from inference_gateway.operator.ignored import ignored_objects
 from inference_gateway.operator.manifests import load_documents
 from inference_gateway.operator.status_report import standalone_statuses
-from inference_gateway.operator.translate.envoy import ORIGINAL_DST_H2C_CLUSTER, PICKER_FILTER, envoy_resources
-from inference_gateway.operator.translate.gateway import build_gateway_ir
+from inference_gateway.operator.translate import SHARED_PROXY, translate
+from inference_gateway.operator.translate.envoy import PICKER_FILTER
 from inference_gateway.operator.translate.objects import ObjectSet
-from inference_gateway.operator.translate.routing import build_routing_table
 from inference_gateway.router.director import Director, RequestInfo
 from inference_gateway.router.endpoint_state import EndpointMetrics, EndpointState
 from inference_gateway.router.errors import GatewayError
@@ -61,7 +60,7 @@ def objects(docs: list[dict]) -> ObjectSet:
 
 
 def test_each_target_port_of_a_pod_is_its_own_endpoint_named_by_rank():
-    table = build_routing_table(objects([pool(ports=(3000, 3002)), pod("a", "10.0.0.1"), pod("b", "10.0.0.2")]))
+    table = translate(objects([pool(ports=(3000, 3002)), pod("a", "10.0.0.1"), pod("b", "10.0.0.2")])).table
     eps = table.pools["default/p"].endpoints
     assert sorted((e.name, e.address) for e in eps) == [
         ("a-rank-0", "10.0.0.1:3000"), ("a-rank-1", "10.0.0.1:3002"),
@@ -79,10 +78,9 @@ def test_h2c_pools_get_http2_upstreams_and_other_pickers_their_own_cluster():
            "spec": {"selector": {"app": "epp"}, "ports": [{"port": 9002, "targetPort": 9102}]}}
     objs = objects([pool(appProtocol="kubernetes.io/h2c", picker={"name": "epp", "port": {"number": 9002}}),
                     svc, pod("a", "10.0.0.1"), pod("epp-0", "10.0.9.1", app="epp"), *gateway_and_route("p")])
-    res = envoy_resources(build_gateway_ir(objs), build_routing_table(objs))
+    res = translate(objs).envoy[SHARED_PROXY]
     clusters = {c["name"]: c for c in res.clusters}
-    assert "typed_extension_protocol_options" in clusters[ORIGINAL_DST_H2C_CLUSTER]
-    assert "typed_extension_protocol_options" in clusters["igw-pool/default/p"]
+    assert "typed_extension_protocol_options" in clusters["igw-pool/default/p"]  # h2c to the pods
     picker = clusters["igw-picker/default/epp:9002"]
     assert picker["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] == \
         {"address": "10.0.9.1", "port_value": 9102}
@@ -105,7 +103,7 @@ def test_a_missing_picker_service_is_an_invalid_extension_ref_and_a_503():
     assert (conds["Accepted"]["status"], conds["ResolvedRefs"]["status"]) == ("True", "False")
     assert conds["ResolvedRefs"]["reason"] == "InvalidExtensionRef"
     assert parent["controllerName"]
-    res = envoy_resources(build_gateway_ir(objs), build_routing_table(objs))
+    res = translate(objs).envoy[SHARED_PROXY]
     [route] = res.listeners[0]["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
     assert route["direct_response"]["status"] == 503
 
@@ -125,7 +123,7 @@ def test_objectives_and_rewrites_reach_the_routing_table():
              "spec": {"poolRef": {"name": "p"}, "rules": [
                  {"matches": [{"model": {"value": "alias"}}], "targets": [{"modelRewrite": "real", "weight": 1}]},
                  {"targets": [{"modelRewrite": "default-model"}]}]}}]
-    table = build_routing_table(objects(docs))
+    table = translate(objects(docs)).table
     p = table.pools["default/p"]
     assert {k: v.value for k, v in p.objectives.items()} == {"batch": "Sheddable", "chat": "Critical"}
     assert [t.name for t in p.model_rule("alias").targets] == ["real"]
@@ -135,7 +133,7 @@ def test_objectives_and_rewrites_reach_the_routing_table():
 
 
 def _director(docs: list[dict], default_pool: str = "") -> Director:
-    table = build_routing_table(objects(docs))
+    table = translate(objects(docs)).table
     state = EndpointState()
     for ep in table.endpoints():
         state.update(ep.address, EndpointMetrics(updated_at=time.monotonic() + 3600))

@@ -54,7 +54,7 @@ async def replica(tmp_path, start_gateway, fleet, name: str):
 async def test_a_second_replica_routes_by_the_pods_real_cache(tmp_path, start_gateway, evented_fleet):
     a = await replica(tmp_path, start_gateway, evented_fleet, "a")
     b = await replica(tmp_path, start_gateway, evented_fleet, "b")
-    assert a.gateway.table.pools["default/qwen-inference-pool"].strategy == "PRECISE_PREFIX_CACHE"
+    assert a.gateway.table.pools["default/qwen-inference-pool"].strategy == "precise-prefix-cache"
     await asyncio.sleep(0.5)  # subscriptions reach the publishers (ZMQ's slow joiner)
     async with aiohttp.ClientSession() as session:
         for i in range(6):

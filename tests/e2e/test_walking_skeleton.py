@@ -47,7 +47,7 @@ async def test_seed_requests_are_served_and_the_conversation_sticks(tmp_path, st
     assert round1["chunks"] > 1 and round1["usage"]["completion_tokens"] == 24
     d1, d2 = gw.decisions[round1["id"]], gw.decisions[round2["id"]]
     assert d1.pod == d2.pod, "round2 must land on the pod that holds round1's prefix"
-    assert d1.strategy == "PREFIX_CACHE"
+    assert d1.strategy == "prefix-cache"
     assert d1.pod in {p.name for p in vllm_fleet.pods}
     # The pod really had the prefix cached: the model server reports it.
     assert round2["usage"]["prompt_tokens_details"]["cached_tokens"] > 0

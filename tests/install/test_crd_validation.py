@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from inference_gateway.cli import validate as cli_validate
 from inference_gateway.operator import crd_validation as cv
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -186,17 +187,17 @@ def test_cli_prints_ok_and_problems(tmp_path: Path, capsys):
     doc["spec"]["criticality"] = "Urgent"
     bad.write_text(yaml.safe_dump(doc))
     parser = argparse.ArgumentParser()
-    cv.add_arguments(parser)
+    cli_validate.add_arguments(parser)
 
-    assert cv.run(parser.parse_args([str(SEED[0])])) == 0
+    assert cli_validate.run(parser.parse_args([str(SEED[0])])) == 0
     assert capsys.readouterr().out == f"OK {SEED[0]}\n"
 
-    assert cv.run(parser.parse_args([str(SEED[0]), str(bad)])) == 1
+    assert cli_validate.run(parser.parse_args([str(SEED[0]), str(bad)])) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"OK {SEED[0]}"
     assert out[1].startswith(f"{bad}#1: InferenceModel/qwen-inference-model: spec.criticality: unsupported value 'Urgent'")
 
-    assert cv.run(parser.parse_args([str(FIXTURES / "seed")])) == 0
+    assert cli_validate.run(parser.parse_args([str(FIXTURES / "seed")])) == 0
     assert len(capsys.readouterr().out.splitlines()) == len(SEED)
 
 
@@ -211,7 +212,19 @@ def test_crds_dir_is_overridable(tmp_path: Path, monkeypatch):
 
 def test_missing_crds_dir_is_reported(tmp_path: Path, capsys):
     parser = argparse.ArgumentParser()
-    cv.add_arguments(parser)
+    cli_validate.add_arguments(parser)
     args = parser.parse_args(["--crds-dir", str(tmp_path / "nope"), str(SEED[0])])
-    assert cv.run(args) == 2
+    assert cli_validate.run(args) == 2
     assert "cannot load CRDs" in capsys.readouterr().out
+
+
+def test_the_rules_a_schema_cannot_say_are_checked_too():
+    """The CRDs' CEL rules (x-kubernetes-validations) need an API server; our API models
+    implement them, so `igw validate` refuses what the API server would."""
+    doc = _one("InferenceModel")
+    doc["spec"]["targetModels"] = [{"name": "a", "weight": 1}, {"name": "b"}]
+    assert any("weight must be set on all entries or on none" in p.message for p in _problems(doc))
+    doc = _one("InferenceTrafficPolicy")
+    doc["spec"]["profile"]["pd"]["trafficPolicy"] = {"loadAware": {}}
+    doc["spec"]["profile"]["pd"]["prefillPolicyRef"] = "prefixCache"
+    assert any("prefillPolicyRef" in p.message for p in _problems(doc))

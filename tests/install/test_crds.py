@@ -83,7 +83,7 @@ def test_schema_is_structural_and_defaults_are_valid(path: Path):
         assert node.get("type") or node.get("x-kubernetes-preserve-unknown-fields"), f"{where}: no type"
         assert set(node.get("required", [])) <= set(node.get("properties", {})), f"{where}: required names an undeclared field"
         if "default" in node:
-            assert list(cv._check(node["default"], node, where)) == [], f"{where}: invalid default"
+            assert cv.check_value(node["default"], node, where) == [], f"{where}: invalid default"
         assert "additionalProperties" not in node or "properties" not in node, f"{where}: both properties and additionalProperties"
 
 

@@ -36,3 +36,13 @@ def test_mistakes_are_named(data, message):
 def test_unknown_scorer_is_named():
     with pytest.raises(ValueError, match="unknown scorer"):
         build_profiles(PrefixIndex(), {Strategy.DEFAULT: {"magic": 1}})
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"saturation": {"max_kv": 1.5}}, "saturation.max_kv"),
+    ({"queue": {"max_queue": "many"}}, "queue.max_queue"),
+    ({"saturation": {"max_waitng": 3}}, "unknown key at saturation.max_waitng"),
+])
+def test_values_are_checked_and_placed(data, message):
+    with pytest.raises(ValueError, match=message):
+        parse_config(data)
