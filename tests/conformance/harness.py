@@ -21,7 +21,7 @@ import yaml
 
 from inference_gateway.operator.ports import free_port
 from inference_gateway.cli.standalone import Standalone, StandaloneSettings
-from inference_gateway.router.server import RouterSettings
+from inference_gateway.router.server import Router, RouterSettings
 
 from .echo import EchoPod
 
@@ -72,7 +72,7 @@ class Conformance:
         self.gateway_ports: dict[str, int] = {}
         self.pods: list[PodInfo] = []
         self.echo: list[EchoPod] = []
-        self.pickers: list[Standalone] = []
+        self.pickers: list[Standalone | Router] = []
         self.gateway: Standalone | None = None
         self.http: aiohttp.ClientSession | None = None
         self._base: list[dict[str, Any]] = []
@@ -145,20 +145,25 @@ class Conformance:
         self._write("base.yaml", docs)
         for pod in self.echo:
             await pod.start()
-        for ip, ns, pool, port in pickers:
-            picker = Standalone(StandaloneSettings(
-                manifests=[self.dir], reload_interval=0.1,
-                router=RouterSettings(host=ip, ext_proc_port=port, health_port=0, metrics_port=0,
-                                      scrape_interval=0.5, stale_after=30, pool=f"{ns}/{pool}",
-                                      test_endpoint_selection=True)))
-            await picker.start()
-            self.pickers.append(picker)
         self.gateway = Standalone(StandaloneSettings(
             manifests=[self.dir], reload_interval=0.1,
             router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=0, scrape_interval=0.5,
                                   stale_after=30),
             xds_port=free_port(), admin_port=free_port(), envoy_concurrency=1, workdir=self.root / "envoy"))
         await self.gateway.start()
+        for index, (ip, ns, pool, port) in enumerate(pickers):
+            settings = RouterSettings(host=ip, ext_proc_port=port, health_port=0, metrics_port=0, scrape_interval=0.5,
+                                      stale_after=30, pool=f"{ns}/{pool}", test_endpoint_selection=True)
+            if index == 0:
+                # The first picker is a whole `igw run --pool NS/NAME --manifests DIR`.
+                picker: Standalone | Router = Standalone(StandaloneSettings(
+                    manifests=[self.dir], reload_interval=0.1, router=settings))
+            else:
+                # The others are the same router in picker mode on the gateway's routing table
+                # (the same manifests): reading every manifest once per picker costs seconds.
+                picker = Router(self.gateway.holder, settings)
+            await picker.start()
+            self.pickers.append(picker)
         # A new connection per request: a route change replaces the Envoy listener, and a kept-alive
         # connection would keep the old routes while it drains.
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20),
@@ -167,7 +172,7 @@ class Conformance:
     async def stop(self) -> None:
         if self.http is not None:
             await self.http.close()
-        for s in ([self.gateway] if self.gateway else []) + self.pickers:
+        for s in [*self.pickers, *([self.gateway] if self.gateway else [])]:
             await s.stop()
         for pod in self.echo:
             await pod.stop()
@@ -175,7 +180,7 @@ class Conformance:
     # ---- manifests
 
     async def _reloaded(self, change) -> None:
-        everyone = [self.gateway, *self.pickers]
+        everyone = [self.gateway, *(p for p in self.pickers if isinstance(p, Standalone))]
         before = [s._version for s in everyone]
         change()
         deadline = time.monotonic() + 10
