@@ -35,8 +35,8 @@ class PortV1(StrictModel):
 
 
 class EndpointPickerRef(StrictModel):
-    group: str = ""
-    kind: str = "Service"
+    group: str = Field(default="", max_length=253)
+    kind: str = Field(default="Service", max_length=63)
     name: str = Field(min_length=1, max_length=253)
     port: PortV1 | None = None
     failure_mode: Literal["FailOpen", "FailClose"] = "FailClose"
