@@ -16,14 +16,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-import structlog
-
 from inference_gateway.router.logs import configure as configure_logs
 from inference_gateway.router.table import Strategy
 
 from .options import cluster_arguments, gateway_arguments, router_arguments, router_settings, until_signalled
-
-log = structlog.get_logger("igw")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,12 +48,13 @@ class SimFleet:
     runtime: str = "vllm"
     model: str = "/models/Qwen3-32B"
     first_ip: int = 2               # 127.0.0.2, 127.0.0.3, ...
+    subnet: str = "127.0.0"         # the first three octets of the pods' loopback addresses
     port: int = 8000
     extra_args: list[str] = field(default_factory=list)
     pods: list[SimPod] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.pods = [SimPod(f"{self.name_prefix}-{i}", f"127.0.0.{self.first_ip + i}", self.port, dict(self.labels))
+        self.pods = [SimPod(f"{self.name_prefix}-{i}", f"{self.subnet}.{self.first_ip + i}", self.port, dict(self.labels))
                      for i in range(self.count)]
 
     def pods_yaml(self, namespace: str = "default") -> str:

@@ -3,8 +3,8 @@
 The CRD YAML files are the single source of truth: they are read at run time, and each
 object of a kind they define is checked against its version's ``openAPIV3Schema`` by the
 `jsonschema` library (draft 4, whose boolean exclusiveMinimum/Maximum OpenAPI v3 shares).
-The few Kubernetes meanings JSON Schema lacks are added to the schema first (schema.py-like
-`as_json_schema`): fields a structural schema does not declare are unknown (as a strict
+The few Kubernetes meanings JSON Schema lacks are added to the schema first
+(`as_json_schema`): fields a structural schema does not declare are unknown (as a strict
 ``kubectl apply`` says) unless ``x-kubernetes-preserve-unknown-fields``; ``nullable``; null
 fields are pruned. Then the rules a schema cannot say: ObjectMeta (not in the CRD schema) and
 the CEL rules (``x-kubernetes-validations``), which our pydantic API models implement, so a

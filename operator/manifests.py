@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import yaml
 from pydantic import ValidationError
 
-from .api import AnyObject, model_for
+from .api import AnyObject, model_for, parse_object
 from .problems import Problem
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -41,13 +41,12 @@ def parse_document(doc: Any, source: str) -> tuple[AnyObject | None, list[Proble
     """Validate one raw object. Kinds the gateway does not read yield (None, [])."""
     if not isinstance(doc, dict):
         return None, [Problem(source, "", "", "", "not a Kubernetes object (expected a mapping)")]
-    model = model_for(doc)
-    if model is None:
+    if model_for(doc) is None:
         return None, []
     kind = str(doc.get("kind", ""))
     name = str((doc.get("metadata") or {}).get("name", "")) if isinstance(doc.get("metadata"), dict) else ""
     try:
-        return model.model_validate(doc), []  # type: ignore[return-value]
+        return parse_object(doc), []
     except ValidationError as err:
         return None, [
             Problem(source, kind, name, _field_path(e["loc"]), e["msg"]) for e in err.errors()

@@ -121,10 +121,6 @@ class AdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         for key in [k for k in self._last if k[0] == group]:
             del self._last[key]
 
-    def group_version(self, group: str) -> str:
-        snapshot = self._groups.get(group)
-        return snapshot.version if snapshot else ""
-
     def rejected(self, group: str) -> list[str]:
         """Errors of the group's Envoys whose latest answer to some type was a NACK: the
         configuration they run is older than ours (kept by Envoy as the last good one)."""

@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 
 from .endpoint_state import EndpointState
 from .errors import GatewayError, too_many_requests
+from .saturation import MAX_KV, MAX_WAITING, saturated
 from .table import Criticality, Pool
 
 
 @dataclass(frozen=True)
 class AdmissionSettings:
-    # The Inference Extension's saturation detector defaults (NOTES: waiting > 5 or KV > 0.8).
-    max_waiting: float = 5.0
-    max_kv: float = 0.8
+    max_waiting: float = MAX_WAITING  # the saturation rule's thresholds (saturation.py)
+    max_kv: float = MAX_KV
     max_queue: int = 1000       # waiters per pool and band; beyond: 429
     max_wait: float = 30.0      # seconds a request may wait; beyond: 503
     poll_interval: float = 0.01  # how often a saturated pool is re-checked while requests wait
@@ -99,14 +99,8 @@ class Admission:
     def pod_saturated(self, address: str, now: float, pending: bool = False) -> bool:
         """`pending`: also count what the router sent since the pod's last scrape and has
         not seen finish (the scrape cannot show it yet) as waiting."""
-        m = self.state.fresh(address, now)
-        if m is None:
-            return True
-        s = self.settings
-        waiting = m.waiting
-        if pending:
-            waiting += min(self.state.since_scrape.get(address, 0), self.state.in_flight.get(address, 0))
-        return waiting > s.max_waiting or m.kv_usage > s.max_kv
+        extra = min(self.state.since_scrape.get(address, 0), self.state.in_flight.get(address, 0)) if pending else 0
+        return saturated(self.state.fresh(address, now), extra, self.settings.max_waiting, self.settings.max_kv)
 
     def saturated(self, pool: Pool, now: float | None = None, pending: bool = False) -> bool:
         """Every pod saturated. New requests are judged on scraped metrics alone (as the

@@ -12,7 +12,6 @@ dropped and rebuilt from new events (the estimate index covers the pod meanwhile
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
 
 import msgpack
 import structlog
@@ -42,9 +41,6 @@ def apply_payload(index: PreciseIndex, address: str, payload: bytes) -> None:
             index.removed(address, hashes)
         elif tag == "AllBlocksCleared":
             index.clear(address)
-
-
-EndpointOf = Callable[[str], str | None]  # pod address → its KV-event ZMQ endpoint, or None
 
 
 class KVEventSubscriber:

@@ -44,7 +44,7 @@ class Telemetry:
             registry=r, buckets=LATENCY_BUCKETS)
         self.prefix_hit_ratio = Histogram(
             "inference_extension_prefix_indexer_hit_ratio",
-            "Share of a prompt's prefix blocks the chosen pod already held (PREFIX_CACHE pools).",
+            "Share of a prompt's prefix blocks the chosen pod already held (prefix-cache pools).",
             registry=r, buckets=RATIO_BUCKETS)
         self.queue_size = Gauge("inference_extension_flow_control_queue_size",
                                 "Requests waiting for capacity, by pool and criticality.",

@@ -13,7 +13,6 @@ import logging
 import struct
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 import aiohttp

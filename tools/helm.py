@@ -89,10 +89,6 @@ def helm_path() -> Path:
     return tool_path("helm")
 
 
-def kubectl_path() -> Path:
-    return tool_path("kubectl")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:

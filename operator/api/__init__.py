@@ -16,9 +16,12 @@ from .v1_service import Service
 AnyObject = Union[InferencePool, InferencePoolV1, InferenceModel, InferenceObjective, InferenceModelRewrite,
                   InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod, Service]
 
-# (group of apiVersion, kind) → model. The Inference Extension's two InferencePool versions live
-# in two groups (v1alpha2 in x-k8s.io, v1 in k8s.io), so the group tells them apart.
-KINDS: dict[tuple[str, str], type[KubeObject]] = {
+# (group of apiVersion, kind) → model. A kind whose versions differ gets one model per version
+# (key the group and version it differs by) and each converts with `internal()`
+# (base.KubeObject) to the internal model translation reads. The v1 InferencePool (its own
+# group) is read by translation through `pool_view`, beside v1alpha2: data-parallel ports, h2c
+# and optional picker references do not fit the v1alpha2 model.
+KINDS: dict[tuple[str, str], type[KubeObject]] = {  # key: (group or apiVersion, kind)
     ("inference.networking.x-k8s.io", "InferencePool"): InferencePool,
     (INFERENCE_V1_GROUP, "InferencePool"): InferencePoolV1,
     ("inference.networking.x-k8s.io", "InferenceModel"): InferenceModel,
@@ -37,12 +40,20 @@ def model_for(doc: dict[str, Any]) -> type[KubeObject] | None:
     """The model class for a raw object, or None for kinds the gateway does not read."""
     api_version = str(doc.get("apiVersion", ""))
     group = api_version.rpartition("/")[0] if "/" in api_version else ""
-    return KINDS.get((group, str(doc.get("kind", ""))))
+    kind = str(doc.get("kind", ""))
+    return KINDS.get((api_version, kind)) or KINDS.get((group, kind))  # type: ignore[return-value]
+
+
+def parse_object(doc: dict[str, Any]) -> AnyObject | None:
+    """A raw object as translation reads it (validated, converted to the internal model), or
+    None for kinds the gateway does not read. Raises pydantic's ValidationError."""
+    model = model_for(doc)
+    return model.model_validate(doc).internal() if model is not None else None  # type: ignore[return-value]
 
 
 __all__ = [
     "AnyObject", "AnyPool", "Condition", "INFERENCE_V1_GROUP", "InferenceModelRewrite", "InferenceObjective",
     "InferencePoolV1", "PoolView", "Service", "pool_view", "CONTROLLER_NAME", "Gateway", "GatewayClass", "HTTPRoute",
     "InferenceModel", "InferencePool", "InferenceTrafficPolicy", "KINDS", "KubeObject",
-    "ObjectMeta", "Pod", "model_for",
+    "ObjectMeta", "Pod", "model_for", "parse_object",
 ]

@@ -60,6 +60,12 @@ class KubeObject(KubeModel):
     def ref(self) -> str:
         return f"{self.kind}/{self.metadata.namespace}/{self.metadata.name}"
 
+    def internal(self) -> "KubeObject":
+        """The object as translation reads it. The internal model of each kind is the first
+        version we served; another API version of a kind is a model of its own (listed in
+        `KINDS`) whose `internal()` converts to it, so translation never sees versions."""
+        return self
+
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 

@@ -97,7 +97,7 @@ class ObjectStore:
             return False
         self._raw[key] = copy.deepcopy(raw)
         try:
-            parsed = model.model_validate(raw)
+            parsed = model.model_validate(raw).internal()  # another API version: converted
         except ValidationError as err:
             self.problems[key] = str(err)
             log.error("object does not validate; keeping its last good version", object="/".join(key),

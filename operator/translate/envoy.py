@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from inference_gateway.router.fallbacks import pool_cluster as pool_cluster_name  # the router names it too
 from inference_gateway.router.table import RoutingTable
 
 from .features import FEATURES
@@ -69,9 +70,6 @@ class EnvoyResources:
         if self.routes:
             out[ROUTE_TYPE] = self.routes
         return out
-
-
-from inference_gateway.router.fallbacks import pool_cluster as pool_cluster_name  # noqa: E402  (the router names it too)
 
 
 def _json_error(status: int, message: str, kind: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ policy ref names.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from inference_gateway.router.table import PrefillDecode, Pool, Runtime, Strategy
@@ -30,20 +30,35 @@ def policies_by_pool(policies: tuple[InferenceTrafficPolicy, ...]) -> dict[tuple
     return out
 
 
-def policy_problems(objects: ObjectSet) -> list[Problem]:
-    """Policies that name no pool, or a pool an older policy already governs."""
+@dataclass(frozen=True, slots=True)
+class PolicyVerdict:
+    policy: InferenceTrafficPolicy
+    pool_found: bool
+    in_force: bool     # the oldest policy naming its pool
+    message: str
+
+
+def policy_verdicts(objects: ObjectSet) -> list[PolicyVerdict]:
+    """For each policy: does its pool exist, and does it govern it (the oldest wins)?"""
     in_force = policies_by_pool(objects.policies)
     out = []
     for p in objects.policies:
         ns, pool = p.metadata.namespace, p.spec.pool_ref.name
         if objects.pool(ns, pool) is None:
-            out.append(Problem("", "InferenceTrafficPolicy", p.metadata.name, "spec.poolRef",
-                               f"PoolNotFound: InferencePool {ns}/{pool} not found; the policy has no effect", ns))
+            out.append(PolicyVerdict(p, False, False, f"InferencePool {ns}/{pool} not found; the policy has no effect"))
         elif in_force[(ns, pool)].key != p.key:
-            out.append(Problem("", "InferenceTrafficPolicy", p.metadata.name, "spec.poolRef",
-                               f"Conflicted: InferenceTrafficPolicy {in_force[(ns, pool)].metadata.name} already "
-                               f"governs InferencePool {ns}/{pool} (the oldest wins); this one has no effect", ns))
+            out.append(PolicyVerdict(p, True, False, f"InferenceTrafficPolicy {in_force[(ns, pool)].metadata.name} "
+                                     f"already governs InferencePool {ns}/{pool} (the oldest wins); this one has no effect"))
+        else:
+            out.append(PolicyVerdict(p, True, True, f"governs InferencePool {ns}/{pool}"))
     return out
+
+
+def policy_problems(verdicts: list[PolicyVerdict]) -> list[Problem]:
+    """Policies that name no pool, or a pool an older policy already governs."""
+    return [Problem("", "InferenceTrafficPolicy", v.policy.metadata.name, "spec.poolRef",
+                    f"{'Conflicted' if v.pool_found else 'PoolNotFound'}: {v.message}", v.policy.metadata.namespace)
+            for v in verdicts if not v.in_force]
 
 
 def _strategy(policy: TrafficPolicy | None, ref: str = "prefixCache") -> Strategy:

@@ -22,6 +22,8 @@ Reasons follow the Gateway API and the Inference Extension (v1alpha2):
   NotSupportedByParent / HTTPRouteNotAccepted. Its status key's kind is
   `InferencePool.inference.networking.k8s.io` (a v1alpha2 pool may have the same name).
 - InferenceObjective, InferenceModelRewrite: Accepted once their pool exists (else Pending).
+- InferenceTrafficPolicy: Accepted (Accepted / Conflicted: an older policy governs the pool /
+  Pending: no pool to govern), ResolvedRefs (ResolvedRefs / PoolNotFound).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ..api.gateway import GATEWAY_GROUP
 from ..problems import Problem
 from .attachment import Attachment, is_http
 from .objects import ObjectSet
+from .policy import PolicyVerdict
 from .routing import model_winners
 
 ObjectKey = tuple[str, str, str]  # (kind, namespace, name); namespace "" for cluster-scoped
@@ -188,12 +191,24 @@ def _model_status(objects: ObjectSet) -> dict[ObjectKey, Status]:
     return out
 
 
-def desired_statuses(objects: ObjectSet, attachment: Attachment, problems: list[Problem],
-                     controller: str) -> dict[ObjectKey, Status]:
+def _policy_status(verdicts: list[PolicyVerdict]) -> dict[ObjectKey, Status]:
+    out: dict[ObjectKey, Status] = {}
+    for v in verdicts:
+        gen = v.policy.metadata.generation
+        accepted = condition("Accepted", True, "Accepted", v.message, gen) if v.in_force else \
+            condition("Accepted", False, "Conflicted" if v.pool_found else "Pending", v.message, gen)
+        resolved = condition("ResolvedRefs", True, "ResolvedRefs", "poolRef is resolved", gen) if v.pool_found else \
+            condition("ResolvedRefs", False, "PoolNotFound", v.message, gen)
+        out[object_key("InferenceTrafficPolicy", *v.policy.key)] = {"conditions": [accepted, resolved]}
+    return out
+
+
+def desired_statuses(objects: ObjectSet, attachment: Attachment, policies: list[PolicyVerdict],
+                     problems: list[Problem], controller: str) -> dict[ObjectKey, Status]:
     """The status fields we own, for every object whose status we own, as the objects decide them."""
     return (_gateway_class_status(objects, controller) | _gateway_status(attachment)
             | _route_status(objects, attachment, controller) | _pool_status(objects, attachment, problems, controller)
-            | _model_status(objects) | _objective_status(objects))
+            | _model_status(objects) | _policy_status(policies) | _objective_status(objects))
 
 
 def _objective_status(objects: ObjectSet) -> dict[ObjectKey, Status]:

@@ -25,7 +25,7 @@ from .attachment import attach
 from .envoy import EnvoyResources, EnvoySettings, envoy_resources
 from .gateway import GatewayIR, gateway_ir
 from .objects import ObjectSet
-from .policy import policies_by_pool, policy_problems
+from .policy import policies_by_pool, policy_problems, policy_verdicts
 from .provisioning import group_name
 from .routing import build_routing_table, pool_problems
 from .status import ObjectKey, Status, desired_statuses
@@ -72,7 +72,8 @@ def translate(objects: ObjectSet | Iterable[AnyObject], settings: TranslateSetti
         irs = {group_name(g): gateway_ir(attachment, (g,), policies) for g in attachment.gateways}
         envoy = {group_name(g): envoy_resources(irs[group_name(g)], table, settings.envoy,
                                                  namespace=g.metadata.namespace) for g in attachment.gateways}
-    problems = [*attachment.problems(), *model_problems, *pool_problems(objs, attachment), *policy_problems(objs)]
-    statuses = desired_statuses(objs, attachment, problems, settings.controller)
+    verdicts = policy_verdicts(objs)
+    problems = [*attachment.problems(), *model_problems, *pool_problems(objs, attachment), *policy_problems(verdicts)]
+    statuses = desired_statuses(objs, attachment, verdicts, problems, settings.controller)
     return Translation(table=table, gateways=attachment.gateways, ir=irs, envoy=envoy, statuses=statuses,
                        problems=tuple(problems), notes=tuple(notes))

@@ -52,6 +52,3 @@ class Picker(Protocol):
 
     def pick(self, candidates: list[Candidate], scores: Sequence[float]) -> Candidate: ...
 
-
-class PostPick(Protocol):
-    def picked(self, request: SchedulingRequest, chosen: Candidate) -> None: ...
