@@ -18,7 +18,10 @@ pytestmark = pytest.mark.envoy
 
 ROLE = "rolebasedgroup.workloads.x-k8s.io/role"
 BACKEND = {"alibabacloud.com/inference_backend": "sglang"}
-BOOTSTRAP_PORT = 34000  # the seed's kvTransfer.bootstrapPort
+# The seed's kvTransfer.bootstrapPort is 34000; the test picks a free one and writes it into the
+# seed's manifests, so concurrent runs on one machine cannot collide on a fixed port.
+SEED_BOOTSTRAP_PORT = 34000
+BOOTSTRAP_PORT = free_port("127.0.0.20")
 
 
 def requests(name: str) -> dict:
@@ -47,7 +50,8 @@ async def pd_gateway(tmp_path, start_gateway, fleets, variant: str, pods: str | 
     d = tmp_path / "manifests"
     d.mkdir()
     pool = (EXAMPLES / variant / "sglang-pd.yaml").read_text().replace("targetPortNumber: 8000",
-                                                                       f"targetPortNumber: {prefill.port}")
+                                                                       f"targetPortNumber: {prefill.port}").replace(
+        f"bootstrapPort: {SEED_BOOTSTRAP_PORT}", f"bootstrapPort: {BOOTSTRAP_PORT}")
     write_manifests(d, "pool.yaml", pool)
     write_manifests(d, "gateway.yaml", gateway_yaml(port))
     write_manifests(d, "pods.yaml", pods if pods is not None else prefill.pods_yaml() + "---\n" + decode.pods_yaml())
