@@ -37,7 +37,7 @@ def cluster_settings(args: argparse.Namespace) -> ClusterSettings:
         envoy=EnvoySettings(bind_address=args.proxy_bind_address, ext_proc_address=ext_proc, rds=True, not_found_route=True),
         provisioning=ProvisioningSettings(envoy_image=args.envoy_image, xds_address=xds,
                                           service_type=args.envoy_service_type,
-                                          log_level=args.envoy_log_level),
+                                          log_level=args.envoy_log_level, defaults=args.proxy_defaults),
         lease=LeaseSettings(namespace=args.leader_election_namespace or namespace),
         identity=args.identity or "",
         watch_namespaces=tuple(args.watch_namespace or ()),

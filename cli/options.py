@@ -11,6 +11,9 @@ import asyncio
 import signal
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from inference_gateway.operator.api.parameters import GatewayParametersSpec
 from inference_gateway.router.server import RouterSettings
 
 
@@ -30,7 +33,7 @@ def router_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tokenizer", default=None, metavar="TOKENIZER_JSON",
                    help="precise prefix mode: the model servers' tokenizer.json (default: the simulator's tokenizer)")
     g.add_argument("--no-usage-metrics", action="store_true",
-                   help="do not read token usage from responses (saves ext_proc messages per request)")
+                   help="no token histograms (they come from the pods' own token metrics, not from responses)")
     g.add_argument("--pool", default="", metavar="NAMESPACE/NAME",
                    help="picker mode: serve as the endpoint picker of this InferencePool behind any gateway "
                         "(requests that name no pool go to it; with --manifests, no Envoy is started)")
@@ -81,6 +84,18 @@ def cluster_arguments(p: argparse.ArgumentParser) -> None:
                    help="type of each Gateway's Service (default LoadBalancer)")
     g.add_argument("--proxy-bind-address", default="0.0.0.0",
                    help="address the provisioned Envoys bind their listeners (default 0.0.0.0)")
+    g.add_argument("--proxy-defaults", type=proxy_defaults, default=None, metavar="JSON",
+                   help="a GatewayParameters spec (JSON) under every GatewayClass's own parameters "
+                        "(the chart's proxyDefaults)")
+
+
+def proxy_defaults(text: str) -> GatewayParametersSpec:
+    """`--proxy-defaults`: a GatewayParameters spec, refused with the field named."""
+    try:
+        return GatewayParametersSpec.model_validate_json(text)
+    except ValidationError as err:
+        raise argparse.ArgumentTypeError("; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in err.errors())) from None
 
 
 async def until_signalled() -> None:

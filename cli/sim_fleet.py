@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,13 +76,16 @@ class SimFleet:
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         assert pod.process.stdout is not None
         deadline = asyncio.get_running_loop().time() + timeout
+        said: deque[bytes] = deque(maxlen=5)  # its last words, for the error if it dies
         while True:  # read until READY (bounded by the deadline)
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 raise TimeoutError(f"simulated pod {pod.name} not ready within {timeout}s")
             line = await asyncio.wait_for(pod.process.stdout.readline(), remaining)
             if not line:
-                raise RuntimeError(f"simulated pod {pod.name} exited at start (code {await pod.process.wait()})")
+                raise RuntimeError(f"simulated pod {pod.name} exited at start (code {await pod.process.wait()}): "
+                                   + b"".join(said).decode(errors="replace"))
+            said.append(line)
             if line.startswith(b"READY"):
                 break
         # Keep draining its output so a chatty pod never blocks on a full pipe.

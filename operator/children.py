@@ -20,7 +20,7 @@ from typing import Any, Sequence
 _EXEC_TIED = (
     "import ctypes, os, signal, sys\n"
     "ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)\n"  # PR_SET_PDEATHSIG, from libc
-    "if os.getppid() != int(sys.argv[1]): sys.exit(1)\n"
+    "if os.getppid() != int(sys.argv[1]): sys.exit('parent gone before the child started')\n"
     "os.execvp(sys.argv[2], sys.argv[2:])\n"
 )
 
@@ -49,5 +49,8 @@ async def stop_child(proc: asyncio.subprocess.Process | None, grace: float = 5.0
     try:
         await asyncio.wait_for(proc.wait(), grace)
     except asyncio.TimeoutError:
-        proc.kill()
+        try:
+            proc.kill()
+        except ProcessLookupError:  # it exited just as the grace period ran out
+            pass
         await proc.wait()

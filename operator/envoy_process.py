@@ -2,7 +2,7 @@
 
 The child gets a parent-death signal (children.py), so an `igw` killed with SIGKILL takes its
 Envoy along and the next `igw run` finds the ports free. A work directory this class made
-itself (bootstrap, log) is removed on `close()`.
+itself (bootstrap, log) is removed on `close()`, or by the next gateway if this one was killed.
 """
 
 from __future__ import annotations
@@ -35,13 +35,33 @@ def envoy_binary() -> str:
     return found
 
 
+WORKDIR_PREFIX = "igw-envoy-"
+OWNER_FILE = "owner.pid"
+
+
+def remove_orphaned_workdirs(tmp: Path | None = None) -> None:
+    """Work directories left by a gateway that was killed (SIGKILL runs no cleanup): removed
+    by the next one, once the process that made them is gone."""
+    for d in Path(tmp or tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
+        try:
+            owner = int((d / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or being made right now
+        if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class EnvoyProcess:
     def __init__(self, bootstrap: dict[str, Any], admin_port: int, workdir: Path | None = None,
                  concurrency: int = 2, log_level: str = "warning") -> None:
         self.bootstrap = bootstrap
         self.admin_port = admin_port
         self._own_workdir = workdir is None
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="igw-envoy-"))
+        if workdir is None:
+            remove_orphaned_workdirs()
+            workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+            (workdir / OWNER_FILE).write_text(str(os.getpid()))
+        self.workdir = workdir
         self.concurrency = concurrency
         self.log_level = log_level
         self.process: asyncio.subprocess.Process | None = None

@@ -32,6 +32,7 @@ from .scheduler.scheduler import Scheduler
 from .scheduler.types import SchedulingRequest
 from .table import Criticality, Pool, RoutingTable, TableHolder
 from .telemetry import Telemetry
+from .token_usage import TokenAccounting
 
 log = structlog.get_logger("router")
 
@@ -81,7 +82,6 @@ class Route:
     body: bytes | None           # the rewritten body; None: unchanged
     prefill_address: str | None  # for Envoy's prefill mirror; None: no mirror
     stream: bool = False
-    include_usage: bool = False
     processor: ResponseProcessor | None = None  # None: the response is never read
     started: float = 0.0
     status: int = 0
@@ -128,9 +128,9 @@ def rewrite_body(request: InferenceRequest, changes: dict[str, object]) -> bytes
 
 class Director:
     def __init__(self, holder: TableHolder, scheduler: Scheduler, state: EndpointState, telemetry: Telemetry,
-                 rng: random.Random | None = None, admission: Admission | None = None, read_usage: bool = True,
-                 log_requests: bool = True, prefill_sender: PrefillSender | None = None,
-                 default_pool: str = "") -> None:
+                 rng: random.Random | None = None, admission: Admission | None = None,
+                 accounting: TokenAccounting | None = None, log_requests: bool = True,
+                 prefill_sender: PrefillSender | None = None, default_pool: str = "") -> None:
         self.holder = holder
         # Picker mode (`igw run --pool NS/NAME`): a request whose gateway names no pool (any
         # conformant gateway sends only the standard ext_proc stream) goes to this pool.
@@ -142,7 +142,8 @@ class Director:
         self.telemetry = telemetry
         self.rng = rng or random.Random()
         self.admission = admission or Admission(state)
-        self.read_usage = read_usage
+        # Token metrics come from the pods (token_usage.py); None: no token metrics at all.
+        self.accounting = accounting
         self.log_requests = log_requests
         self.observers: list[Observer] = []
         self._pools_cache: dict[str, list[tuple[str, int]]] = {}
@@ -160,10 +161,9 @@ class Director:
     # -- before the body -----------------------------------------------------------------------
 
     def wants_response(self, info: RequestInfo) -> bool:
-        """Whether requests on this route may need their response read: always when usage is
-        read; else only when a model they may name is rewritten to another target."""
-        if self.read_usage:
-            return True
+        """Whether requests on this route may need their response read: only when a model they
+        may name is rewritten to another target (the name is turned back). Token usage never
+        needs it (token_usage.py), so other responses never pass through the router."""
         table = self.holder.current
         key = (table.version, info.pools, info.listener)
         wants = self._wants_response_cache.get(key)
@@ -276,9 +276,7 @@ class Director:
         self._record_start(route, sreq)
         if request is not None:
             route.stream = request.stream
-            opts = request.body.get("stream_options")
-            route.include_usage = request.stream and isinstance(opts, dict) and bool(opts.get("include_usage"))
-            if target != model or self.read_usage:
+            if target != model:  # the only case whose response passes through the router
                 route.processor = ResponseProcessor(target, model)
         if self.log_requests:
             extra = {"prefill_pod": prefill.name, "prefill_address": prefill.address} if prefill else {}
@@ -342,9 +340,14 @@ class Director:
             t.child(t.errors, d.model, d.target_model, str(status)).inc()
 
     def usage(self, route: Route, usage: Usage) -> None:
+        """A renamed request's usage, read from its response (the router is in its path anyway):
+        recorded under the model the client asked for, and claimed from the pod's own count."""
+        if self.accounting is None:
+            return
         d, t = route.decision, self.telemetry
-        t.child(t.input_tokens, d.model, d.target_model).observe(usage.prompt_tokens)
-        t.child(t.output_tokens, d.model, d.target_model).observe(usage.completion_tokens)
+        t.input_tokens.observe((d.model, d.target_model), usage.prompt_tokens)
+        t.output_tokens.observe((d.model, d.target_model), usage.completion_tokens)
+        self.accounting.claim(d.address, usage.prompt_tokens, usage.completion_tokens)
 
     def finish(self, route: Route) -> None:
         """The HTTP request is over (Envoy ended the stream): the pod has one fewer."""

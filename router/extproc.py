@@ -2,16 +2,19 @@
 director (director.py) for the decision, and answers in Envoy's protocol.
 
 One gRPC stream per HTTP request. Envoy sends the request headers, then the buffered body:
-1. Headers: the router answers CONTINUE. When this request may need its response read (token
-   usage, or a canary target whose name must be turned back into the one the client asked
-   for), the answer also turns on response-header processing for this request only
-   (`mode_override`); other requests never cost a response message.
+1. Headers: the router answers CONTINUE. When a model on this route is renamed to another
+   target (a canary), whose name must be turned back into the one the client asked for, the
+   answer also turns on response-header processing for this request (`mode_override`; Envoy
+   takes it only here, before the body names the model). Other routes never cost a response
+   message: token usage comes from the pods' own metrics (token_usage.py), so their responses
+   go from the pod through Envoy to the client without the router.
 2. Body: the director decides; the answer carries `x-gateway-destination-endpoint` (+ `envoy.lb`
    metadata), `x-gateway-model-name`, the body rewritten only when the target differs, and a
    route-cache clear so Envoy re-routes.
-3. Response headers (only when turned on): the response body is asked for — STREAMED for SSE,
-   BUFFERED for JSON — only when the model must be renamed back or usage is to be read.
-4. Response body: `model` renamed back, `usage` read into the token histograms.
+3. Response headers (renaming routes only): the response body is asked for — STREAMED for SSE,
+   BUFFERED for JSON — only when this request's model is renamed.
+4. Response body: `model` renamed back by a bytes replace (no JSON decode per chunk), `usage`
+   read on the way and claimed from the pod's own count.
 When Envoy ends the stream (the HTTP request is over), the director closes the request's books.
 
 Behind another gateway (picker mode, router/picker_protocol.py) the body may arrive in full
@@ -266,13 +269,11 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             return _RESPONSE_HEADERS_PLAIN
         self.director.response_status(route, status)
         p = route.processor
-        if p is None or headers.end_of_stream or status >= 400 and not p.rewrites or full_duplex:
+        if p is None or headers.end_of_stream or full_duplex:
             # Full duplex: the gateway chose the modes; changing the body's mode is not ours.
             return _RESPONSE_HEADERS_PLAIN
         if content_type.startswith("text/event-stream"):
-            if p.rewrites or route.include_usage:
-                return _RESPONSE_STREAMED
-            return _RESPONSE_HEADERS_PLAIN
+            return _RESPONSE_STREAMED
         if "json" in content_type:
             return _RESPONSE_BUFFERED
         return _RESPONSE_HEADERS_PLAIN

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import aiohttp
 import structlog
@@ -95,8 +96,10 @@ def parse_metrics(text: str, names: MetricNames, now: float) -> EndpointMetrics:
 
 
 class MetricsScraper:
-    def __init__(self, state: EndpointState, interval: float = 0.1, timeout: float = 1.0) -> None:
+    def __init__(self, state: EndpointState, interval: float = 0.1, timeout: float = 1.0,
+                 on_metrics: Callable[[str, Runtime, str], None] | None = None) -> None:
         self.state = state
+        self.on_metrics = on_metrics  # also handed each scrape's text (token_usage.py reads it)
         self.interval = interval
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._tasks: dict[tuple[str, Runtime], asyncio.Task[None]] = {}
@@ -123,6 +126,8 @@ class MetricsScraper:
                     text = await resp.text()
                 if resp.status == 200:
                     self.state.update(address, parse_metrics(text, names, time.monotonic()))
+                    if self.on_metrics is not None:
+                        self.on_metrics(address, runtime, text)
                     if failures:
                         log.info("endpoint reachable again", address=address, failures=failures)
                     failures = 0

@@ -30,6 +30,7 @@ from .scheduler.profiles import Precise, build_profiles
 from .scheduler.scheduler import Scheduler
 from .table import RoutingTable, TableHolder
 from .telemetry import Telemetry
+from .token_usage import TokenAccounting
 from .tokenization import load_tokenizer
 
 log = structlog.get_logger("router")
@@ -56,8 +57,8 @@ class RouterSettings:
     # None: the defaults. `scheduler` (an already parsed config) wins over the file.
     scheduler_config: str | None = None
     scheduler: SchedulerConfig | None = None
-    # Read `usage` from responses for the token histograms: one more ext_proc message per
-    # request (response headers), plus the body for JSON and for SSE with include_usage.
+    # Token histograms (inference_model_input_tokens, …_output_tokens), from the pods' own
+    # token metrics (token_usage.py): no ext_proc message and no response bytes per request.
     read_usage: bool = True
     log_requests: bool = True   # one "Request Handled" JSON line per request
     # Precise prefix mode: the model servers' tokenizer.json (None: our simulator's tokenizer).
@@ -88,12 +89,14 @@ class Router:
         self.telemetry = Telemetry()
         self.admission = Admission(self.state, config.admission, on_change=self._queue_changed)
         self.prefill_sender = PrefillSender() if settings.pd_delivery == "router" else None
+        self.accounting = TokenAccounting(self.telemetry) if settings.read_usage else None
         self.director = Director(holder, self.scheduler, self.state, self.telemetry, admission=self.admission,
-                                 read_usage=settings.read_usage, log_requests=settings.log_requests,
+                                 accounting=self.accounting, log_requests=settings.log_requests,
                                  prefill_sender=self.prefill_sender, default_pool=settings.pool)
         self.service = ExtProcService(self.director, test_selection=settings.test_endpoint_selection)
         self.telemetry.watch_pools(self._pool_gauges, lambda: len(self.prefix_index))
-        self.scraper = MetricsScraper(self.state, interval=settings.scrape_interval)
+        self.scraper = MetricsScraper(self.state, interval=settings.scrape_interval,
+                                      on_metrics=self.accounting.on_metrics if self.accounting else None)
         self._grpc: grpc.aio.Server | None = None
         self._health_server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()
@@ -101,6 +104,8 @@ class Router:
         self._gc_task: asyncio.Task | None = None
 
     def _on_table(self, table: RoutingTable) -> None:
+        if self.accounting is not None:
+            self.accounting.on_table(table)
         self.scraper.on_table(table)
         self.kv_events.on_table(table)
         self.prefix_index.retain({ep.address for ep in table.endpoints()})

@@ -23,6 +23,24 @@ TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75
                 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
 ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0,
                7.5, 10.0, 20.0, 40.0, 80.0)
+# SGLang's default bounds of its token histograms (sglang/srt/metrics/collector.py).
+SGLANG_TOKEN_BUCKETS = (100, 300, 500, 700, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000,
+                        12500, 15000, 17500, 20000, 22500, 25000, 27500, 30000, 35000, 40000, 60000, 80000,
+                        100000, 200000, 300000, 400000, 600000, 800000, 1000000, 1100000)
+
+
+def one_two_five(limit: int) -> tuple[int, ...]:
+    """vLLM's `build_1_2_5_buckets(max_model_len)`: 1, 2, 5, 10, 20, 50, … up to the limit."""
+    out, exponent = [], 0
+    while True:
+        for m in (1, 2, 5):
+            value = m * 10 ** exponent
+            if value > limit:
+                return tuple(out)
+            out.append(value)
+        exponent += 1
+
+
 E2E_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0,
                60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0)
 
@@ -73,7 +91,8 @@ def _gauge(metric: str, doc: str, model: str, value: float) -> GaugeMetricFamily
 class SimMetrics:
     """Engine observer + registry. One per simulator instance (never the global registry)."""
 
-    def __init__(self, runtime: str, model_name: str, block_size: int, num_gpu_blocks: int) -> None:
+    def __init__(self, runtime: str, model_name: str, block_size: int, num_gpu_blocks: int,
+                 max_model_len: int = 32768) -> None:
         self.runtime = runtime
         self.model_name = model_name
         self.block_size = block_size
@@ -91,6 +110,19 @@ class SimMetrics:
                              buckets=ITL_BUCKETS, registry=r).labels(model_name)
         self.e2e = Histogram(f"{p}e2e_request_latency_seconds", "End to end request latency in seconds.", lbl,
                              buckets=E2E_BUCKETS, registry=r).labels(model_name)
+        # Per-request token histograms, observed when a request finishes (the router's token
+        # metrics come from these: router/token_usage.py). SGLang exports them with
+        # `--collect-tokens-histogram`; the simulator always does.
+        if runtime == "sglang":
+            names = ("sglang:prompt_tokens_histogram", "sglang:generation_tokens_histogram")
+            buckets: tuple[int, ...] = SGLANG_TOKEN_BUCKETS
+        else:
+            names = ("vllm:request_prompt_tokens", "vllm:request_generation_tokens")
+            buckets = one_two_five(max_model_len)
+        self.request_prompt_tokens = Histogram(names[0], "Number of prefill tokens processed.", lbl,
+                                               buckets=buckets, registry=r).labels(model_name)
+        self.request_generation_tokens = Histogram(names[1], "Number of generation tokens processed.", lbl,
+                                                   buckets=buckets, registry=r).labels(model_name)
         if runtime == "sglang":
             self.cached_tokens = Counter("sglang:cached_tokens", "Prefix cache hit tokens.", lbl, registry=r).labels(model_name)
             self.num_requests = Counter("sglang:num_requests", "Finished requests.", lbl, registry=r).labels(model_name)
@@ -119,11 +151,11 @@ class SimMetrics:
     # -- EngineObserver --------------------------------------------------------------------
     def on_admitted(self, req: SimRequest, cached_tokens: int, queue_time: float) -> None:
         n = len(req.prompt_token_ids)
-        self.prompt_tokens.inc(n)
         self._recent.append((cached_tokens, n))
         if self.runtime == "sglang":
             self.cached_tokens.inc(cached_tokens)
         else:
+            self.prompt_tokens.inc(n)  # vLLM counts prompt tokens as they are scheduled
             self.prefix_queries.inc(req.num_tokens)
             self.prefix_hits.inc(cached_tokens)
             self.queue_time.observe(queue_time)
@@ -132,7 +164,7 @@ class SimMetrics:
         self.ttft.observe(ttft)
 
     def on_step(self, new_tokens: int, itls: list[float], prefill_tokens: int) -> None:
-        if new_tokens:
+        if new_tokens and self.runtime != "sglang":
             self.generation_tokens.inc(new_tokens)
         for v in itls:
             self.itl.observe(v)
@@ -141,7 +173,12 @@ class SimMetrics:
 
     def on_finished(self, req: SimRequest, e2e: float) -> None:
         self.e2e.observe(e2e)
+        self.request_prompt_tokens.observe(len(req.prompt_token_ids))
+        self.request_generation_tokens.observe(len(req.output_token_ids))
         if self.runtime == "sglang":
+            # SGLang counts a request's tokens once, when it finishes (observe_one_finished_request).
+            self.prompt_tokens.inc(len(req.prompt_token_ids))
+            self.generation_tokens.inc(len(req.output_token_ids))
             self.num_requests.inc()
         else:
             self.success.labels(self.model_name, req.finish_reason or "length").inc()

@@ -54,7 +54,7 @@ class Simulator:
             if config.runtime == "vllm" else RadixCache(p.kv_capacity_tokens)
         )
         num_blocks = self.kv.capacity_tokens // p.block_size
-        self.metrics = SimMetrics(config.runtime, config.model_names[0], p.block_size, num_blocks)
+        self.metrics = SimMetrics(config.runtime, config.model_names[0], p.block_size, num_blocks, p.max_model_len)
         self.engine = Engine(p, self.kv, self.filler, self.metrics, config.time_scale, self._publish)
         self.metrics.attach(self.engine)
         self.faults = FaultController(config.fault, self._set_listening)

@@ -8,13 +8,14 @@ from .base import Condition, KubeObject, ObjectMeta
 from .core import Pod
 from .gateway import CONTROLLER_NAME, Gateway, GatewayClass, HTTPRoute
 from .inference import InferenceModel, InferencePool
+from .parameters import GatewayParameters
 from .policy import InferenceTrafficPolicy
 from .v1_objectives import InferenceModelRewrite, InferenceObjective
 from .v1_pool import INFERENCE_V1_GROUP, AnyPool, InferencePoolV1, PoolView, pool_view
 from .v1_service import Service
 
 AnyObject = Union[InferencePool, InferencePoolV1, InferenceModel, InferenceObjective, InferenceModelRewrite,
-                  InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod, Service]
+                  InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod, Service, GatewayParameters]
 
 # (group of apiVersion, kind) → model. A kind whose versions differ gets one model per version
 # (key the group and version it differs by) and each converts with `internal()`
@@ -28,6 +29,7 @@ KINDS: dict[tuple[str, str], type[KubeObject]] = {  # key: (group or apiVersion,
     ("inference.networking.x-k8s.io", "InferenceObjective"): InferenceObjective,
     ("inference.networking.x-k8s.io", "InferenceModelRewrite"): InferenceModelRewrite,
     ("inferenceextension.alibabacloud.com", "InferenceTrafficPolicy"): InferenceTrafficPolicy,
+    ("inferenceextension.alibabacloud.com", "GatewayParameters"): GatewayParameters,
     ("gateway.networking.k8s.io", "GatewayClass"): GatewayClass,
     ("gateway.networking.k8s.io", "Gateway"): Gateway,
     ("gateway.networking.k8s.io", "HTTPRoute"): HTTPRoute,
@@ -53,7 +55,8 @@ def parse_object(doc: dict[str, Any]) -> AnyObject | None:
 
 __all__ = [
     "AnyObject", "AnyPool", "Condition", "INFERENCE_V1_GROUP", "InferenceModelRewrite", "InferenceObjective",
-    "InferencePoolV1", "PoolView", "Service", "pool_view", "CONTROLLER_NAME", "Gateway", "GatewayClass", "HTTPRoute",
+    "InferencePoolV1", "PoolView", "Service", "pool_view", "CONTROLLER_NAME", "Gateway", "GatewayClass",
+    "GatewayParameters", "HTTPRoute",
     "InferenceModel", "InferencePool", "InferenceTrafficPolicy", "KINDS", "KubeObject",
     "ObjectMeta", "Pod", "model_for", "parse_object",
 ]

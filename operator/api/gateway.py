@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from .base import KubeModel, KubeObject
+from .parameters import ParametersReference
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 CONTROLLER_NAME = "inference.networking.x-k8s.io/gateway-controller"
@@ -14,6 +15,7 @@ CONTROLLER_NAME = "inference.networking.x-k8s.io/gateway-controller"
 
 class GatewayClassSpec(KubeModel):
     controller_name: str
+    parameters_ref: ParametersReference | None = None  # our GatewayParameters (parameters.py)
 
 
 class GatewayClass(KubeObject):

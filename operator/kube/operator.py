@@ -212,7 +212,8 @@ class ClusterGateway:
             log.warning("pods not listed in time; starting anyway")
         self.debouncer.cancel()
         self.apply()
-        self.reconciler = Reconciler(self.api, self.store, self.ads, s.provisioning, s.reconcile_interval)
+        self.reconciler = Reconciler(self.api, self.store, self.ads, s.provisioning, s.reconcile_interval,
+                                     namespaces=s.watch_namespaces)
         self.reconciler.kick(self.translation)
         self.elector = LeaderElector(self.api, self.identity, s.lease,
                                      on_start=self._start_leading, on_stop=self._stop_leading)
@@ -233,24 +234,31 @@ class ClusterGateway:
 
     async def resync(self) -> None:
         """List every watched kind into the store (at start, then periodically: catches anything
-        a watch missed)."""
+        a watch missed). A namespace we may not list (403) is skipped, and what the store holds
+        from it is kept: a refusal there must not empty the rest."""
         assert self.api is not None
         custom = client.CustomObjectsApi(self.api)
         for watched in WATCHED:
-            try:
-                items: list[dict[str, Any]] = []
-                if watched.namespaced and self.settings.watch_namespaces:
-                    for ns in self.settings.watch_namespaces:
-                        items += (await custom.list_namespaced_custom_object(
-                            watched.group, watched.version, ns, watched.plural)).get("items") or []
-                else:
-                    items = (await custom.list_cluster_custom_object(
-                        watched.group, watched.version, watched.plural)).get("items") or []
-            except ApiException as err:
-                log.warning("cannot list; is its CRD installed?", resource=watched.plural, status=err.status)
-                continue
-            self.store.replace_kind(watched.kind, [{"apiVersion": watched.api_version, **i} for i in items],
-                                    watched.key_kind)
+            scoped = watched.namespaced and bool(self.settings.watch_namespaces)
+            items: list[dict[str, Any]] = []
+            listed: list[str] = []
+            for ns in self.settings.watch_namespaces if scoped else ("",):
+                try:
+                    if scoped:
+                        found = await custom.list_namespaced_custom_object(watched.group, watched.version, ns,
+                                                                           watched.plural)
+                    else:
+                        found = await custom.list_cluster_custom_object(watched.group, watched.version,
+                                                                        watched.plural)
+                except ApiException as err:
+                    log.warning("cannot list", resource=watched.plural, namespace=ns or None, status=err.status,
+                                hint="is its CRD installed?" if err.status == 404 else "RBAC" if err.status == 403 else None)
+                    continue
+                items += found.get("items") or []
+                listed.append(ns)
+            if listed:
+                self.store.replace_kind(watched.kind, [{"apiVersion": watched.api_version, **i} for i in items],
+                                        namespaces=set(listed) if scoped else None, key_kind=watched.key_kind)
 
     async def _resync_loop(self) -> None:
         while True:

@@ -8,8 +8,10 @@ distinct (namespace, matchLabels) of the InferencePools gets one list+watch of
 pools come and go. Watching all Pods is the cost users of big clusters complain about
 (NOTES.md); this costs one stream per distinct pool selector.
 
-Each watch resumes from the last resourceVersion it saw; on 410 Gone or any error it relists
-(after a bounded backoff), so missed deletes are reconciled by the relist.
+Each watch asks for BOOKMARKs, so a quiet watch still advances its resourceVersion and
+resumes after a reconnect without a relist; on 410 Gone (the resourceVersion was compacted
+away) it relists at once, on any other error after a bounded backoff, so missed deletes are
+reconciled by the relist.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class PodWatchers:
                 async with stream:
                     async for event in stream.stream(self.core.list_namespaced_pod, namespace,
                                                      label_selector=label_selector, resource_version=version,
-                                                     timeout_seconds=WATCH_TIMEOUT):
+                                                     allow_watch_bookmarks=True, timeout_seconds=WATCH_TIMEOUT):
                         version = self._on_event(event, selector) or version
                         failures = 0
             except asyncio.CancelledError:

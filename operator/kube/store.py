@@ -62,6 +62,7 @@ WATCHED = (
     WatchedKind(GATEWAY_GROUP, "v1", "gatewayclasses", "GatewayClass", namespaced=False),
     WatchedKind(GATEWAY_GROUP, "v1", "gateways", "Gateway"),
     WatchedKind(GATEWAY_GROUP, "v1", "httproutes", "HTTPRoute"),
+    WatchedKind(POLICY_GROUP, "v1alpha1", "gatewayparameters", "GatewayParameters"),
 )
 KIND_BY_NAME = {w.key_kind: w for w in WATCHED}
 
@@ -120,8 +121,11 @@ class ObjectStore:
         self.on_change()
         return True
 
-    def replace_kind(self, kind: str, items: Iterable[dict[str, Any]], key_kind: str | None = None) -> None:
-        """A full listing of one kind (initial sync, periodic resync): also drops the missed deletes."""
+    def replace_kind(self, kind: str, items: Iterable[dict[str, Any]], namespaces: set[str] | None = None,
+                     key_kind: str | None = None) -> None:
+        """A full listing of one kind (initial sync, periodic resync), of every namespace or of
+        `namespaces` only: also drops the missed deletes there. `key_kind`: the kind in store
+        keys when it differs (the v1 InferencePool)."""
         seen = set()
         key_kind = key_kind or kind
         for raw in items:
@@ -129,13 +133,18 @@ class ObjectStore:
             self.put(raw)
             meta = raw.get("metadata", {})
             seen.add(object_key(key_kind, meta.get("namespace") or "default", meta.get("name", "")))
-        for key in [k for k in self._raw if k[0] == key_kind and k not in seen]:
+        for key in [k for k in self._raw if k[0] == key_kind and k not in seen
+                    and (namespaces is None or k[1] in namespaces)]:
             self.remove(*key)
 
-    def set_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
-        """Record a status we just wrote (before its watch event comes back)."""
+    def set_status(self, key: ObjectKey, status: dict[str, Any], resource_version: str | None = None) -> None:
+        """Record a status we just wrote, and the resourceVersion the write made (before its
+        watch event comes back), so the next write is not refused as stale."""
         if key in self._raw:
-            self._raw[key] = {**self._raw[key], "status": copy.deepcopy(status)}
+            raw = {**self._raw[key], "status": copy.deepcopy(status)}
+            if resource_version:
+                raw["metadata"] = {**raw.get("metadata", {}), "resourceVersion": resource_version}
+            self._raw[key] = raw
 
     # ---- pods: one object, possibly selected by several pool selectors
     def put_pod(self, raw: dict[str, Any], source: PodSelector) -> None:

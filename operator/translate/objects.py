@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..api import (
-    AnyObject, AnyPool, Gateway, GatewayClass, HTTPRoute, InferenceModel, InferenceModelRewrite,
+    AnyObject, AnyPool, Gateway, GatewayClass, GatewayParameters, HTTPRoute, InferenceModel, InferenceModelRewrite,
     InferenceObjective, InferencePool, InferencePoolV1, InferenceTrafficPolicy, Pod, Service,
 )
 from ..api.inference import INFERENCE_GROUP
@@ -32,6 +32,7 @@ class ObjectSet:
     gateways: tuple[Gateway, ...] = ()
     routes: tuple[HTTPRoute, ...] = ()
     pods: tuple[Pod, ...] = ()
+    gateway_parameters: tuple[GatewayParameters, ...] = ()
     by_key: dict[tuple[str, str, str], AnyObject] = field(default_factory=dict, compare=False)
     # Every Service is among the objects (a manifests directory), so a Service that is not
     # here does not exist. An operator that does not watch Services sets False.
@@ -62,6 +63,7 @@ class ObjectSet:
             gateways=of_kind("Gateway"),
             routes=of_kind("HTTPRoute"),
             pods=of_kind("Pod"),
+            gateway_parameters=of_kind("GatewayParameters"),
             by_key=latest,
             services_listed=services_listed,
         )

@@ -1,5 +1,8 @@
 """A Gateway of our class → the Envoy proxy that serves it: ConfigMap (bootstrap), Deployment,
-Service, each owned by the Gateway (deleting the Gateway garbage-collects them).
+Service, and a HorizontalPodAutoscaler when asked for, each owned by the Gateway (deleting the
+Gateway garbage-collects them). Replicas, resources, autoscaling, placement and the Service's
+type and annotations come from the class's GatewayParameters over the operator's defaults
+(parameters.py); what neither says keeps the built-in values below.
 
 The bootstrap holds only the way to our xDS server (the operator's Service, port 18000);
 listeners, routes and clusters come over ADS. Each proxy's `node.cluster` is its Gateway
@@ -16,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import Gateway
+from ..api.parameters import GatewayParametersSpec
 from .bootstrap import ads_bootstrap
 from .envoy import EnvoySettings
+from .parameters import overlay
 
 MANAGED_BY = "inference-gateway"
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
@@ -34,6 +39,10 @@ class ProvisioningSettings:
     service_type: str = "LoadBalancer"
     replicas: int = 1
     log_level: str = "warning"
+    resources: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+        ("requests", (("cpu", "100m"), ("memory", "128Mi"))), ("limits", (("memory", "1Gi"),)))
+    # The chart's proxyDefaults (`igw run --proxy-defaults`): under every class's parameters.
+    defaults: GatewayParametersSpec | None = None
 
 
 def group_name(gateway: Gateway) -> str:
@@ -84,8 +93,26 @@ def _metadata(gateway: Gateway) -> dict[str, Any]:
             "labels": proxy_labels(gateway), "ownerReferences": [owner_reference(gateway)]}
 
 
-def proxy_manifests(gateway: Gateway, settings: ProvisioningSettings = ProvisioningSettings()) -> list[dict[str, Any]]:
-    """ConfigMap, Deployment, Service for one Gateway (apply in this order)."""
+def _autoscaler(gateway: Gateway, params: GatewayParametersSpec) -> dict[str, Any] | None:
+    scaling = params.autoscaling
+    if scaling is None:
+        return None
+    metrics = [{"type": "Resource", "resource": {"name": name, "target": {"type": "Utilization",
+                                                                          "averageUtilization": target}}}
+               for name, target in (("cpu", scaling.target_cpu_utilization_percentage
+                                     or (None if scaling.target_memory_utilization_percentage else 80)),
+                                    ("memory", scaling.target_memory_utilization_percentage)) if target]
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": _metadata(gateway),
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": proxy_name(gateway)},
+                     "minReplicas": scaling.min_replicas, "maxReplicas": scaling.max_replicas, "metrics": metrics}}
+
+
+def proxy_manifests(gateway: Gateway, settings: ProvisioningSettings = ProvisioningSettings(),
+                    parameters: GatewayParametersSpec | None = None) -> list[dict[str, Any]]:
+    """ConfigMap, Deployment, Service (and HorizontalPodAutoscaler) for one Gateway, in the
+    order to apply them; `parameters` are its class's GatewayParameters."""
+    params = overlay(settings.defaults, parameters)
+    deploy, svc = params.deployment, params.service
     bootstrap = json.dumps(envoy_bootstrap(gateway, settings), indent=1, sort_keys=True)
     digest = hashlib.sha256(bootstrap.encode()).hexdigest()[:16]
     ports = _listener_ports(gateway)
@@ -105,38 +132,51 @@ def proxy_manifests(gateway: Gateway, settings: ProvisioningSettings = Provision
         "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
         "ports": [{"containerPort": port, "protocol": "TCP"} for _, port in ports],
         "volumeMounts": [{"name": "bootstrap", "mountPath": BOOTSTRAP_PATH, "readOnly": True}],
-        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
+        "resources": deploy.resources.model_dump(exclude_defaults=True) if deploy.resources is not None
+        else {section: dict(values) for section, values in settings.resources},
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "capabilities": {"drop": ["ALL"]}},
     }
     if ports:  # Ready once xDS has delivered the listeners
         container["readinessProbe"] = {"tcpSocket": {"port": ports[0][1]}, "periodSeconds": 2,
                                        "failureThreshold": 2}
-    deployment = {
+    pod_spec: dict[str, Any] = {
+        "securityContext": pod_security,
+        "terminationGracePeriodSeconds": 30,
+        "containers": [container],
+        "volumes": [{"name": "bootstrap", "configMap": {"name": proxy_name(gateway)}}],
+    }
+    for field, value in (("nodeSelector", deploy.node_selector), ("tolerations", deploy.tolerations),
+                         ("affinity", deploy.affinity)):
+        if value:
+            pod_spec[field] = value
+    autoscaler = _autoscaler(gateway, params)
+    deployment: dict[str, Any] = {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _metadata(gateway),
         "spec": {
-            "replicas": settings.replicas,
             "selector": {"matchLabels": labels},
             "template": {
-                "metadata": {"labels": labels, "annotations": {BOOTSTRAP_HASH_ANNOTATION: digest}},
-                "spec": {
-                    "securityContext": pod_security,
-                    "terminationGracePeriodSeconds": 30,
-                    "containers": [container],
-                    "volumes": [{"name": "bootstrap", "configMap": {"name": proxy_name(gateway)}}],
-                },
+                "metadata": {"labels": labels, "annotations": {**(deploy.pod_annotations or {}),
+                                                               BOOTSTRAP_HASH_ANNOTATION: digest}},
+                "spec": pod_spec,
             },
         },
     }
-    service = {
+    if autoscaler is None:  # else the autoscaler owns the count
+        deployment["spec"]["replicas"] = settings.replicas if deploy.replicas is None else deploy.replicas
+    service: dict[str, Any] = {
         "apiVersion": "v1", "kind": "Service", "metadata": _metadata(gateway),
         "spec": {
-            "type": settings.service_type,
+            "type": svc.type or settings.service_type,
             "selector": labels,
             "ports": [{"name": name, "port": port, "targetPort": port, "protocol": "TCP"} for name, port in ports],
         },
     }
-    return [config_map, deployment, service]
+    if svc.annotations:
+        service["metadata"]["annotations"] = dict(svc.annotations)
+    if svc.external_traffic_policy and service["spec"]["type"] != "ClusterIP":
+        service["spec"]["externalTrafficPolicy"] = svc.external_traffic_policy
+    return [config_map, deployment, service] + ([autoscaler] if autoscaler else [])
 
 
 def service_addresses(service: dict[str, Any] | None) -> list[dict[str, str]]:

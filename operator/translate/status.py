@@ -35,6 +35,7 @@ from ..api.gateway import GATEWAY_GROUP
 from ..problems import Problem
 from .attachment import Attachment, is_http
 from .objects import ObjectSet
+from .parameters import class_parameters
 from .policy import PolicyVerdict
 from .routing import model_winners
 
@@ -56,9 +57,13 @@ def condition(type_: str, ok: bool | None, reason: str, message: str, generation
 
 
 def _gateway_class_status(objects: ObjectSet, controller: str) -> dict[ObjectKey, Status]:
-    return {object_key("GatewayClass", "", gc.metadata.name): {"conditions": [
-        condition("Accepted", True, "Accepted", "Handled by the inference gateway", gc.metadata.generation)]}
-        for gc in objects.gateway_classes if gc.spec.controller_name == controller}
+    def accepted(gc: Any) -> dict[str, Any]:
+        problem = class_parameters(objects, gc).problem  # its GatewayParameters (parameters.py)
+        if problem is not None:
+            return condition("Accepted", False, "InvalidParameters", problem, gc.metadata.generation)
+        return condition("Accepted", True, "Accepted", "Handled by the inference gateway", gc.metadata.generation)
+    return {object_key("GatewayClass", "", gc.metadata.name): {"conditions": [accepted(gc)]}
+            for gc in objects.gateway_classes if gc.spec.controller_name == controller}
 
 
 def _gateway_status(attachment: Attachment) -> dict[ObjectKey, Status]:

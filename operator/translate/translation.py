@@ -25,6 +25,7 @@ from .attachment import attach
 from .envoy import EnvoyResources, EnvoySettings, envoy_resources
 from .gateway import GatewayIR, gateway_ir
 from .objects import ObjectSet
+from .parameters import ClassParameters, gateway_parameters, parameters_problems
 from .policy import policies_by_pool, policy_problems, policy_verdicts
 from .provisioning import group_name
 from .routing import build_routing_table, pool_problems
@@ -52,6 +53,7 @@ class Translation:
     statuses: Mapping[ObjectKey, Status]          # as the objects decide them (stamping.py adds the rest)
     problems: tuple[Problem, ...] = ()            # what translation could not use, and why
     notes: tuple[str, ...] = ()                   # choices worth a log line (a policy overriding an annotation)
+    parameters: Mapping[str, ClassParameters] = field(default_factory=dict)  # per Gateway's group: its class's
 
     @property
     def listeners(self) -> list[tuple[str, int]]:
@@ -73,7 +75,9 @@ def translate(objects: ObjectSet | Iterable[AnyObject], settings: TranslateSetti
         envoy = {group_name(g): envoy_resources(irs[group_name(g)], table, settings.envoy,
                                                  namespace=g.metadata.namespace) for g in attachment.gateways}
     verdicts = policy_verdicts(objs)
-    problems = [*attachment.problems(), *model_problems, *pool_problems(objs, attachment), *policy_problems(verdicts)]
+    problems = [*attachment.problems(), *model_problems, *pool_problems(objs, attachment), *policy_problems(verdicts),
+                *parameters_problems(objs, settings.controller)]
     statuses = desired_statuses(objs, attachment, verdicts, problems, settings.controller)
+    parameters = {group_name(g): gateway_parameters(objs, g) for g in attachment.gateways}
     return Translation(table=table, gateways=attachment.gateways, ir=irs, envoy=envoy, statuses=statuses,
-                       problems=tuple(problems), notes=tuple(notes))
+                       problems=tuple(problems), notes=tuple(notes), parameters=parameters)

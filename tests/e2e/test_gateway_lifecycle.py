@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import tempfile
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -39,6 +41,10 @@ async def test_sigkill_leaves_no_envoy_and_a_new_igw_serves_on_the_same_ports(tm
     envoys = first.envoy_pids()
     assert len(envoys) == 1
 
+    workdirs = [d for d in Path(tempfile.gettempdir()).glob("igw-envoy-*")
+                if (d / "owner.pid").exists() and (d / "owner.pid").read_text() == str(first.process.pid)]
+    assert len(workdirs) == 1
+
     first.signal(signal.SIGKILL)
     await first.wait(5)
     await wait_gone(envoys[0], within=5)  # the parent-death signal took Envoy along
@@ -47,6 +53,7 @@ async def test_sigkill_leaves_no_envoy_and_a_new_igw_serves_on_the_same_ports(tm
     igws.append(second)
     await second.start(tmp_path / "igw2.log", ready_within=15)
     assert await second.health() == health_pb2.HealthCheckResponse.SERVING
+    assert not workdirs[0].exists()  # the killed gateway's work directory, removed by the next
 
 
 async def test_envoy_killed_is_restarted_with_the_current_configuration(tmp_path, pods, igws):
@@ -102,3 +109,26 @@ async def test_sigterm_lets_streams_in_flight_finish_then_exits_0(tmp_path, pods
         assert lines[-2:] == [b"data: [DONE]\n", b"\n"] or b"data: [DONE]\n" in lines
     assert await igw.wait(20) == 0
     assert not any(alive(pid) for pid in igw.envoy_pids())
+
+
+async def test_envoy_crash_loop_ends_igw_with_a_non_zero_exit(tmp_path, pods, igws):
+    igw = Igw.write(tmp_path / "manifests", pods)
+    igws.append(igw)
+    await igw.start(tmp_path / "igw.log")
+    killed: set[int] = set()
+    for _ in range(5):  # the policy allows 3 restarts a minute: the 4th exit ends igw
+        if igw.process.returncode is not None:
+            break
+        envoys = [p for p in igw.envoy_pids() if p not in killed]
+        if not envoys:  # being restarted: wait for the new Envoy (bounded)
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                envoys = [p for p in igw.envoy_pids() if p not in killed]
+                if envoys or igw.process.returncode is not None:
+                    break
+        for pid in envoys:
+            killed.add(pid)
+            os.kill(pid, signal.SIGKILL)
+            await wait_gone(pid, within=5)
+    assert await igw.wait(20) == 1
+    assert "envoy keeps exiting; giving up" in igw.log_text()

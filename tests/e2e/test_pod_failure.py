@@ -75,8 +75,10 @@ async def test_pod_killed_under_load_is_out_at_once_and_no_new_request_fails(tmp
 
 @pytest.mark.parametrize("mode", ["reset", "refuse"])
 async def test_requests_to_a_failing_pod_are_retried_on_a_fallback(tmp_path, start_gateway, pods, mode):
-    """The router does not know (no scrape for a minute): Envoy's retries alone save them."""
-    gw, routed = await _gateway(tmp_path, start_gateway, pods, scrape_interval=60.0, stale_after=120.0)
+    """The router does not know (its scraping stopped, its metrics kept fresh): Envoy's retries
+    alone save the requests it sends there."""
+    gw, routed = await _gateway(tmp_path, start_gateway, pods, stale_after=600.0)
+    await gw.gateway.router.scraper.stop()
     victim = pods.pods[1]
     fault = {"mode": mode, "duration_s": 60}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "charts" / "inference-gateway"
+from support import helmchart
 
-
-def _load_helm_tool():
-    spec = importlib.util.spec_from_file_location("igw_tools_helm", REPO / "tools" / "helm.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+REPO = helmchart.REPO
+CHART = helmchart.CHART
 
 
 @pytest.fixture(scope="session")
@@ -29,36 +20,21 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def helm() -> Path:
-    tool = _load_helm_tool()
     try:
-        return tool.helm_path()
-    except tool.ToolUnavailable as exc:
+        return helmchart.helm_binary()
+    except helmchart.tool_unavailable() as exc:
         pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
 def run_helm(helm: Path):
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        """Run helm; a failure raises CalledProcessError carrying helm's stderr."""
-        return subprocess.run(
-            [str(helm), *args], capture_output=True, text=True, timeout=60, cwd=REPO, check=True
-        )
-
-    return run
+    return helmchart.run_helm
 
 
 @pytest.fixture(scope="session")
-def render(run_helm):
+def render(helm: Path):
     """``render("--set", "a=b", ...)`` -> the parsed objects of ``helm template``."""
-
-    def _render(*extra: str, include_crds: bool = False) -> list[dict[str, Any]]:
-        args = ["template", "igw", str(CHART), "--namespace", "envoy-gateway-system", *extra]
-        if include_crds:
-            args.append("--include-crds")
-        out = run_helm(*args).stdout
-        return [doc for doc in yaml.safe_load_all(out) if doc]
-
-    return _render
+    return helmchart.render
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,8 @@ def test_helm_lint_strict(run_helm):
         "lint", "--strict", str(CHART),
         "--set", "podDisruptionBudget.enabled=true,serviceMonitor.enabled=true,grafanaDashboard.enabled=true",
     )
+    run_helm("lint", "--strict", str(CHART), "--set", "rbac.scope=namespace", "--set", "watchNamespaces={team-a,team-b}",
+             "--set", "proxyDefaults.deployment.replicas=2,proxyDefaults.autoscaling.maxReplicas=4")
 
 
 def test_chart_crds_are_the_repo_crds():
@@ -55,14 +57,15 @@ def test_chart_crds_are_the_repo_crds():
 
 def test_template_includes_crds(default_objects):
     crds = by_kind(default_objects, "CustomResourceDefinition")
-    assert sorted(c["metadata"]["name"] for c in crds) == [
+    assert sorted(c["metadata"]["name"] for c in crds) == sorted([
         "inferencemodelrewrites.inference.networking.x-k8s.io",
         "inferencemodels.inference.networking.x-k8s.io",
         "inferenceobjectives.inference.networking.x-k8s.io",
         "inferencepools.inference.networking.k8s.io",
         "inferencepools.inference.networking.x-k8s.io",
         "inferencetrafficpolicies.inferenceextension.alibabacloud.com",
-    ]
+        "gatewayparameters.inferenceextension.alibabacloud.com",
+    ])
 
 
 def test_deployment(default_objects):
@@ -156,7 +159,46 @@ def test_rbac_least_privilege(default_objects):
 
 def test_optional_objects_off_by_default(default_objects):
     kinds = {o["kind"] for o in default_objects}
-    assert not kinds & {"PodDisruptionBudget", "ServiceMonitor", "ConfigMap"}
+    assert not kinds & {"ServiceMonitor", "ConfigMap"}
+
+
+def test_router_replicas_as_a_unit(default_objects, render):
+    """At least two replicas, spread over zones and nodes, and a PodDisruptionBudget keeping one."""
+    (deploy,) = by_kind(default_objects, "Deployment")
+    labels = deploy["spec"]["selector"]["matchLabels"]
+    assert deploy["spec"]["replicas"] >= 2
+    spread = deploy["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert [c["topologyKey"] for c in spread] == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    assert all(c["labelSelector"]["matchLabels"] == labels and c["whenUnsatisfiable"] == "ScheduleAnyway"
+               for c in spread)
+    (pdb,) = by_kind(default_objects, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1 and pdb["spec"]["selector"]["matchLabels"] == labels
+    # a single replica gets no PDB (it would block every drain); spreading can be turned off
+    single = render("--set", "replicaCount=1,topologySpread.enabled=false")
+    assert not by_kind(single, "PodDisruptionBudget")
+    assert "topologySpreadConstraints" not in by_kind(single, "Deployment")[0]["spec"]["template"]["spec"]
+
+
+def test_namespaced_rbac(render):
+    """rbac.scope=namespace: a Role per watched namespace, the operator told to watch only those,
+    and cluster-wide nothing but GatewayClasses (cluster-scoped by nature) and CRD reads."""
+    objects = render("--set", "rbac.scope=namespace", "--set", "watchNamespaces={team-a,team-b}")
+    roles = {r["metadata"]["namespace"]: r for r in by_kind(objects, "Role")
+             if not r["metadata"]["name"].endswith("leader-election")}
+    assert set(roles) == {"team-a", "team-b"}
+    bindings = {b["metadata"]["namespace"] for b in by_kind(objects, "RoleBinding")}
+    assert {"team-a", "team-b", "envoy-gateway-system"} == bindings
+    for role in roles.values():
+        resources = {r for rule in role["rules"] for r in rule["resources"]}
+        assert {"pods", "deployments", "httproutes/status", "inferencepools", "gatewayparameters"} <= resources
+    (cluster_role,) = by_kind(objects, "ClusterRole")
+    assert {r for rule in cluster_role["rules"] for r in rule["resources"]} == {
+        "gatewayclasses", "gatewayclasses/status", "customresourcedefinitions"}
+    args = by_kind(objects, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--watch-namespace"] == ["team-a", "team-b"]
+    # the release namespace by default
+    objects = render("--set", "rbac.scope=namespace")
+    assert {r["metadata"]["namespace"] for r in by_kind(objects, "Role")} == {"envoy-gateway-system"}
 
 
 def test_optional_objects(render):
@@ -186,6 +228,12 @@ def test_optional_objects(render):
         "podAntiAffinity=maybe",
         "serviceMonitor.interval=often",
         "rbac.create=maybe",
+        "rbac.scope=tenant",
+        "topologySpread.whenUnsatisfiable=Sometimes",
+        "watchNamespaces={Not_A_Namespace}",
+        "proxyDefaults.deployment.replicas=-1",
+        "proxyDefaults.service.type=Public",
+        "proxyDefaults.autoscaling.minReplicas=2",
     ],
 )
 def test_values_schema_rejects(render, bad):
@@ -206,3 +254,28 @@ def test_endpoint_picker_mode(render):
     assert args[args.index("--scheduler-config") + 1] == "/config/s.yaml"
     assert {"name": "config", "mountPath": "/config"} in container["volumeMounts"]
     assert {"name": "config", "configMap": {"name": "sched"}} in deploy["spec"]["template"]["spec"]["volumes"]
+def test_proxy_defaults(render, tmp_path):
+    """proxyDefaults reach the operator as --proxy-defaults, which the operator itself accepts."""
+    from inference_gateway.cli.options import proxy_defaults
+
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"proxyDefaults": {
+        "deployment": {"replicas": 2, "nodeSelector": {"pool": "edge"}},
+        "autoscaling": {"maxReplicas": 10, "targetCPUUtilizationPercentage": 70},
+        "service": {"type": "NodePort", "annotations": {"lb.example.com/scheme": "internal"}}}}))
+    args = by_kind(render("-f", str(values)), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    spec = proxy_defaults(args[args.index("--proxy-defaults") + 1])
+    assert (spec.deployment.replicas, spec.autoscaling.max_replicas, spec.service.type) == (2, 10, "NodePort")
+    args = by_kind(render(), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--proxy-defaults" not in args  # nothing set: the built-in defaults
+
+
+def test_proxy_defaults_schema_is_the_crds():
+    """values.schema.json's proxyDefaults is the GatewayParameters CRD's spec schema, made strict."""
+    schema = json.loads((CHART / "values.schema.json").read_text())["properties"]["proxyDefaults"]
+    crd = yaml.safe_load((REPO / "crds" / "inferenceextension.alibabacloud.com_gatewayparameters.yaml").read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+
+    def fields(node):
+        return {k: fields(v) for k, v in node.get("properties", {}).items()}
+    assert fields(schema) == fields(spec)

@@ -37,6 +37,7 @@ EXPECTED = {
     "inferenceobjectives.inference.networking.x-k8s.io": ("InferenceObjective", "v1alpha2", "infobjective"),
     "inferencemodelrewrites.inference.networking.x-k8s.io": ("InferenceModelRewrite", "v1alpha2", "infrewrite"),
     "inferencetrafficpolicies.inferenceextension.alibabacloud.com": ("InferenceTrafficPolicy", "v1alpha1", "itp"),
+    "gatewayparameters.inferenceextension.alibabacloud.com": ("GatewayParameters", "v1alpha1", "gwparams"),
 }
 
 

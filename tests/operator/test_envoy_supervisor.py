@@ -63,3 +63,15 @@ async def test_restarted_after_exit_then_crash_loop_ends_it():
         await asyncio.gather(task, return_exceptions=True)
         await envoy.close()
     assert not workdir.exists()
+
+
+def test_work_directories_of_dead_gateways_are_removed(tmp_path):
+    from inference_gateway.operator.envoy_process import OWNER_FILE, remove_orphaned_workdirs
+
+    dead, alive, foreign = (tmp_path / f"igw-envoy-{n}" for n in ("dead", "alive", "foreign"))
+    for d in (dead, alive, foreign):
+        d.mkdir()
+    (dead / OWNER_FILE).write_text("999999999")  # above any pid_max: no such process
+    (alive / OWNER_FILE).write_text(str(os.getppid()))
+    remove_orphaned_workdirs(tmp_path)
+    assert not dead.exists() and alive.exists() and foreign.exists()

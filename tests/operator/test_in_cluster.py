@@ -12,45 +12,15 @@ import aiohttp
 import pytest
 
 from inference_gateway.operator.envoy_process import EnvoyProcess
-from inference_gateway.operator.kube import ClusterGateway, ClusterSettings
-from inference_gateway.operator.kube.leader import LeaseSettings
 from inference_gateway.cli.sim_fleet import SimFleet
-from inference_gateway.operator.translate.envoy import XDS_CLUSTER, EnvoySettings
-from inference_gateway.operator.translate.provisioning import BOOTSTRAP_KEY, ProvisioningSettings
-from inference_gateway.router.server import RouterSettings
+from inference_gateway.operator.translate.envoy import XDS_CLUSTER
+from inference_gateway.operator.translate.provisioning import BOOTSTRAP_KEY
 
-from support.kubeapi import Cluster, eventually
 from support.env import EXAMPLES, VLLM_LABELS, free_port
+from support.incluster import GW, INF, conditions, start_gateway
+from support.kubeapi import Cluster, eventually
 
-GW = "gateway.networking.k8s.io/v1"
-INF = "inference.networking.x-k8s.io/v1alpha2"
 REQUESTS = EXAMPLES / "requests"
-
-
-def conditions(obj: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    status = (obj or {}).get("status") or {}
-    return {c["type"]: c for c in status.get("conditions") or []}
-
-
-def settings(identity: str = "replica-a") -> ClusterSettings:
-    """Every port free-picked; short lease timings; a fast reconcile tick."""
-    return ClusterSettings(
-        router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=0, scrape_interval=0.05),
-        xds_host="127.0.0.1", xds_port=free_port(),
-        envoy=EnvoySettings(bind_address="127.0.0.1"),  # ext_proc address is set per test below
-        provisioning=ProvisioningSettings(),
-        lease=LeaseSettings(namespace="igw-system", lease_duration=3, renew_deadline=2, retry_period=0.3),
-        identity=identity, reconcile_interval=0.3)
-
-
-async def start_gateway(cluster: Cluster, identity: str = "replica-a") -> ClusterGateway:
-    s = settings(identity)
-    s = ClusterSettings(**{**s.__dict__, "envoy": EnvoySettings(
-        bind_address="127.0.0.1", ext_proc_address=("127.0.0.1", s.router.ext_proc_port), rds=True, not_found_route=True)})
-    gateway = ClusterGateway(s, cluster.config())
-    await gateway.start()
-    await gateway.wait_ready(10)
-    return gateway
 
 
 @pytest.fixture

@@ -90,3 +90,43 @@ async def test_leader_election_hands_over(cluster: Cluster) -> None:
         await eventually(lambda: asyncio.sleep(0, c.is_leader), timeout=3, what="c leads after expiry")
         tc.cancel()
         await asyncio.gather(tc, return_exceptions=True)
+
+
+async def test_emulator_rbac_bookmarks_and_expiry(cluster: Cluster) -> None:
+    from support.kuberbac import Rule
+
+    cluster.api.authorizer.grant("t", "system:serviceaccount:igw:op", [
+        Rule(frozenset({""}), frozenset({"pods"}), frozenset({"get", "list", "watch"}), "team-a")])
+    cluster.api.bookmark_interval = 0.1
+    async with client.ApiClient(cluster.config("t")) as api, client.ApiClient(cluster.config("nobody")) as stranger:
+        core = client.CoreV1Api(api)
+        await core.list_namespaced_pod("team-a")
+        for call, status in ((core.list_namespaced_pod("team-b"), 403), (core.list_pod_for_all_namespaces(), 403),
+                             (core.create_namespaced_pod("team-a", POD), 403),
+                             (client.CoreV1Api(stranger).list_namespaced_pod("team-a"), 401)):
+            try:
+                await call
+                raise AssertionError("allowed")
+            except ApiException as err:
+                assert err.status == status
+        assert cluster.api.authorizer.denied[0] == ("list", "", "pods", "team-b")
+        # a quiet watch gets bookmarks at the latest resourceVersion, when it asks for them
+        listing = await core.list_namespaced_pod("team-a")
+        await cluster.create({**POD, "metadata": {"name": "elsewhere", "namespace": "team-b"}})
+        events = []
+        async with watch.Watch() as w:
+            async for event in w.stream(core.list_namespaced_pod, "team-a", allow_watch_bookmarks=True,
+                                        resource_version=listing.metadata.resource_version, timeout_seconds=1):
+                events.append((event["type"], event["raw_object"]["metadata"]["resourceVersion"]))
+                break
+        assert events == [("BOOKMARK", str(cluster.api._rv))]
+        # after a compaction, resuming from before it answers 410 (the client must relist)
+        cluster.api.expire_watches()
+        try:
+            async with watch.Watch() as w:
+                async for _ in w.stream(core.list_namespaced_pod, "team-a", timeout_seconds=1,
+                                        resource_version=listing.metadata.resource_version):
+                    pass
+            raise AssertionError("resumed")
+        except ApiException as err:
+            assert err.status == 410

@@ -6,6 +6,7 @@ import random
 import time
 
 import grpc
+from prometheus_client import generate_latest
 from envoy.config.core.v3 import base_pb2 as core
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
@@ -18,6 +19,7 @@ from inference_gateway.router.table import (
     MODEL_HEADER, Criticality, Endpoint, ModelRoute, ModelRule, Pool, RoutingTable, TableHolder, TargetModel,
 )
 from inference_gateway.router.telemetry import Telemetry
+from inference_gateway.router.token_usage import TokenAccounting
 
 
 class Context:
@@ -46,13 +48,13 @@ def table() -> RoutingTable:
         "default/gw/http": (ModelRoute("llama", (("default/b", 1),), "PathPrefix", "/v1"),)})
 
 
-def service(read_usage: bool = True) -> ExtProcService:
+def service() -> ExtProcService:
     state = EndpointState()
     for addr in ("10.0.0.1:8000", "10.0.0.2:8000"):
         state.update(addr, EndpointMetrics(updated_at=time.monotonic() + 3600))
-    svc = ExtProcService(Director(TableHolder(table()), Scheduler(state, PrefixIndex()), state, Telemetry(),
-                                  rng=random.Random(1), read_usage=read_usage, log_requests=False))
-    return svc
+    telemetry = Telemetry()
+    return ExtProcService(Director(TableHolder(table()), Scheduler(state, PrefixIndex()), state, telemetry,
+                                   rng=random.Random(1), accounting=TokenAccounting(telemetry), log_requests=False))
 
 
 def headers(path: str = "/v1/chat/completions", eos: bool = False) -> pb.ProcessingRequest:
@@ -83,7 +85,7 @@ def set_headers(response: pb.ProcessingResponse) -> dict[str, str]:
 
 
 async def test_canary_target_is_rewritten_and_the_response_renamed_back():
-    svc = service(read_usage=False)
+    svc = service()
     seen = []
     svc.observers.append(seen.append)
     resp_body = json.dumps({"model": "chat-v2", "usage": {"prompt_tokens": 3, "completion_tokens": 4}}).encode()
@@ -101,7 +103,7 @@ async def test_canary_target_is_rewritten_and_the_response_renamed_back():
 
 
 async def test_undeclared_model_is_standard_unchanged_and_costs_no_response_message():
-    svc = service(read_usage=False)
+    svc = service()
     seen = []
     svc.observers.append(seen.append)
     out = await run(svc, [headers(), body("other")], **{"x-igw-pools": "default/b=1"})
@@ -123,14 +125,29 @@ async def test_model_header_rules_pick_the_pool_by_model():
     assert out[-1].immediate_response.status.code == 404
 
 
-async def test_streams_ask_for_the_body_only_when_there_is_something_to_read():
-    svc = service(read_usage=True)
-    out = await run(svc, [headers(), body("other", stream=True), response_headers("text/event-stream")],
+async def test_usage_never_brings_a_response_through_the_router():
+    """Token metrics come from the pods: a stream asking for usage costs no response message."""
+    svc = service()
+    out = await run(svc, [headers(), body("other", stream=True, stream_options={"include_usage": True})],
                     **{"x-igw-pools": "default/b=1"})
-    assert not out[2].HasField("mode_override")  # no include_usage, no rewrite: nothing to read
-    out = await run(svc, [headers(), body("other", stream=True, stream_options={"include_usage": True}),
-                          response_headers("text/event-stream")], **{"x-igw-pools": "default/b=1"})
+    assert not out[0].HasField("mode_override") and len(out) == 2
+
+
+async def test_a_renamed_stream_is_streamed_back_through_the_router_and_its_usage_claimed():
+    svc = service()
+    out = await run(svc, [headers(), body("chat", stream=True, stream_options={"include_usage": True}),
+                          response_headers("text/event-stream"),
+                          pb.ProcessingRequest(response_body=pb.HttpBody(body=b'data: {"model":"chat-v2"}\n\n')),
+                          pb.ProcessingRequest(response_body=pb.HttpBody(
+                              body=b'data: {"model":"chat-v2","choices":[],"usage":{"prompt_tokens":3,'
+                                   b'"completion_tokens":4}}\n\ndata: [DONE]\n\n', end_of_stream=True))],
+                    **{"x-igw-pools": "default/a=1"})
     assert out[2].mode_override.response_body_mode == 1  # STREAMED
+    assert out[3].response_body.response.body_mutation.body == b'data: {"model":"chat"}\n\n'
+    assert b'"model":"chat"' in out[4].response_body.response.body_mutation.body
+    text = generate_latest(svc.director.telemetry.registry).decode()
+    assert 'inference_model_output_tokens_sum{model_name="chat",target_model_name="chat-v2"} 4.0' in text
+    assert svc.director.accounting._claims[("10.0.0.1:8000", "generation")].sum == 4
 
 
 # -- prebuilt route answers: one per (endpoint, model), never for a body rewrite --------------
@@ -139,7 +156,7 @@ async def route(svc, model: str, pools: str = "default/b=1"):
 
 
 async def test_same_endpoint_and_model_reuse_one_answer() -> None:
-    svc = service(read_usage=False)
+    svc = service()
     first, second = await route(svc, "llama"), await route(svc, "llama")
     assert first is second
     assert set_headers(first)[DESTINATION_HEADER] == "10.0.0.2:8000"
@@ -148,7 +165,7 @@ async def test_same_endpoint_and_model_reuse_one_answer() -> None:
 
 
 async def test_another_model_gets_its_own_answer() -> None:
-    svc = service(read_usage=False)
+    svc = service()
     llama, mistral = await route(svc, "llama"), await route(svc, "mistral")
     assert llama is not mistral
     assert set_headers(llama)[MODEL_HEADER] == "llama"
@@ -156,7 +173,7 @@ async def test_another_model_gets_its_own_answer() -> None:
 
 
 async def test_body_rewrite_is_never_cached() -> None:
-    svc = service(read_usage=False)
+    svc = service()
     first, second = await route(svc, "chat", "default/a=1"), await route(svc, "chat", "default/a=1")
     assert first is not second
     assert first.request_body.response.body_mutation.body == second.request_body.response.body_mutation.body

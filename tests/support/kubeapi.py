@@ -15,15 +15,21 @@ operator can tell the difference:
   concurrency (a stale resourceVersion answers 409; so does a merge-patch carrying one);
 - list: kind `XList`, apiVersion, metadata.resourceVersion; label selectors (=, ==, !=, in,
   notin, exists, !exists) and field selectors (metadata.name, metadata.namespace);
-- watch: `?watch=true|True|1`; with `?resourceVersion=N` (N > 0) replays only later events
+- watch (kubewatch.py): `?watch=true|True|1`; with `?resourceVersion=N` (N > 0) replays only later events
   (410 Gone past the retained history), else sends the current objects as ADDED first;
   selector-filtered watches see DELETED/ADDED when an object stops/starts matching;
-  `timeoutSeconds` honoured; no BOOKMARKs;
+  `timeoutSeconds` honoured; with `allowWatchBookmarks=true` a BOOKMARK (the current
+  resourceVersion) after every `bookmark_interval` quiet seconds, as kube-apiserver sends them;
+  `expire_watches()` plays an etcd compaction: open watches end and resuming from any
+  resourceVersion before it answers 410 Gone (the client must relist);
+- RBAC (kuberbac.py): a bearer token's rules decide, else 403 Forbidden; no token is the admin;
+- `before_write` hooks run before a write is applied (a test can slip another writer's
+  change in between a client's read and its write, deterministically);
 - Services get a ClusterIP on create (10.96.x.y); no other controller runs (tests play the
   kube-controller-manager, e.g. by patching a Deployment's status);
 - DELETE: finalizers → deletionTimestamp; objects owned (ownerReferences uid) are deleted too
   (background cascading, immediately; no orphan policy).
-- not emulated: schema pruning/validation, admission, server-side apply, BOOKMARKs.
+- not emulated: schema pruning/validation, admission, server-side apply.
 """
 
 from __future__ import annotations
@@ -31,14 +37,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime
-import json
-import re
 import uuid
 from pathlib import Path
-from typing import Any
-
-import time
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 import aiohttp.web
@@ -46,140 +47,16 @@ import attrs
 import kmock
 import yaml
 from kmock._internal import rendering
-from kubernetes_asyncio import client
+
+from .kubepatch import ApiError, field_match, json_patch, label_match, merge_patch
+from .kuberbac import Authorizer
+from .kubewatch import HISTORY, watch
 
 REPO = Path(__file__).resolve().parents[2]
-HISTORY = 5000  # events retained for watch resumption; older resourceVersions get 410 Gone
-
-
-class ApiError(Exception):
-    def __init__(self, code: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
-
-
-def _pointer(path: str) -> list[str]:
-    return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
-
-
-def json_patch(doc: Any, ops: list[dict[str, Any]]) -> Any:
-    """RFC 6902 (add, remove, replace, test, copy, move); ApiError 422 when an op fails."""
-    doc = copy.deepcopy(doc)
-
-    def parent(path: str) -> tuple[Any, str]:
-        parts = _pointer(path)
-        node = doc
-        for p in parts[:-1]:
-            node = node[int(p)] if isinstance(node, list) else node[p]
-        return node, parts[-1]
-
-    def get(path: str) -> Any:
-        node = doc
-        for p in _pointer(path):
-            node = node[int(p)] if isinstance(node, list) else node[p]
-        return node
-
-    for op in ops:
-        kind, path = op.get("op"), op.get("path", "")
-        try:
-            if kind == "test":
-                if get(path) != op.get("value"):
-                    raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our "
-                                                   f"request: test operation failed at {path}")
-                continue
-            if kind in ("add", "replace", "copy", "move"):
-                value = copy.deepcopy(op["value"]) if kind in ("add", "replace") else get(op["from"])
-                if kind == "move":
-                    p, k = parent(op["from"])
-                    del p[int(k) if isinstance(p, list) else k]
-                p, k = parent(path)
-                if isinstance(p, list):
-                    if k == "-":
-                        p.append(value)
-                    elif kind == "replace":
-                        p[int(k)] = value
-                    else:
-                        p.insert(int(k), value)
-                else:
-                    if kind == "replace" and k not in p:
-                        raise KeyError(k)
-                    p[k] = value
-            elif kind == "remove":
-                p, k = parent(path)
-                del p[int(k) if isinstance(p, list) else k]
-            else:
-                raise ApiError(422, "Invalid", f"unknown JSON-patch op {kind!r}")
-        except ApiError:
-            raise
-        except (KeyError, IndexError, ValueError, TypeError) as err:
-            raise ApiError(422, "Invalid", f"JSON-patch {kind} {path} failed: {err!r}")
-    return doc
-
-
-_REQ = re.compile(r"^\s*(!?)([A-Za-z0-9_./-]+)\s*(?:(==|=|!=)\s*([A-Za-z0-9_./-]*)|\s+(in|notin)\s*\(([^)]*)\))?\s*$")
-
-
-def _split_selector(selector: str) -> list[str]:
-    parts, depth, cur = [], 0, ""
-    for ch in selector:
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "," and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    if cur.strip():
-        parts.append(cur)
-    return parts
-
-
-def label_match(selector: str | None, labels: dict[str, str]) -> bool:
-    for req in _split_selector(selector or ""):
-        m = _REQ.match(req)
-        if not m:
-            raise ApiError(400, "BadRequest", f"unable to parse requirement: {req!r}")
-        neg, key, op, value, setop, values = m.groups()
-        if op in ("=", "=="):
-            ok = labels.get(key) == value
-        elif op == "!=":
-            ok = labels.get(key) != value
-        elif setop:
-            choices = {v.strip() for v in values.split(",")}
-            ok = labels.get(key) in choices if setop == "in" else labels.get(key) not in choices
-        else:
-            ok = (key in labels) != bool(neg)
-        if not ok:
-            return False
-    return True
-
-
-def field_match(selector: str | None, obj: dict[str, Any]) -> bool:
-    for req in _split_selector(selector or ""):
-        key, op, value = re.match(r"^\s*([^=!]+?)\s*(==|=|!=)\s*(.*?)\s*$", req).groups()  # type: ignore[union-attr]
-        node: Any = obj
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if (str(node or "") == value) != (op != "!="):
-            return False
-    return True
 
 
 @attrs.frozen
@@ -201,6 +78,17 @@ class KubeAPI(kmock.KubernetesScaffold):
     _ips: int = attrs.field(default=9, init=False)
     _changed: asyncio.Event | None = attrs.field(default=None, init=False)  # replaced on every event
     writes: list[tuple[str, str, str, str, str]] = attrs.field(factory=list, init=False)  # (verb, plural, ns, name, sub)
+    authorizer: Authorizer = attrs.field(factory=Authorizer, init=False)
+    bookmark_interval: float = 1.0
+    before_write: list[Callable[[str, str, str, str, str], Awaitable[None]]] = attrs.field(factory=list, init=False)
+    # What clients asked and got, for tests to assert on:
+    watches: list[tuple[str, str | None, dict[str, str]]] = attrs.field(factory=list, init=False)  # (plural, ns, params)
+    lists: list[tuple[str, str | None]] = attrs.field(factory=list, init=False)  # (plural, ns)
+    bookmarks: int = attrs.field(default=0, init=False)
+    bookmarked: dict[str, int] = attrs.field(factory=dict, init=False)  # plural → last bookmark's resourceVersion
+    gone: list[str] = attrs.field(factory=list, init=False)  # plural of each watch answered 410
+    _compacted: int = attrs.field(default=0, init=False)  # resuming before this answers 410
+    _epoch: int = attrs.field(default=0, init=False)  # bumped to end every open watch
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -237,6 +125,53 @@ class KubeAPI(kmock.KubernetesScaffold):
                 return copy.deepcopy(o)
         return None
 
+    def expire_watches(self) -> int:
+        """An etcd compaction: every open watch ends; resuming anywhere before now answers 410."""
+        self._compacted = self._rv + 1
+        self._epoch += 1
+        self._wake()
+        return self._compacted
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        if changed is not None:
+            changed.set()
+
+    @staticmethod
+    def _verb(request: rendering.Request) -> str:
+        if request.method == "GET":
+            return "watch" if request.params.get("watch", "").lower() in ("true", "1") else \
+                "get" if request.name else "list"
+        return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(request.method, "")
+
+    # ---- namespaces: kmock 0.8 cannot parse `/api/v1/namespaces` (no plural after "namespaces")
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        if raw_request.path.rstrip("/") != "/api/v1/namespaces" or raw_request.method != "GET":
+            return await super().__call__(raw_request)
+        watching = raw_request.query.get("watch", "").lower() in ("true", "1")
+        try:
+            self.authorizer.check(raw_request.headers.get("Authorization"), "watch" if watching else "list",
+                                  "", "namespaces", None)
+        except ApiError as err:
+            return self._error(err)
+        names = sorted({ns for (_, _, ns, _) in self._store if ns} | {"default"})
+        items = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "resourceVersion": "1"}}
+                 for n in names]
+        if not watching:
+            return aiohttp.web.json_response({"kind": "NamespaceList", "apiVersion": "v1",
+                                              "metadata": {"resourceVersion": str(self._rv)}, "items": items})
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(raw_request)  # namespaces never change here: the stream just idles
+        epoch, timeout = self._epoch, float(raw_request.query.get("timeoutSeconds") or 60)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while loop.time() < deadline and epoch == self._epoch:
+                await asyncio.sleep(min(0.5, max(0.0, deadline - loop.time())))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        return response
+
     # ---- dispatch
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         res = request.resource
@@ -250,6 +185,13 @@ class KubeAPI(kmock.KubernetesScaffold):
             self._changed = asyncio.Event()
         params = request.params
         try:
+            resource = kind.plural + (f"/{request.subresource}" if request.subresource else "")
+            self.authorizer.check(request.headers.get("Authorization"), self._verb(request), kind.group, resource,
+                                  request.namespace if kind.namespaced else None)
+            if request.method != "GET":
+                for hook in list(self.before_write):
+                    await hook(self._verb(request), kind.plural, request.namespace or "", request.name or "",
+                               request.subresource or "")
             if request.method == "GET" and params.get("watch", "").lower() in ("true", "1"):
                 return await self._watch(request, kind)
             if request.method == "GET" and request.name is None:
@@ -298,6 +240,7 @@ class KubeAPI(kmock.KubernetesScaffold):
                 and field_match(request.params.get("fieldSelector"), obj))
 
     def _list(self, request: rendering.Request, kind: Kind) -> dict[str, Any]:
+        self.lists.append((kind.plural, request.namespace))
         items = [copy.deepcopy(o) for (g, p, _, _), o in sorted(self._store.items())
                  if (g, p) == (kind.group, kind.plural) and self._selected(request, kind, o)]
         version = request.resource.version if request.resource else "v1"
@@ -308,9 +251,7 @@ class KubeAPI(kmock.KubernetesScaffold):
         self._events.append((self._rv, kind.group, kind.plural, type_, copy.deepcopy(obj), old))
         del self._events[:-HISTORY]
         # No lock: a Condition's lock can leak when wait_for and a client disconnect race.
-        changed, self._changed = self._changed, asyncio.Event()
-        if changed is not None:
-            changed.set()
+        self._wake()
 
     def _bump(self, obj: dict[str, Any]) -> None:
         self._rv += 1
@@ -452,132 +393,10 @@ class KubeAPI(kmock.KubernetesScaffold):
                     await self._delete(kind, ns, name)
 
     async def _watch(self, request: rendering.Request, kind: Kind) -> aiohttp.web.StreamResponse:
-        assert request._raw_request is not None and self._changed is not None
-        since_param = request.params.get("resourceVersion", "")
-        since = int(since_param) if since_param.isdigit() else 0
-        timeout = float(request.params.get("timeoutSeconds") or 3600)
-        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
-        await response.prepare(request._raw_request)
-
-        async def send(type_: str, obj: dict[str, Any]) -> None:
-            await response.write(json.dumps({"type": type_, "object": obj}).encode() + b"\n")
-
-        if since and self._events and since < self._events[0][0] - 1 and since < self._rv - HISTORY:
-            await send("ERROR", {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410,
-                                 "reason": "Expired", "message": f"too old resource version: {since}"})
-            return response
-        cursor = since if since else self._rv
-        if not since:  # "get state and start at most recent"
-            for (g, p, _, _), o in sorted(self._store.items()):
-                if (g, p) == (kind.group, kind.plural) and self._selected(request, kind, o):
-                    await send("ADDED", o)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        try:
-            while loop.time() < deadline:
-                for rv, g, p, type_, obj, old in [e for e in self._events if e[0] > cursor]:
-                    cursor = rv
-                    if (g, p) != (kind.group, kind.plural):
-                        continue
-                    now_ok = self._selected(request, kind, obj)
-                    was_ok = old is not None and self._selected(request, kind, old)
-                    if type_ == "DELETED":
-                        if now_ok:
-                            await send("DELETED", obj)
-                    elif type_ == "ADDED":
-                        if now_ok:
-                            await send("ADDED", obj)
-                    elif now_ok:
-                        await send("MODIFIED" if was_ok else "ADDED", obj)  # ADDED: started matching
-                    elif was_ok:
-                        await send("DELETED", obj)  # stopped matching the selector
-                changed = self._changed
-                if changed is not None and not (self._events and self._events[-1][0] > cursor):
-                    try:
-                        await asyncio.wait_for(changed.wait(), max(0.0, min(1.0, deadline - loop.time())))
-                    except asyncio.TimeoutError:
-                        pass
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        return response
+        return await watch(self, request, kind)
 
 
-# ---------------------------------------------------------------- test-side helpers
+# The test-side client lives in cluster.py; imported from here too, as the tests always have.
+from .cluster import Cluster, eventually  # noqa: E402
 
-class Cluster:
-    """The emulated API server plus helpers that talk to it over HTTP, as kubectl would."""
-
-    def __init__(self, api: KubeAPI, url: str, session: aiohttp.ClientSession) -> None:
-        self.api = api
-        self.url = url.rstrip("/")
-        self.http = session
-
-    def config(self) -> client.Configuration:
-        return client.Configuration(host=self.url)
-
-    def _path(self, api_version: str, kind: str, namespace: str | None, name: str | None = None,
-              sub: str | None = None) -> str:
-        group, _, version = api_version.rpartition("/")
-        for r in self.api.resources:
-            info = self.api.resources[r]
-            if r.group == group and r.version == version and info.kind == kind:
-                base = f"/apis/{group}/{version}" if group else f"/api/{version}"
-                if info.namespaced:
-                    base += f"/namespaces/{namespace or 'default'}"
-                return base + f"/{r.plural}" + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
-        raise KeyError(f"{api_version} {kind}")
-
-    async def _call(self, method: str, path: str, body: Any = None,
-                    content_type: str = "application/merge-patch+json") -> dict[str, Any]:
-        headers = {"Content-Type": content_type} if body is not None else {}
-        async with self.http.request(method, self.url + path, json=body, headers=headers) as resp:
-            data = await resp.json(content_type=None)
-            if resp.status >= 300:
-                raise AssertionError(f"{method} {path}: {resp.status} {data}")
-            return data
-
-    async def create(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """POST, then PATCH /status when the doc carries a status (as a kubelet or controller would)."""
-        meta = doc.get("metadata", {})
-        created = await self._call("POST", self._path(doc["apiVersion"], doc["kind"], meta.get("namespace")),
-                                   doc, "application/json")
-        if doc.get("status"):
-            created = await self.patch_status(doc, doc["status"])
-        return created
-
-    async def apply_yaml(self, text: str) -> list[dict[str, Any]]:
-        return [await self.create(d) for d in yaml.safe_load_all(text) if d]
-
-    async def patch(self, doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-        meta = doc["metadata"]
-        return await self._call("PATCH", self._path(doc["apiVersion"], doc["kind"], meta.get("namespace"),
-                                                    meta["name"]), patch)
-
-    async def patch_status(self, doc: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
-        meta = doc["metadata"]
-        return await self._call("PATCH", self._path(doc["apiVersion"], doc["kind"], meta.get("namespace"),
-                                                    meta["name"], "status"), {"status": status})
-
-    async def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
-        return await self._call("DELETE", self._path(api_version, kind, namespace, name))
-
-    async def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
-        async with self.http.get(self.url + self._path(api_version, kind, namespace, name)) as resp:
-            return await resp.json() if resp.status == 200 else None
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0, interval: float = 0.05,
-                     what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy (bounded); the last error explains a timeout."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            result = await check()
-            if result:
-                return result
-            last = result
-        except AssertionError as err:
-            last = err
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}: {last!r}")
+__all__ = ["ApiError", "Cluster", "KubeAPI", "eventually"]

@@ -57,8 +57,72 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - {{ printf "--%s" $flag | quote }}
 - {{ $value | quote }}
 {{- end }}
+{{- with .Values.proxyDefaults }}
+- --proxy-defaults
+- {{ toJson . | quote }}
+{{- end }}
+{{- if eq .Values.rbac.scope "namespace" }}
+{{- range (include "igw.watchNamespaces" . | fromYamlArray) }}
+- --watch-namespace
+- {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- range .Values.extraArgs }}
 - {{ . | quote }}
 {{- end }}
 {{- end -}}
+{{- end -}}
+
+{{/* Namespaces a namespace-scoped operator watches (default: the release's own). */}}
+{{- define "igw.watchNamespaces" -}}
+{{- toYaml (default (list .Release.Namespace) .Values.watchNamespaces) -}}
+{{- end -}}
+
+{{/* The rules of namespaced resources: a ClusterRole's, or each watched namespace's Role. */}}
+{{- define "igw.namespacedRules" -}}
+# Our API: read, write status. (Kopf only watches: no finalizers, no annotations.)
+- apiGroups: [inference.networking.x-k8s.io]
+  resources: [inferencepools, inferencemodels, inferenceobjectives, inferencemodelrewrites]
+  verbs: [get, list, watch, patch]
+- apiGroups: [inference.networking.x-k8s.io]
+  resources: [inferencepools/status, inferencemodels/status, inferenceobjectives/status, inferencemodelrewrites/status]
+  verbs: [get, patch, update]
+# The Inference Extension's GA API (v1 InferencePool).
+- apiGroups: [inference.networking.k8s.io]
+  resources: [inferencepools]
+  verbs: [get, list, watch, patch]
+- apiGroups: [inference.networking.k8s.io]
+  resources: [inferencepools/status]
+  verbs: [get, patch, update]
+- apiGroups: [inferenceextension.alibabacloud.com]
+  resources: [inferencetrafficpolicies, gatewayparameters]
+  verbs: [get, list, watch, patch]
+- apiGroups: [inferenceextension.alibabacloud.com]
+  resources: [inferencetrafficpolicies/status]
+  verbs: [get, patch, update]
+# Gateway API objects this gateway implements.
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [gateways, httproutes]
+  verbs: [get, list, watch, patch]
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [gateways/status, httproutes/status]
+  verbs: [get, patch, update]
+# Model-server pods of the pools (addresses, readiness, role labels).
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch]
+# Envoy proxies provisioned per Gateway (and their autoscalers).
+- apiGroups: [""]
+  resources: [services, configmaps]
+  verbs: [create, get, list, watch, patch, update, delete]
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [create, get, list, watch, patch, update, delete]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [create, get, list, watch, patch, update, delete]
+# Events about the objects handled.
+- apiGroups: ["", events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
 {{- end -}}
