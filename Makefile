@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick bench-deps bench-overhead bench-faults clean
+.PHONY: demo test bench bench-quick bench-deps bench-overhead bench-faults bench-soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -P -m venv $(VENV) || python3 -P -m venv $(VENV)
@@ -50,6 +50,11 @@ bench-overhead: $(STAMP)
 # What each fault (pod, router, Envoy, igw) costs the clients (bench/faults.py, ~3 minutes).
 bench-faults: $(STAMP)
 	$(BIN)/python -P bench/faults.py --repeats 3
+
+# The gateway under steady load (10 min at 70% of capacity): does memory or the fd count grow?
+# SOAK_ARGS="--minutes 3" for a shorter run (bench/soak.py --help).
+bench-soak: $(STAMP)
+	$(BIN)/python -P bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -52,7 +52,8 @@ WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lim
 
 def manifests(mode: str, pod_port: int, listen: int, fleet: SimFleet) -> str:
     pool = {"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferencePool",
-            "metadata": {"name": "pool", "annotations": {"inference.networking.x-k8s.io/routing-strategy": "PREFIX_CACHE"}},
+            "metadata": {"name": "pool", "annotations": {"inference.networking.x-k8s.io/routing-strategy": "PREFIX_CACHE",
+                                                         "inference.networking.x-k8s.io/model-server-runtime": fleet.runtime}},
             "spec": {"targetPortNumber": pod_port, "selector": LABELS}}
     docs = [pool]
     if mode == "precise":
@@ -88,7 +89,7 @@ async def conversation(session, urls: list[str], i: int, turns: int, context_wor
 
 
 async def run_once(mode: str, replicas: int, kv_tokens: int, args: argparse.Namespace, work: Path) -> dict:
-    fleet = SimFleet(4, LABELS, "bench-pod", first_ip=80, port=free_port("127.0.0.80"),
+    fleet = SimFleet(4, LABELS, "bench-pod", first_ip=80, port=free_port("127.0.0.80"), runtime=args.runtime,
                      extra_args=["--kv-events", f"tcp://*:{KV_EVENTS_PORT}", "--kv-capacity-tokens", str(kv_tokens),
                                  "--time-scale", str(args.time_scale)])
     await fleet.start()
@@ -141,7 +142,7 @@ async def main(args: argparse.Namespace) -> int:
                 rows.append(row)
                 print(f"  {title}: {mode} done in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
     print(f"\n{args.conversations} conversations × {args.turns} turns, ~{args.context_words * 2} token context, "
-          f"4 simulated vLLM pods, time scale {args.time_scale}")
+          f"4 simulated {args.runtime} pods, time scale {args.time_scale}")
     print(f"{'scenario':34} {'mode':9} {'hit rate':>9} {'TTFT p50 (turns ≥2)':>20} {'failed':>7}")
     for r in rows:
         print(f"{r['title']:34} {r['mode']:9} {r['hit_rate']:9.1%} {r['ttft_p50']:17.1f} ms {r['failures']:7d}")
@@ -157,4 +158,6 @@ if __name__ == "__main__":
     p.add_argument("--time-scale", type=float, default=0.2)
     p.add_argument("--large-kv", type=int, default=450_000)
     p.add_argument("--small-kv", type=int, default=4_000)
+    p.add_argument("--runtime", choices=["vllm", "sglang"], default="vllm",
+                   help="simulated pods (SGLang: its own KV-event hashing, one event per token)")
     sys.exit(asyncio.run(main(p.parse_args())))

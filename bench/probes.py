@@ -17,6 +17,9 @@ COUNTERS = {
     "vllm:prompt_tokens": "prompt_tokens",
     "vllm:request_success": "requests",
     "vllm:num_preemptions": "preemptions",
+    # SGLang pods: every admitted prompt token is a query, the cached ones are hits.
+    "sglang:prompt_tokens": "prefix_queries",
+    "sglang:cached_tokens": "prefix_hits",
 }
 
 

@@ -14,6 +14,7 @@ from inference_gateway.operator.kube.leader import LeaseSettings
 from inference_gateway.operator.translate.envoy import EnvoySettings
 from inference_gateway.operator.translate.provisioning import ProvisioningSettings
 
+from . import edge_args
 from .options import router_settings
 
 log = structlog.get_logger("igw")
@@ -34,13 +35,16 @@ def cluster_settings(args: argparse.Namespace) -> ClusterSettings:
         router=router_settings(args),
         xds_host=args.router_host,
         xds_port=args.xds_port,
-        envoy=EnvoySettings(bind_address=args.proxy_bind_address, ext_proc_address=ext_proc, rds=True, not_found_route=True),
+        envoy=EnvoySettings(bind_address=args.proxy_bind_address, ext_proc_address=ext_proc, rds=True, not_found_route=True,
+                            edge=edge_args.limits(args)),
         provisioning=ProvisioningSettings(envoy_image=args.envoy_image, xds_address=xds,
                                           service_type=args.envoy_service_type,
-                                          log_level=args.envoy_log_level, defaults=args.proxy_defaults),
+                                          log_level=args.envoy_log_level, defaults=args.proxy_defaults,
+                                          edge=edge_args.limits(args)),
         lease=LeaseSettings(namespace=args.leader_election_namespace or namespace),
         identity=args.identity or "",
         watch_namespaces=tuple(args.watch_namespace or ()),
+        router_service=(namespace, args.operator_service),
     )
 
 

@@ -14,12 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from inference_gateway.router.logs import configure as configure_logs
 from inference_gateway.router.table import Strategy
 
-from .options import cluster_arguments, gateway_arguments, router_arguments, router_settings, until_signalled
+from . import edge_args
+from .options import (cluster_arguments, gateway_arguments, host_port, router_arguments, router_settings,
+                      until_signalled)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --manifests: write the statuses the operator would write, one YAML file per object")
     router_arguments(run)
     gateway_arguments(run)
+    edge_args.add_arguments(run)
     cluster_arguments(run)
 
     demo = sub.add_parser("demo", help="the seed's verification on simulated vLLM pods and a real Envoy")
@@ -81,17 +85,31 @@ async def _run(args: argparse.Namespace) -> int:
         from .cluster import run_in_cluster  # noqa: PLC0415  (Kopf is heavy; only in-cluster needs it)
 
         return await run_in_cluster(args)
+    from .router_replicas import RouterReplica, free_peer_endpoint, stop_replicas  # noqa: PLC0415
     from .standalone import Standalone, StandaloneSettings  # noqa: PLC0415
 
+    router = router_settings(args)
+    endpoints = tuple(host_port(e) for e in args.ext_proc_endpoint)
+    children: list[RouterReplica] = []
+    if args.router_replicas > 1:  # this router and N-1 children behind one Envoy, sharing the index
+        own = router.peer_listen or free_peer_endpoint(router.host)
+        children = [RouterReplica(args.manifests, router.host, args.log_level) for _ in range(args.router_replicas - 1)]
+        router = replace(router, peer_listen=own, peers=router.peers + tuple(c.peer_endpoint for c in children))
+        endpoints = ((router.host, router.ext_proc_port), *((c.host, c.ext_proc_port) for c in children), *endpoints)
     gateway = Standalone(StandaloneSettings(
-        manifests=args.manifests, listen_address=args.listen_address, router=router_settings(args),
+        manifests=args.manifests, listen_address=args.listen_address, router=router,
         xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
-        envoy_log_level=args.envoy_log_level, shutdown_grace=args.shutdown_grace, status_dir=args.status_dir))
+        envoy_log_level=args.envoy_log_level, shutdown_grace=args.shutdown_grace, router_only=args.router_only,
+        ext_proc_endpoints=endpoints, status_dir=args.status_dir,
+        edge=edge_args.limits(args)))
     try:
+        for child in children:
+            await child.start([router.peer_listen or ""] + [c.peer_endpoint for c in children if c is not child])
         await gateway.start()
         return await gateway.serve(asyncio.ensure_future(until_signalled()))
     finally:
         await gateway.stop()
+        await stop_replicas(children)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,11 @@ def router_arguments(p: argparse.ArgumentParser) -> None:
                         "(requests that name no pool go to it; with --manifests, no Envoy is started)")
     g.add_argument("--enable-test-endpoint-selection", action="store_true",
                    help="conformance tests only: honour the test-epp-endpoint-selection request header")
+    g.add_argument("--peer-listen", default=None, metavar="ENDPOINT",
+                   help="share the prefix index with other router replicas: this replica's ZMQ endpoint "
+                        "(e.g. tcp://127.0.0.1:5600; in a cluster, tcp://$POD_IP:5600)")
+    g.add_argument("--peers", default="", metavar="ENDPOINT,...",
+                   help="the other replicas' --peer-listen endpoints (in a cluster they are discovered)")
 
 
 def router_settings(args: argparse.Namespace) -> RouterSettings:
@@ -48,7 +53,8 @@ def router_settings(args: argparse.Namespace) -> RouterSettings:
                           scheduler_config=str(args.scheduler_config) if args.scheduler_config else None,
                           read_usage=not args.no_usage_metrics, pd_delivery=args.pd_delivery,
                           tokenizer=args.tokenizer, pool=args.pool,
-                          test_endpoint_selection=args.enable_test_endpoint_selection)
+                          test_endpoint_selection=args.enable_test_endpoint_selection, peer_listen=args.peer_listen,
+                          peers=tuple(p.strip() for p in args.peers.split(",") if p.strip()))
 
 
 def gateway_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,6 +65,13 @@ def gateway_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--admin-port", type=int, default=19000, help="Envoy admin port (always on 127.0.0.1)")
     g.add_argument("--envoy-concurrency", type=int, default=2, help="Envoy worker threads")
     g.add_argument("--envoy-log-level", default="warning")
+    g.add_argument("--router-only", action="store_true",
+                   help="run a router replica only (no Envoy): another gateway's Envoy calls it")
+    g.add_argument("--ext-proc-endpoint", action="append", default=[], metavar="HOST:PORT",
+                   help="router replica(s) Envoy calls instead of this process's router (repeatable)")
+    g.add_argument("--router-replicas", type=int, default=1, metavar="N",
+                   help="route with N router processes (this one and N-1 children sharing the prefix index; "
+                        "Envoy spreads ext_proc streams over them): one core each")
     g.add_argument("--shutdown-grace", type=float, default=30.0, metavar="SECONDS",
                    help="on SIGTERM, how long requests in flight may take to finish (default 30; keep it "
                         "below the pod's terminationGracePeriodSeconds)")
@@ -96,6 +109,13 @@ def proxy_defaults(text: str) -> GatewayParametersSpec:
     except ValidationError as err:
         raise argparse.ArgumentTypeError("; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in err.errors())) from None
+
+
+def host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"igw: --ext-proc-endpoint {text!r}: expected HOST:PORT")
+    return host, int(port)
 
 
 async def until_signalled() -> None:

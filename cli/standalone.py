@@ -21,6 +21,7 @@ from inference_gateway.operator.providers.files import FileProvider
 from inference_gateway.operator.status_report import standalone_statuses, write_status_dir
 from inference_gateway.operator.translate import SHARED_PROXY, TranslateSettings, Translation, translate
 from inference_gateway.operator.translate.bootstrap import ads_bootstrap
+from inference_gateway.operator.translate.edge_limits import EdgeLimits
 from inference_gateway.operator.translate.envoy import EnvoySettings
 from inference_gateway.operator.xds import AdsServer, start_ads_server
 from inference_gateway.router.server import Router, RouterSettings
@@ -40,6 +41,12 @@ class StandaloneSettings:
     envoy_log_level: str = "warning"
     reload_interval: float = 1.0
     workdir: Path | None = None
+    # Router replicas (router/peer_sync.py): `router_only` runs the router without ADS or
+    # Envoy; `ext_proc_endpoints` points this gateway's Envoy at those replicas instead of its
+    # own router (Envoy spreads ext_proc streams over them).
+    router_only: bool = False
+    ext_proc_endpoints: tuple[tuple[str, int], ...] = ()
+    edge: EdgeLimits = field(default_factory=EdgeLimits)  # Envoy's limits at the edge
     # SIGTERM: seconds in-flight requests get to finish (the chart's terminationGracePeriodSeconds is longer).
     shutdown_grace: float = 30.0
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
@@ -52,6 +59,11 @@ class StandaloneSettings:
         """`--pool`: the router serves as one pool's endpoint picker behind another gateway."""
         return bool(self.router.pool)
 
+    @property
+    def without_envoy(self) -> bool:
+        """A router replica or an endpoint picker: the router alone, no Envoy of its own."""
+        return self.router_only or self.picker_only
+
 
 class Standalone:
     def __init__(self, settings: StandaloneSettings) -> None:
@@ -62,7 +74,8 @@ class Standalone:
         self.provider = FileProvider(settings.manifests, self.apply, settings.reload_interval)
         self.envoy_settings = EnvoySettings(
             bind_address=settings.listen_address,
-            ext_proc_address=(settings.router.host, settings.router.ext_proc_port))
+            ext_proc_address=(settings.router.host, settings.router.ext_proc_port),
+            ext_proc_endpoints=settings.ext_proc_endpoints, edge=settings.edge)
         self.envoy: EnvoyProcess | None = None
         self.translation: Translation | None = None
         self.problems = ProblemLog(log)
@@ -89,11 +102,13 @@ class Standalone:
         self.statuses = standalone_statuses(translation, self.settings.listen_address, self.statuses)
         if self.settings.status_dir is not None:
             write_status_dir(self.settings.status_dir, self.statuses)
-        try:
-            version = self.ads.set_resources(translation.envoy[SHARED_PROXY])
-        except Exception as err:  # Envoy would reject it too: keep the last good configuration
-            log.error("envoy configuration not built; keeping the last good one", error=str(err))
-            return
+        version = None
+        if not self.settings.without_envoy:  # a router replica or a picker has no Envoy of its own
+            try:
+                version = self.ads.set_resources(translation.envoy[SHARED_PROXY])
+            except Exception as err:  # Envoy would reject it too: keep the last good configuration
+                log.error("envoy configuration not built; keeping the last good one", error=str(err))
+                return
         self.holder.swap(translation.table)
         self.translation = translation
         log.info("routing table updated", version=translation.table.version, xds_version=version,
@@ -105,10 +120,13 @@ class Standalone:
     async def start(self) -> None:
         s = self.settings
         await self.router.start()
-        if s.picker_only:
+        if s.without_envoy:
             self.apply(self.provider.load())
             self._tasks.append(asyncio.create_task(self.provider.run()))
-            log.info("endpoint picker ready", pool=s.router.pool, ext_proc=f"{s.router.host}:{s.router.ext_proc_port}")
+            if s.picker_only:
+                log.info("endpoint picker ready", pool=s.router.pool, ext_proc=f"{s.router.host}:{s.router.ext_proc_port}")
+            else:
+                log.info("router replica ready", ext_proc=f"{s.router.host}:{s.router.ext_proc_port}")
             return
         self._xds_server = await start_ads_server(self.ads, "127.0.0.1", s.xds_port)
         self.apply(self.provider.load())
@@ -141,8 +159,9 @@ class Standalone:
     async def serve(self, stopped: asyncio.Future[None] | asyncio.Task[None]) -> int:
         """Serve until `stopped` (SIGTERM/SIGINT): drain, exit code 0. An Envoy that keeps
         crashing ends the gateway sooner, with exit code 1, so that it is restarted whole."""
-        if self.settings.picker_only:  # no Envoy of ours to watch
+        if self.settings.without_envoy:  # no Envoy to supervise: serve until told to stop
             await stopped
+            await self.router.set_serving(False)
             return 0
         assert self._supervisor is not None, "start() first"
         done, _ = await asyncio.wait({stopped, self._supervisor}, return_when=asyncio.FIRST_COMPLETED)

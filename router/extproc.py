@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import AsyncIterator
 
 import grpc
+import structlog
 from envoy.config.core.v3 import base_pb2 as core
 from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2 as pm
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
@@ -36,12 +37,14 @@ from envoy.type.v3 import http_status_pb2
 from google.protobuf import duration_pb2, struct_pb2
 
 from .director import Director, Observer, RequestInfo, Route
-from .errors import GatewayError
+from .errors import GatewayError, internal
 from .fallbacks import CLUSTER_HEADER
 from .picker_protocol import (
     TEST_SELECTION_HEADER, TEST_SERVED_HEADER, full_duplex_answer, is_full_duplex, served_endpoint, subset_hint,
 )
 from .table import MODEL_HEADER, OBJECTIVE_HEADER
+
+log = structlog.get_logger("router")
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
 # Prefill/decode: the prefill pod, to which Envoy mirrors the request (see translate/envoy.py).
@@ -133,63 +136,67 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
                 if message is grpc.aio.EOF:
                     break
                 kind = message.WhichOneof("request")
-                if kind == "request_body":
-                    if full_duplex:
-                        parts.append(message.request_body.body)
-                        if message.request_body.end_of_stream and not answered:
+                try:
+                    if kind == "request_body":
+                        if full_duplex:
+                            parts.append(message.request_body.body)
+                            if message.request_body.end_of_stream and not answered:
+                                answered = True
+                                route = await self._full_duplex(info, b"".join(parts), extend_timeout, write)
+                            continue
+                        # BUFFERED mode delivers the whole body in one message.
+                        decided = await director.decide(info, message.request_body.body, extend_timeout)
+                        route = decided if isinstance(decided, Route) else None
+                        await write(self._answer(decided, True))
+                    elif kind == "request_headers":
+                        full_duplex = is_full_duplex(message)
+                        for h in message.request_headers.headers.headers:
+                            key = h.key
+                            if key == ":path":
+                                path = _value(h)
+                            elif key == "x-request-id":
+                                request_id = _value(h)
+                            elif key == OBJECTIVE_HEADER:
+                                objective = _value(h)
+                            elif key == TEST_SELECTION_HEADER and self.test_selection:
+                                allowed = tuple(v.strip() for v in _value(h).split(",") if v.strip())
+                        if allowed is None and message.HasField("metadata_context"):
+                            hint = subset_hint(message)
+                            allowed = tuple(hint) if hint is not None else None
+                        info = RequestInfo(pools, listener, path, request_id, objective, allowed)
+                        if message.request_headers.end_of_stream:
+                            answered = True
+                            decided = await director.decide(info, None, extend_timeout)
+                            route = decided if isinstance(decided, Route) else None
+                            await write(self._answer(decided, False))
+                        elif full_duplex:
+                            continue  # the headers answer waits for the body
+                        elif director.wants_response(info):
+                            await write(_CONTINUE_WANT_RESPONSE)
+                        else:
+                            await write(_CONTINUE_HEADERS)
+                    elif kind == "request_trailers" and full_duplex:
+                        if not answered:
                             answered = True
                             route = await self._full_duplex(info, b"".join(parts), extend_timeout, write)
-                        continue
-                    # BUFFERED mode delivers the whole body in one message.
-                    decided = await director.decide(info, message.request_body.body, extend_timeout)
-                    route = decided if isinstance(decided, Route) else None
-                    await write(self._answer(decided, True))
-                elif kind == "request_headers":
-                    full_duplex = is_full_duplex(message)
-                    for h in message.request_headers.headers.headers:
-                        key = h.key
-                        if key == ":path":
-                            path = _value(h)
-                        elif key == "x-request-id":
-                            request_id = _value(h)
-                        elif key == OBJECTIVE_HEADER:
-                            objective = _value(h)
-                        elif key == TEST_SELECTION_HEADER and self.test_selection:
-                            allowed = tuple(v.strip() for v in _value(h).split(",") if v.strip())
-                    if allowed is None and message.HasField("metadata_context"):
-                        hint = subset_hint(message)
-                        allowed = tuple(hint) if hint is not None else None
-                    info = RequestInfo(pools, listener, path, request_id, objective, allowed)
-                    if message.request_headers.end_of_stream:
-                        answered = True
-                        decided = await director.decide(info, None, extend_timeout)
-                        route = decided if isinstance(decided, Route) else None
-                        await write(self._answer(decided, False))
-                    elif full_duplex:
-                        continue  # the headers answer waits for the body
-                    elif director.wants_response(info):
-                        await write(_CONTINUE_WANT_RESPONSE)
+                        await write(pb.ProcessingResponse(request_trailers=pb.TrailersResponse()))
+                    elif kind == "response_headers":
+                        if route is not None and message.HasField("metadata_context"):
+                            director.served(route, served_endpoint(message))
+                        response = self._on_response_headers(route, message.response_headers, full_duplex)
+                        if self.test_selection and route is not None:
+                            response = pb.ProcessingResponse(response_headers=pb.HeadersResponse(
+                                response=pb.CommonResponse(header_mutation=pb.HeaderMutation(
+                                    set_headers=[_header(TEST_SERVED_HEADER, route.address)]))))
+                        await write(response)
+                    elif kind == "response_body":
+                        await write(self._on_response_body(route, message.response_body))
                     else:
-                        await write(_CONTINUE_HEADERS)
-                elif kind == "request_trailers" and full_duplex:
-                    if not answered:
-                        answered = True
-                        route = await self._full_duplex(info, b"".join(parts), extend_timeout, write)
-                    await write(pb.ProcessingResponse(request_trailers=pb.TrailersResponse()))
-                elif kind == "response_headers":
-                    if route is not None and message.HasField("metadata_context"):
-                        director.served(route, served_endpoint(message))
-                    response = self._on_response_headers(route, message.response_headers, full_duplex)
-                    if self.test_selection and route is not None:
-                        response = pb.ProcessingResponse(response_headers=pb.HeadersResponse(
-                            response=pb.CommonResponse(header_mutation=pb.HeaderMutation(
-                                set_headers=[_header(TEST_SERVED_HEADER, route.address)]))))
-                    await write(response)
-                elif kind == "response_body":
-                    await write(self._on_response_body(route, message.response_body))
-                else:
-                    # A phase we did not ask for (another filter's mode override): let it pass.
-                    await write(_passthrough(kind))
+                        # A phase we did not ask for (another filter's mode override): let it pass.
+                        await write(_passthrough(kind))
+                except Exception:  # a bug costs this request a JSON error, never the stream
+                    log.exception("ext_proc message failed", kind=kind, path=path, request_id=request_id)
+                    await write(_failed(kind))
         finally:
             if route is not None:
                 director.finish(route)
@@ -298,6 +305,14 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             self.director.usage(route, p.usage)
             p.usage = None
         return response
+
+
+def _failed(kind: str | None) -> pb.ProcessingResponse:
+    """The answer to a message whose handling failed: before the request is routed, a 500 in
+    the OpenAI shape; once a response flows, that response unchanged."""
+    if kind in ("request_headers", "request_body"):
+        return _immediate(internal("the router failed on this request"))
+    return _passthrough(kind)
 
 
 def _passthrough(kind: str | None) -> pb.ProcessingResponse:

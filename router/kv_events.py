@@ -1,5 +1,7 @@
-"""Following each pod's KV cache through vLLM's KV events (ZMQ PUB, msgpack), for the
-precise prefix index.
+"""Following each pod's KV cache through its KV events (ZMQ PUB, msgpack), for the precise
+prefix index. vLLM and SGLang publish the same framing and event arrays; they differ in how
+blocks are hashed and cut (SGLang: one event per page, SHA-256 chain), which the scorer
+follows from each pod's pool runtime (`PreciseIndex.scheme`; router/tokenization.py).
 
 Wire format (vLLM `kv_events.py`): multipart `[topic, seq (8-byte big-endian), payload]`;
 payload `[ts, [event, ...], data_parallel_rank]`, each event an array with its tag first —
@@ -20,6 +22,7 @@ import zmq.asyncio
 
 from .precise_index import PreciseIndex
 from .table import RoutingTable
+from .tokenization import sampled
 
 log = structlog.get_logger("kv-events")
 
@@ -27,6 +30,7 @@ log = structlog.get_logger("kv-events")
 def apply_payload(index: PreciseIndex, address: str, payload: bytes) -> None:
     raw = msgpack.unpackb(payload, raw=False, strict_map_key=False)
     events = raw.get("events", []) if isinstance(raw, dict) else raw[1]
+    sglang = index.scheme.get(address) == "sglang"
     for event in events:
         if isinstance(event, dict):
             tag, hashes = event.get("type"), event.get("block_hashes") or []
@@ -35,6 +39,8 @@ def apply_payload(index: PreciseIndex, address: str, payload: bytes) -> None:
             tag = event[0]
             hashes = event[1] if len(event) > 1 else []
             block_size = event[4] if tag == "BlockStored" and len(event) > 4 else None
+        if sglang:  # the index keeps SGLang's per-token pages sampled (tokenization.SAMPLE_TOKENS)
+            hashes = sampled(hashes, block_size or index.block_size.get(address, 1))
         if tag == "BlockStored":
             index.stored(address, hashes, block_size)
         elif tag == "BlockRemoved":
@@ -59,6 +65,7 @@ class KVEventSubscriber:
                 continue
             for ep in pool.endpoints:
                 wanted.add((ep.address, f"tcp://{ep.ip}:{port}"))
+                self.index.scheme[ep.address] = str(getattr(pool, "runtime", "vllm"))
         for key in [k for k in self._tasks if k not in wanted]:
             self._tasks.pop(key).cancel()
             self.index.clear(key[0], known=False)

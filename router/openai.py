@@ -1,13 +1,17 @@
-"""Reading an OpenAI-style request body: the model, whether it streams, and the prompt text as
-the model will see it (for prefix matching)."""
+"""Reading an OpenAI-style request body: checked once (openai_schema.py), then the model,
+whether it streams, and the prompt text as the model will see it (for prefix matching)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from .errors import bad_request
+from .openai_schema import MAX_DEPTH, MODEL_NAME_MAX, check, param_of, too_deep
+
+_decode = msgspec.json.Decoder().decode
 
 
 @dataclass(slots=True)
@@ -39,14 +43,25 @@ def prompt_text(body: dict[str, Any]) -> str:
 
 
 def parse_request(raw: bytes) -> InferenceRequest:
-    """Parse and check what routing needs; anything else is the model server's to judge."""
+    """Decode and check the body once, before anything is forwarded: every violation is a
+    GatewayError (400, naming the parameter), never another exception."""
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise bad_request(f"request body is not valid JSON: {err}") from None
+        body = _decode(raw)
+    except RecursionError:
+        raise bad_request(f"request body nests deeper than {MAX_DEPTH} levels") from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as err:
+        raise bad_request(f"request body is not valid JSON in UTF-8: {err}") from None
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
+    if body.get("model") is None:
         raise bad_request("you must provide a model parameter", param="model")
-    return InferenceRequest(body=body, model=model, stream=bool(body.get("stream")), prompt=prompt_text(body))
+    if too_deep(body):
+        raise bad_request(f"request body nests deeper than {MAX_DEPTH} levels")
+    try:
+        checked = check(body)
+    except msgspec.ValidationError as err:
+        param, reason = param_of(err)
+        if param == "model":
+            reason = f"a model name is 1 to {MODEL_NAME_MAX} characters, none of them a control character"
+        raise bad_request(f"invalid value for '{param}': {reason}", param=param) from None
+    return InferenceRequest(body=body, model=checked.model, stream=bool(checked.stream), prompt=prompt_text(body))

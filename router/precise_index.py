@@ -18,6 +18,9 @@ class PreciseIndex(BlockHolders):
         super().__init__()
         self._blocks: dict[str, set[int]] = {}
         self.block_size: dict[str, int] = {}
+        # How each pod hashes its blocks ("vllm" or "sglang", its pool's runtime); set by the
+        # KV-event subscriber, read by the scorer to hash prompts the same way.
+        self.scheme: dict[str, str] = {}
 
     def known(self, address: str) -> bool:
         """Has the pod told us anything since we (re)connected?"""

@@ -11,6 +11,7 @@ many leading blocks of a new prompt it holds; like vLLM's lookup it stops at the
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Callable, Iterator
 
 import xxhash
 
@@ -46,6 +47,9 @@ class PrefixIndex(BlockHolders):
         super().__init__()
         self._lru: dict[str, OrderedDict[int, None]] = {}
         self._capacity: dict[str, int] = {}
+        # Told of every local pick (router/peer_sync.py publishes it to the other replicas);
+        # what they publish comes back through apply(), which tells no one.
+        self.on_record: Callable[[str, list[int]], None] | None = None
 
     def __len__(self) -> int:
         return sum(len(lru) for lru in self._lru.values())
@@ -53,7 +57,21 @@ class PrefixIndex(BlockHolders):
     def set_capacity(self, address: str, blocks: int) -> None:
         self._capacity[address] = blocks
 
+    def capacity(self, address: str) -> int | None:
+        return self._capacity.get(address)
+
     def record(self, address: str, hashes: list[int]) -> None:
+        self.apply(address, hashes)
+        if self.on_record is not None:
+            self.on_record(address, hashes)
+
+    def export(self) -> Iterator[tuple[str, list[int]]]:
+        """Each endpoint's blocks, least recently used first: apply()ing them in this order
+        rebuilds the same LRU elsewhere."""
+        for address, lru in list(self._lru.items()):
+            yield address, list(lru)
+
+    def apply(self, address: str, hashes: list[int]) -> None:
         lru = self._lru.get(address)
         if lru is None:
             lru = self._lru[address] = OrderedDict()

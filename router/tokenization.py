@@ -10,6 +10,7 @@ and tests/test_protocol_agreement.py pins the two to the same ids and hashes.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 from dataclasses import dataclass
@@ -97,3 +98,43 @@ def token_block_hashes(token_ids: Sequence[int], block_size: int) -> list[int]:
         parent = xxhash.xxh3_64_intdigest(parent.to_bytes(8, "big") + struct.pack(f"<{block_size}I", *block))
         out.append(parent)
     return out
+
+
+def sglang_page_hashes(token_ids: Sequence[int], page_size: int) -> list[int]:
+    """SGLang-style chained hashes of full pages, as its KV events carry them: SHA-256 over the
+    previous page's digest (nothing for the first page) and the page's ids as little-endian
+    uint32; the event hash is the digest's first 8 bytes as a signed big-endian int64."""
+    out: list[int] = []
+    prior = b""
+    for start in range(0, len(token_ids) - page_size + 1, page_size):
+        h = hashlib.sha256(prior)
+        h.update(struct.pack(f"<{page_size}I", *token_ids[start:start + page_size]))
+        prior = h.digest()
+        out.append(int.from_bytes(prior[:8], "big", signed=True))
+    return out
+
+
+# SGLang announces every page, one token by default: kept whole, the precise index would hold
+# one entry per cached token. The router keeps the hashes of about one page in every 16 tokens,
+# chosen by hash value so the pod's events and the prompt's lookup pick the same ones without
+# knowing positions. A radix tree evicts leaves first, so a pod holding a sampled page holds
+# every page before it: matching on samples stays a prefix match, precise to ~16 tokens, with
+# 1/16 of the memory and lookups.
+SAMPLE_TOKENS = 16
+
+
+def sample_every(block_size: int) -> int:
+    return max(1, SAMPLE_TOKENS // max(1, block_size))
+
+
+def sampled(hashes: Sequence[int], block_size: int) -> list[int]:
+    every = sample_every(block_size)
+    return list(hashes) if every == 1 else [h for h in hashes if h % every == 0]
+
+
+def prompt_block_hashes(token_ids: Sequence[int], block_size: int, scheme: str = "vllm") -> list[int]:
+    """The block hashes a pod of this runtime announces for these tokens, as the precise index
+    keeps them (SGLang's: sampled)."""
+    if scheme == "sglang":
+        return sampled(sglang_page_hashes(token_ids, block_size), block_size)
+    return token_block_hashes(token_ids, block_size)

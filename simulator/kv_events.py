@@ -14,10 +14,23 @@ trailing fields; `decode_batch` accepts both shapes and ignores extra fields.
 Block hashes here are the simulator's own: xxh3-64 over the parent hash (8 bytes big-endian,
 zeros for the first block) followed by the block's token ids as little-endian uint32
 (`block_hash`). A subscriber that wants to look up a prompt computes the same chain.
+
+SGLang (`--kv-events-config`, `sglang/srt/disaggregation/kv_events.py` and its radix cache)
+publishes the same batch and event arrays over the same ZMQ framing, with three differences
+the simulated SGLang engine reproduces:
+- one event per page (`--page-size`, 1 token by default): `BlockStored` carries one hash, its
+  page's tokens, `block_size` = the page's length, and the previous page's hash as parent;
+  `BlockRemoved` one hash per event as the radix tree evicts a node;
+- the hash chain is SHA-256 over the previous page's 32-byte digest (none for a page at the
+  root) followed by the page's token ids as little-endian uint32 (`sglang_page_digest`); the
+  event carries the digest's first 8 bytes as a signed big-endian int64 (`sglang_event_hash`,
+  SGLang's `hash_str_to_int64`);
+- `AllBlocksCleared` when the tree is reset (flush_cache).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import struct
 import time
@@ -36,6 +49,18 @@ def block_hash(parent: int | None, token_ids: Sequence[int]) -> int:
     """Chained 64-bit hash of one full block."""
     data = (parent or 0).to_bytes(8, "big") + struct.pack(f"<{len(token_ids)}I", *token_ids)
     return xxhash.xxh3_64_intdigest(data)
+
+
+def sglang_page_digest(prior: bytes | None, token_ids: Sequence[int]) -> bytes:
+    """SGLang's chained page hash (its `get_hash_str`), as the raw 32-byte digest."""
+    h = hashlib.sha256(prior or b"")
+    h.update(struct.pack(f"<{len(token_ids)}I", *token_ids))
+    return h.digest()
+
+
+def sglang_event_hash(digest: bytes) -> int:
+    """The int64 an SGLang event carries for a page digest."""
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 @dataclass

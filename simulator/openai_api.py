@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,9 @@ from .errors import GenerationError, HTTPError
 if TYPE_CHECKING:
     from .pd import PDPlan
     from .server import Simulator
+
+log = logging.getLogger(__name__)
+SIM_KEY: web.AppKey[Any] = web.AppKey("sim")
 
 
 def dumps(obj: Any) -> str:
@@ -55,6 +60,57 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise HTTPError(400, "The request body must be a JSON object", "BadRequestError")
     return body
+
+
+def check_messages(messages: Any) -> list[dict[str, Any]]:
+    """The shape vLLM's request model (pydantic) enforces before anything runs: a 400 naming the
+    message, not an exception deep in the chat template."""
+    if not isinstance(messages, list) or not messages:
+        raise HTTPError(400, "messages must be a non-empty list", "BadRequestError", "messages")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise HTTPError(400, f"messages.{i} must be an object with a string role", "BadRequestError",
+                            f"messages.{i}")
+        content = m.get("content")
+        parts_ok = isinstance(content, list) and all(isinstance(p, dict) for p in content)
+        if content is not None and not isinstance(content, str) and not parts_ok:
+            raise HTTPError(400, f"messages.{i}.content must be a string or a list of content parts",
+                            "BadRequestError", f"messages.{i}.content")
+    return messages
+
+
+def check_stream_options(body: dict[str, Any]) -> bool:
+    """Whether usage is to be streamed; a malformed `stream`/`stream_options` is a 400."""
+    stream, opts = body.get("stream"), body.get("stream_options")
+    if stream is not None and not isinstance(stream, bool):
+        raise HTTPError(400, "stream must be a boolean", "BadRequestError", "stream")
+    if opts is not None and not isinstance(opts, dict):
+        raise HTTPError(400, "stream_options must be an object", "BadRequestError", "stream_options")
+    return bool(stream) and bool((opts or {}).get("include_usage"))
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+    """Every error the server itself makes is JSON, as vLLM's and SGLang's FastAPI apps answer:
+    `{"detail": ...}` for an unknown path or method or a refused body, and the runtime's error
+    shape with 500 for a failure inside a handler (never aiohttp's plain text)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return web.json_response({"detail": exc.reason}, status=exc.status)
+    except UnicodeEncodeError:
+        # A lone surrogate (\ud800) in a prompt: valid JSON, but not text a tokenizer can read.
+        sim = request.app[SIM_KEY]
+        return error_response(sim, HTTPError(400, "the request contains an unpaired surrogate, which is "
+                                             "not valid text", "BadRequestError"))
+    except (ConnectionKilled, asyncio.CancelledError):
+        raise
+    except Exception as exc:  # noqa: BLE001  (vLLM's exception handler: 500 in its JSON shape)
+        log.exception("handler failed")
+        return error_response(request.app[SIM_KEY], HTTPError(500, str(exc) or type(exc).__name__,
+                                                            "InternalServerError"))
 
 
 class SSEWriter:
@@ -107,10 +163,9 @@ class OpenAIRoutes:
         try:
             body = await read_json(request)
             model = self.check_model(body)
+            include_usage = check_stream_options(body)
             if chat:
-                messages = body.get("messages")
-                if not isinstance(messages, list) or not messages:
-                    raise HTTPError(400, "messages must be a non-empty list", "BadRequestError", "messages")
+                messages = check_messages(body.get("messages"))
                 prompt_ids = sim.tokenizer.encode(render_messages(messages, body.get("add_generation_prompt", True)))
             else:
                 if "prompt" not in body:
@@ -128,8 +183,7 @@ class OpenAIRoutes:
         req = sim.new_request(prompt_ids, max_tokens, pd, "chatcmpl" if chat else "cmpl")
         created = int(time.time())
         if body.get("stream"):
-            opts = body.get("stream_options") or {}
-            return await self._stream(request, req, pd, model, created, chat, bool(opts.get("include_usage")))
+            return await self._stream(request, req, pd, model, created, chat, include_usage)
         return await self._complete(request, req, pd, model, created, chat)
 
     async def _complete(self, request, req, pd: "PDPlan", model: str, created: int, chat: bool):  # type: ignore[no-untyped-def]
@@ -207,7 +261,8 @@ class OpenAIRoutes:
             body = await read_json(request)
             self.check_model(body)
             if "messages" in body:
-                ids = sim.tokenizer.encode(render_messages(body["messages"], body.get("add_generation_prompt", True)))
+                messages = check_messages(body["messages"])
+                ids = sim.tokenizer.encode(render_messages(messages, body.get("add_generation_prompt", True)))
             else:
                 ids = sim.tokenize_prompt(body.get("prompt", ""))
         except HTTPError as err:

@@ -5,6 +5,9 @@ nodes used by running requests are locked; unlocked tokens are evictable, least 
 used leaves first, and count as free in `usage()` (SGLang's `token_usage`). A finished
 request's tokens are inserted into the tree (SGLang's cache_finished_req), so the next
 request sharing the prefix finds them. Lookups never cover the prompt's last token.
+With events on, every token that enters the tree is announced as SGLang does with its default
+page size of 1 (a BlockStored per token, chained SHA-256 hashes) and every evicted one as a
+BlockRemoved (see kv_events.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import heapq
 import itertools
 from dataclasses import dataclass, field
 
+from .kv_events import MEDIUM_GPU, AllBlocksCleared, BlockRemoved, BlockStored, sglang_event_hash, sglang_page_digest
 from .request import SimRequest
 
 
@@ -23,6 +27,7 @@ class _Node:
     children: dict[int, "_Node"] = field(default_factory=dict)
     lock_ref: int = 0
     last_access: int = 0
+    digests: list[bytes] = field(default_factory=list)  # per token, when events are on
 
 
 @dataclass
@@ -36,14 +41,15 @@ class _ReqSlots:
 class RadixCache:
     block_size = 1
 
-    def __init__(self, capacity_tokens: int) -> None:
+    def __init__(self, capacity_tokens: int, emit_events: bool = False) -> None:
         self.capacity_tokens = capacity_tokens
         self.root = _Node(key=[], parent=None, lock_ref=1)
         self.tree_tokens = 0
         self.evictable = 0  # tree tokens in unlocked nodes
         self.private = 0
         self._clock = itertools.count(1)
-        self.events: list = []  # SGLang events are not emulated
+        self._emit = emit_events
+        self.events: list = []
 
     # -- queries ---------------------------------------------------------------------------
     def usage(self) -> float:
@@ -60,6 +66,7 @@ class RadixCache:
                       last_access=node.last_access)
         node.parent.children[upper.key[0]] = upper
         node.key = node.key[at:]
+        upper.digests, node.digests = node.digests[:at], node.digests[at:]
         node.parent = upper
         upper.children[node.key[0]] = node
         return upper
@@ -108,7 +115,20 @@ class RadixCache:
         node.children[rest[0]] = leaf
         self.tree_tokens += len(rest)
         self.evictable += len(rest)
+        if self._emit:
+            self._stored(leaf)
         return leaf, len(rest)
+
+    def _stored(self, leaf: _Node) -> None:
+        parent = leaf.parent
+        prior = parent.digests[-1] if parent is not None and parent.digests else None
+        parent_hash = sglang_event_hash(prior) if prior else None
+        for token in leaf.key:
+            prior = sglang_page_digest(prior, (token,))
+            leaf.digests.append(prior)
+            h = sglang_event_hash(prior)
+            self.events.append(BlockStored([h], parent_hash, [token], 1, None, MEDIUM_GPU))
+            parent_hash = h
 
     def _evict(self, num_tokens: int) -> int:
         leaves = []
@@ -126,6 +146,8 @@ class RadixCache:
             parent = nd.parent
             assert parent is not None
             del parent.children[nd.key[0]]
+            if self._emit:
+                self.events.extend(BlockRemoved([sglang_event_hash(d)]) for d in nd.digests)
             self.tree_tokens -= len(nd.key)
             self.evictable -= len(nd.key)
             evicted += len(nd.key)
@@ -201,7 +223,10 @@ class RadixCache:
             return False
         self.root = _Node(key=[], parent=None, lock_ref=1)
         self.tree_tokens = self.evictable = 0
+        if self._emit:
+            self.events.append(AllBlocksCleared())
         return True
 
     def take_events(self) -> list:
-        return []
+        events, self.events = self.events, []
+        return events

@@ -26,7 +26,7 @@ from .errors import GenerationError, HTTPError
 from .faults import FaultController
 from .kv_events import KVEventPublisher
 from .metrics import SimMetrics
-from .openai_api import add_openai_routes
+from .openai_api import SIM_KEY, add_openai_routes, json_errors
 from .pd import PDError, PDPlan, RoomRegistry, await_prefill, bootstrap_from_body
 from .radix_cache import RadixCache
 from .request import SimRequest
@@ -48,10 +48,10 @@ class Simulator:
         self.tokenizer = load_tokenizer(config.tokenizer)
         self.filler = Filler.build(self.tokenizer)
         self.publisher: KVEventPublisher | None = None
-        emit = bool(config.kv_events) and config.runtime == "vllm"
+        emit = bool(config.kv_events)
         self.kv: BlockCache | RadixCache = (
             BlockCache(p.kv_capacity_tokens, p.block_size, emit_events=emit)
-            if config.runtime == "vllm" else RadixCache(p.kv_capacity_tokens)
+            if config.runtime == "vllm" else RadixCache(p.kv_capacity_tokens, emit_events=emit)
         )
         num_blocks = self.kv.capacity_tokens // p.block_size
         self.metrics = SimMetrics(config.runtime, config.model_names[0], p.block_size, num_blocks, p.max_model_len)
@@ -73,9 +73,10 @@ class Simulator:
 
     async def start(self) -> None:
         cfg = self.config
-        if cfg.kv_events and cfg.runtime == "vllm":
+        if cfg.kv_events:
             self.publisher = KVEventPublisher(cfg.kv_events, cfg.host, cfg.kv_events_topic)
-        app = web.Application(middlewares=[self.faults.middleware], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[json_errors, self.faults.middleware], client_max_size=64 * 1024 * 1024)
+        app[SIM_KEY] = self
         add_openai_routes(app, self)
         if cfg.runtime == "sglang":
             add_sglang_routes(app, self)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .errors import GenerationError, HTTPError
-from .openai_api import SSEWriter, error_response, generate_all, read_json
+from .openai_api import SSEWriter, check_stream_options, error_response, generate_all, read_json
 from .pd import PDPlan
 
 if TYPE_CHECKING:
@@ -44,6 +44,9 @@ class SGLangRoutes:
             else:
                 raise HTTPError(400, "Either text or input_ids should be provided.", "BadRequestError", "text")
             params = body.get("sampling_params") or {}
+            if not isinstance(params, dict):
+                raise HTTPError(400, "sampling_params must be an object", "BadRequestError", "sampling_params")
+            check_stream_options(body)
             max_tokens = sim.resolve_max_tokens(params.get("max_new_tokens", 128), len(prompt_ids))
             pd = await sim.plan_pd(body, prompt_ids)
         except HTTPError as err:

@@ -56,3 +56,20 @@ def test_lost_track_falls_back_but_cleared_is_known():
     index.stored("a", [1])
     index.clear("a")
     assert index.known("a") and index.match([1], ["a"]) == {"a": 0}
+
+
+def test_sglang_page_hashes_agree():
+    """SGLang's chain (SHA-256 over the previous digest and the page's ids; the event carries
+    the digest's first 8 bytes as a signed int64), pinned to a digest computed by hand."""
+    from inference_gateway.router.tokenization import sglang_page_hashes
+
+    ids = SimpleTokenizer().encode(render_messages(ROUND2["messages"]))
+    theirs, prior = [], None
+    for token in ids:
+        prior = sim_events.sglang_page_digest(prior, [token])
+        theirs.append(sim_events.sglang_event_hash(prior))
+    assert sglang_page_hashes(ids, 1) == theirs
+    import hashlib
+    first = hashlib.sha256(ids[0].to_bytes(4, "little")).hexdigest()
+    as_int64 = int(first[:16], 16)
+    assert theirs[0] == (as_int64 - 2**64 if as_int64 >= 2**63 else as_int64)

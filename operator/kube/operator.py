@@ -44,6 +44,7 @@ from ..xds import AdsServer, start_ads_server
 from .leader import LeaderElector, LeaseSettings
 from .pods import PodWatchers
 from .reconcile import Reconciler
+from .router_peers import RouterPeers
 from .store import WATCHED, ObjectStore, WatchedKind
 
 log = structlog.get_logger("kube")
@@ -64,6 +65,9 @@ class ClusterSettings:
     debounce: float = 0.05
     reconcile_interval: float = 5.0
     resync_interval: float = 300.0
+    # (namespace, name) of the router's Service: with peer sync on, its EndpointSlices list
+    # the replicas to share the prefix index with (router_peers.py).
+    router_service: tuple[str, str] | None = None
 
 
 def default_identity() -> str:
@@ -229,6 +233,11 @@ class ClusterGateway:
         self._kopf_thread.start()
         self._tasks.append(asyncio.create_task(self.elector.run(), name="leader-election"))
         self._tasks.append(asyncio.create_task(self._resync_loop(), name="resync"))
+        sync = self.router.peer_sync
+        if sync is not None and s.router_service:
+            peers = RouterPeers(self.api, *s.router_service, port=int(sync.listen.rsplit(":", 1)[1]),
+                                on_change=sync.set_peers)
+            self._tasks.append(asyncio.create_task(peers.run(), name="router-peers"))
         log.info("gateway started", identity=self.identity, xds=f"{s.xds_host}:{s.xds_port}",
                  ext_proc=f"{s.router.host}:{s.router.ext_proc_port}")
 

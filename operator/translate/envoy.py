@@ -25,6 +25,7 @@ from typing import Any
 from inference_gateway.router.fallbacks import pool_cluster as pool_cluster_name  # the router names it too
 from inference_gateway.router.table import RoutingTable
 
+from .edge_limits import EdgeLimits
 from .features import FEATURES
 from .resilience import retry_policy
 from .envoy_pickers import backend_ext_proc, picker_cluster, picker_filter, served_header, served_to_metadata_filter
@@ -37,7 +38,7 @@ from .envoy_names import (  # noqa: F401  (re-exported: the names the other modu
     LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE, ROUTE_TYPE,
     HCM_TYPE, EXT_PROC_TYPE, EXT_PROC_PER_ROUTE_TYPE, HEADER_MUTATION_TYPE,
     ROUTER_TYPE, HTTP_OPTIONS_TYPE, HEADER_TO_METADATA_TYPE, STREAM_IDLE_TIMEOUT,
-    BODY_LIMIT_BYTES, UNLIMITED,
+    UNLIMITED,
 )
 
 
@@ -46,6 +47,9 @@ class EnvoySettings:
     bind_address: str = "127.0.0.1"
     # Where the router's ext_proc server is. None: the extensionRef Service's cluster DNS name.
     ext_proc_address: tuple[str, int] | None = ("127.0.0.1", 9002)
+    # Several router replicas (local runs; router/peer_sync.py): the ext_proc cluster's endpoints
+    # instead of ext_proc_address. Envoy balances ext_proc streams over them round robin.
+    ext_proc_endpoints: tuple[tuple[str, int], ...] = ()
     ext_proc_message_timeout: str = "10s"   # per message; NOTES: the 200 ms default gives 504s
     ext_proc_max_message_timeout: str = "600s"  # the router may extend it while a request queues
     connect_timeout: str = "5s"
@@ -56,6 +60,7 @@ class EnvoySettings:
     # A last route answering 404 itself (ext_proc off) for paths no HTTPRoute matches, as the
     # Gateway API asks; without it the router sees a request that carries no pool.
     not_found_route: bool = False
+    edge: EdgeLimits = EdgeLimits()  # body, header, connection and heap limits, timeouts (edge.py)
 
 
 @dataclass
@@ -286,8 +291,7 @@ def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
         "@type": HCM_TYPE,
         "stat_prefix": listener.name.replace("/", "_"),
         "codec_type": "AUTO",
-        "stream_idle_timeout": STREAM_IDLE_TIMEOUT,
-        "request_timeout": "0s",
+        # Timeouts, buffer and header limits, local replies: edge.py (a feature, below).
         "http_filters": _http_filters(settings, listener.name),  # the router resolves model-header routes per listener
     }
     if settings.rds:
@@ -297,7 +301,6 @@ def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
     built = {
         "name": listener.name,
         "address": {"socket_address": {"address": settings.bind_address, "port_value": listener.port}},
-        "per_connection_buffer_limit_bytes": BODY_LIMIT_BYTES,
         "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
     }
     for feature in FEATURES:  # hook point: the listener and its HTTP connection manager
@@ -328,6 +331,22 @@ def static_cluster(name: str, host: str, port: int, settings: EnvoySettings, htt
     if http2:
         cluster["typed_extension_protocol_options"] = _http2_options()
     return cluster
+
+
+def _ext_proc_replicas(endpoints: tuple[tuple[str, int], ...]) -> dict[str, Any]:
+    """Several router replicas: streams go round robin, and a replica that dies leaves the
+    rotation at its first refused connection (outlier detection) and returns once it accepts
+    connections again (TCP health check), so only its in-flight requests are lost."""
+    return {
+        "load_assignment": load_assignment(EXT_PROC_CLUSTER, list(endpoints)),
+        # Envoy checks at no_traffic_interval (60 s by default) while a cluster has carried no
+        # routed traffic, and ext_proc's streams never count as such.
+        "health_checks": [{"timeout": "0.5s", "interval": "0.5s", "no_traffic_interval": "0.5s",
+                           "unhealthy_threshold": 1, "healthy_threshold": 1, "tcp_health_check": {}}],
+        "outlier_detection": {"split_external_local_origin_errors": True, "consecutive_local_origin_failure": 1,
+                              "enforcing_consecutive_local_origin_failure": 100, "base_ejection_time": "1s",
+                              "max_ejection_percent": 100, "interval": "1s"},
+    }
 
 
 def _is_ip(host: str) -> bool:
@@ -361,6 +380,8 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
         res.routes = [_route_config(listener, settings) for listener in ir.listeners]
     host, port = _ext_proc_target(ir, settings, namespace)
     res.clusters.append(static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
+    if settings.ext_proc_endpoints:
+        res.clusters[-1].update(_ext_proc_replicas(settings.ext_proc_endpoints))
     res.clusters.append({
         "name": ORIGINAL_DST_CLUSTER,
         "type": "ORIGINAL_DST",

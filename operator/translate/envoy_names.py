@@ -36,6 +36,4 @@ HEADER_TO_METADATA_TYPE = T + "envoy.extensions.filters.http.header_to_metadata.
 
 # Generous: a long generation must never be cut by a proxy timeout, only by the client.
 STREAM_IDLE_TIMEOUT = "600s"
-# Bodies up to this size are buffered for the router (long-context prompts exceed 1 MiB).
-BODY_LIMIT_BYTES = 64 * 1024 * 1024
 UNLIMITED = 1_000_000

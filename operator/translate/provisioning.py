@@ -21,6 +21,7 @@ from typing import Any
 from ..api import Gateway
 from ..api.parameters import GatewayParametersSpec
 from .bootstrap import ads_bootstrap
+from .edge_limits import EdgeLimits
 from .envoy import EnvoySettings
 from .parameters import overlay
 
@@ -39,6 +40,9 @@ class ProvisioningSettings:
     service_type: str = "LoadBalancer"
     replicas: int = 1
     log_level: str = "warning"
+    # The overload manager's heap limit (in the bootstrap) must stay under the container's
+    # memory limit (`resources`, 1Gi by default), so Envoy sheds load before the kernel kills it.
+    edge: EdgeLimits = EdgeLimits()
     resources: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("requests", (("cpu", "100m"), ("memory", "128Mi"))), ("limits", (("memory", "1Gi"),)))
     # The chart's proxyDefaults (`igw run --proxy-defaults`): under every class's parameters.
@@ -75,7 +79,7 @@ def owner_reference(gateway: Gateway) -> dict[str, Any]:
 
 
 def envoy_bootstrap(gateway: Gateway, settings: ProvisioningSettings) -> dict[str, Any]:
-    bootstrap = ads_bootstrap("envoy", settings.xds_address, settings.admin_port, EnvoySettings())
+    bootstrap = ads_bootstrap("envoy", settings.xds_address, settings.admin_port, EnvoySettings(edge=settings.edge))
     bootstrap["node"]["cluster"] = group_name(gateway)
     return bootstrap
 

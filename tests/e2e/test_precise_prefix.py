@@ -1,5 +1,6 @@
 """Precise prefix mode: routers follow the pods' own KV events, so a replica that never saw a
-conversation still sends its next turn to the pod that holds it (estimate mode cannot)."""
+conversation still sends its next turn to the pod that holds it (estimate mode cannot), with
+vLLM pods and with SGLang pods (whose events hash and cut blocks their own way)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.envoy
 KV_EVENTS_PORT = 5557
 
 
-def precise_pool(port: int) -> list[dict]:
+def precise_pool(port: int, runtime: str = "vllm") -> list[dict]:
     return [
         {"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferencePool",
          "metadata": {"name": "qwen-inference-pool"},
@@ -27,14 +28,14 @@ def precise_pool(port: int) -> list[dict]:
                   "extensionRef": {"name": "inference-gateway-ext-proc"}}},
         {"apiVersion": "inferenceextension.alibabacloud.com/v1alpha1", "kind": "InferenceTrafficPolicy",
          "metadata": {"name": "precise"},
-         "spec": {"poolRef": {"name": "qwen-inference-pool"}, "modelServerRuntime": "vllm",
+         "spec": {"poolRef": {"name": "qwen-inference-pool"}, "modelServerRuntime": runtime,
                   "trafficPolicy": {"prefixCache": {"mode": "precise", "kvEventsPort": KV_EVENTS_PORT}}}},
     ]
 
 
-@pytest.fixture
-async def evented_fleet():
-    fleet = SimFleet(count=4, labels=VLLM_LABELS, first_ip=40, port=free_port("127.0.0.40"),
+@pytest.fixture(params=["vllm", "sglang"])
+async def evented_fleet(request):
+    fleet = SimFleet(count=4, labels=VLLM_LABELS, first_ip=40, port=free_port("127.0.0.40"), runtime=request.param,
                      extra_args=["--kv-events", f"tcp://*:{KV_EVENTS_PORT}"])
     await fleet.start()
     yield fleet
@@ -45,7 +46,7 @@ async def replica(tmp_path, start_gateway, fleet, name: str):
     port = free_port()
     d = tmp_path / name
     d.mkdir()
-    write_manifests(d, "pool.yaml", precise_pool(fleet.port))
+    write_manifests(d, "pool.yaml", precise_pool(fleet.port, fleet.runtime))
     write_manifests(d, "gateway.yaml", gateway_yaml(port))
     write_manifests(d, "pods.yaml", fleet.pods_yaml())
     return await start_gateway(d, port)

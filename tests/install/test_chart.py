@@ -80,7 +80,10 @@ def test_deployment(default_objects):
         # The router's servers must be reachable from the provisioned Envoy pods, not loopback.
         "run", "--router-host", "0.0.0.0",
         "--ext-proc-port", "9002", "--health-port", "9003", "--metrics-port", "9090", "--xds-port", "18000",
+        # Replicas share their prefix index; they find each other in this Service's EndpointSlices.
+        "--operator-service", "inference-gateway-ext-proc", "--peer-listen", "tcp://$(POD_IP):5600",
     ]
+    assert {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}} in container["env"]
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["grpc"] == {"port": 9003}
     assert container["resources"]["requests"] and container["resources"]["limits"]
@@ -94,6 +97,11 @@ def test_deployment(default_objects):
     selector = spec["selector"]["matchLabels"]
     assert selector.items() <= spec["template"]["metadata"]["labels"].items()
     assert "preferredDuringSchedulingIgnoredDuringExecution" in pod["affinity"]["podAntiAffinity"]
+
+
+def test_a_single_replica_shares_with_no_one(render):
+    (deploy,) = by_kind(render("--set", "replicaCount=1"), "Deployment")
+    assert "--peer-listen" not in deploy["spec"]["template"]["spec"]["containers"][0]["args"]
 
 
 def test_args_and_ports_are_configurable(render):

@@ -87,3 +87,26 @@ async def test_models_health_tokenize(sim, http):
     async with http.post(sim.base_url + "/tokenize", json={"model": MODEL, "prompt": "Hello world"}) as r:
         data = await r.json()
     assert data["count"] == len(data["tokens"]) == 2
+
+
+async def test_bad_input_gets_json_4xx_as_vllm_answers(sim, http):
+    """What vLLM's FastAPI app answers, never aiohttp's plain text or a 500."""
+    url = sim.base_url
+    cases = [
+        ("POST", "/v1/chat/completions", {"model": MODEL, "messages": [1, 2]}, 400, "messages.0"),
+        ("POST", "/v1/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": 5}]}, 400,
+         "messages.0.content"),
+        ("POST", "/v1/completions", {"model": MODEL, "prompt": "x", "stream_options": "yes"}, 400, "stream_options"),
+        ("POST", "/v1/completions", {"model": MODEL, "prompt": "x", "stream": "false"}, 400, "stream"),
+        ("POST", "/v1/completions", {"model": MODEL, "prompt": "a\ud800b"}, 400, None),
+    ]
+    for method, path, body, status, param in cases:
+        raw = json.dumps(body).encode()  # ensure_ascii: the lone surrogate travels as \ud800
+        async with http.request(method, url + path, data=raw, headers={"content-type": "application/json"}) as r:
+            assert r.status == status, (body, await r.text())
+            err = (await r.json())["error"]
+            assert err["code"] == status and err["param"] == param
+    for method, path, status in (("GET", "/nope", 404), ("DELETE", "/v1/chat/completions", 405)):
+        async with http.request(method, url + path) as r:
+            assert r.status == status and r.content_type == "application/json"
+            assert "detail" in await r.json()

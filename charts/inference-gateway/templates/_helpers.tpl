@@ -57,6 +57,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - {{ printf "--%s" $flag | quote }}
 - {{ $value | quote }}
 {{- end }}
+- --operator-service
+- {{ include "igw.fullname" . | quote }}
+{{- if gt (int .Values.replicaCount) 1 }}
+- --peer-listen
+- "tcp://$(POD_IP):{{ .Values.ports.peerSync }}"
+{{- end }}
+{{- range $flag, $value := .Values.edgeLimits }}
+- --{{ $flag }}
+- {{ $value | quote }}
+{{- end }}
 {{- with .Values.proxyDefaults }}
 - --proxy-defaults
 - {{ toJson . | quote }}

@@ -11,7 +11,7 @@ keeps that fallback warm.
 from __future__ import annotations
 
 from ...precise_index import PreciseIndex
-from ...tokenization import ChatTemplate, Tokenizer, token_block_hashes
+from ...tokenization import ChatTemplate, Tokenizer, prompt_block_hashes
 from ..types import Candidate, SchedulingRequest
 from .prefix_scorer import PrefixScorer
 
@@ -28,22 +28,25 @@ class PrecisePrefixScorer:
         self.tokenizer = tokenizer
         self.template = template or ChatTemplate()
 
-    def token_hashes(self, request: SchedulingRequest, block_size: int) -> list[int]:
-        key = ("token_hashes", block_size)
+    def token_hashes(self, request: SchedulingRequest, block_size: int, scheme: str = "vllm") -> list[int]:
+        key = ("token_hashes", block_size, scheme)
         hashes = request.extras.get(key)
         if hashes is None:
             body = request.body if request.body is not None else {"prompt": request.prompt}
             ids = self.tokenizer.encode(self.template.render(body))
-            hashes = request.extras[key] = token_block_hashes(ids, block_size)
+            hashes = request.extras[key] = prompt_block_hashes(ids, block_size, scheme)
         return hashes  # type: ignore[return-value]
+
+    def _hashing(self, address: str) -> tuple[int, str]:
+        """How the pod cuts and hashes its blocks (vLLM or SGLang)."""
+        return self.index.block_size.get(address, DEFAULT_BLOCK_SIZE), self.index.scheme.get(address, "vllm")
 
     def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
         estimated = self.estimate.score(request, candidates)
         known = [c.endpoint.address for c in candidates if self.index.known(c.endpoint.address)]
         if not known:
             return estimated
-        block_size = self.index.block_size.get(known[0], DEFAULT_BLOCK_SIZE)
-        hashes = self.token_hashes(request, block_size)
+        hashes = self.token_hashes(request, *self._hashing(known[0]))
         if not hashes:
             return estimated
         matched = self.index.match(hashes, known)
@@ -57,5 +60,5 @@ class PrecisePrefixScorer:
         self.estimate.picked(request, chosen)
         matched = request.extras.get("precise_matched")
         if isinstance(matched, dict) and chosen.endpoint.address in matched:
-            hashes = self.token_hashes(request, self.index.block_size.get(chosen.endpoint.address, DEFAULT_BLOCK_SIZE))
+            hashes = self.token_hashes(request, *self._hashing(chosen.endpoint.address))
             request.prefix_hit_ratio = matched[chosen.endpoint.address] / len(hashes) if hashes else None
