@@ -147,7 +147,9 @@ def _picker_routes(route: RouteIR) -> list[dict[str, Any]]:
         "match": _match(route, require_destination=False),
         "route": action,
         "response_headers_to_add": served_header(),
-        "typed_per_filter_config": {"envoy.filters.http.ext_proc": {"@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True}},
+        "typed_per_filter_config": {"envoy.filters.http.ext_proc": {"@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True},
+                                    # enabled here; each weighted cluster names its picker
+                                    PICKER_FILTER: {"@type": EXT_PROC_PER_ROUTE_TYPE, "overrides": {}}},
     }]
 
 

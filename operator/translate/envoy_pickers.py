@@ -58,7 +58,9 @@ def picker_cluster(picker: PickerTarget, connect_timeout: str, http2: dict[str, 
 
 def picker_filter(message_timeout: str, max_message_timeout: str) -> dict[str, Any]:
     """The second ext_proc filter, for other pickers (see envoy_names.PICKER_FILTER)."""
-    return {"name": PICKER_FILTER, "typed_config": {
+    # Disabled unless a route enables it (only routes to other pickers' pools do): a request no
+    # route matches, or one our router handled, never reaches it.
+    return {"name": PICKER_FILTER, "disabled": True, "typed_config": {
         "@type": EXT_PROC_TYPE,
         # Every route names its picker's cluster (or disables this filter); this is a default.
         "grpc_service": {"envoy_grpc": {"cluster_name": EXT_PROC_CLUSTER}},
