@@ -22,15 +22,13 @@ test: $(STAMP)
 
 # The benchmark (bench/README.md); never part of `make test`. Its peers live in their own venv:
 # inference-perf needs Python >= 3.12 (PY312), sglang-router comes with it.
-PY312 ?= $(shell command -v python3.12 || echo /root/.pyenv/versions/3.12.1/bin/python3.12)
+# The venv is made by bench/env.py, which runs each candidate interpreter to find one that works
+# (a `python3.12` on PATH may be a pyenv shim that fails); PY312=/path/to/python3.12 overrides.
 BENCH_VENV := .venv-bench312
 BENCH_STAMP := $(BENCH_VENV)/.bench-installed
 
-$(BENCH_STAMP):
-	test -x $(BENCH_VENV)/bin/python || $(PY312) -P -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -P -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -P -m pip install --quiet inference-perf==0.7.0 sglang-router==0.3.2 tokenizers==0.22.2
-	printf 'inference-perf==0.7.0\nsglang-router==0.3.2\ntokenizers==0.22.2' > $(BENCH_STAMP)
+$(BENCH_STAMP): $(STAMP)
+	PY312=$(PY312) $(BIN)/python -P -m inference_gateway.bench.env
 
 $(VENV)/.bench-extra: $(STAMP) pyproject.toml
 	$(BIN)/python -P -m pip install --quiet -e '.[bench]'

@@ -11,16 +11,39 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BENCH_VENV = REPO / ".venv-bench312"
 PEERS = ["inference-perf==0.7.0", "sglang-router==0.3.2", "tokenizers==0.22.2"]
-PYTHON312_CANDIDATES = ["/root/.pyenv/versions/3.12.1/bin/python3.12", "python3.12"]
+# Names tried on PATH, 3.12 (the version inference-perf was checked with) first. On these machines a name on PATH may be a pyenv shim that
+# only fails ("pyenv: python3.12: command not found"), so every candidate is *run*, never just
+# found; pyenv's versions directory is searched too, since the real interpreters live there.
+PYTHON_NAMES = ["python3.12", "python3.13"]
+INSTALL_HINT = ("inference-perf needs Python >= 3.12 and none was found that runs. Install one "
+                "(Debian: `apt-get install python3.12-venv`, or `pyenv install 3.12`) or point "
+                "BENCH_PYTHON312 (or `make bench PY312=...`) at a python3.12 binary.")
+
+
+def runs_as_312(path: str) -> bool:
+    """True when `path` starts, is Python >= 3.12 and can create a venv."""
+    try:
+        done = subprocess.run([path, "-P", "-c", "import sys, venv; sys.exit(sys.version_info < (3, 12))"],
+                              capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def python312_candidates() -> list[str]:
+    explicit = [os.environ[k] for k in ("BENCH_PYTHON312", "PY312") if os.environ.get(k)]
+    on_path = [p for name in PYTHON_NAMES if (p := shutil.which(name))]
+    plain = [p for p in [shutil.which("python3")] if p]  # last: usually older than 3.12
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    pyenv = sorted(str(p) for p in root.glob("3.1[2-9]*/bin/python3")) if root.is_dir() else []
+    return list(dict.fromkeys(explicit + on_path + pyenv + plain))
 
 
 def find_python312() -> str:
-    explicit = os.environ.get("BENCH_PYTHON312")
-    for candidate in ([explicit] if explicit else []) + PYTHON312_CANDIDATES:
-        path = shutil.which(candidate) or (candidate if Path(candidate).exists() else None)
-        if path:
-            return path
-    raise SystemExit("inference-perf needs Python >= 3.12: set BENCH_PYTHON312 to a python3.12 binary")
+    for candidate in python312_candidates():
+        if runs_as_312(candidate):
+            return candidate
+    raise SystemExit(INSTALL_HINT)
 
 
 def ensure_bench_venv(venv: Path = BENCH_VENV) -> Path:
@@ -62,3 +85,7 @@ def write_tokenizer(directory: Path, bench_bin: Path) -> Path:
     )
     subprocess.run([str(bench_bin / "python"), "-P", "-c", script, str(directory)], check=True)
     return directory
+
+
+if __name__ == "__main__":  # `make bench-deps`: the bench venv alone
+    print(ensure_bench_venv())

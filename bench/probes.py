@@ -20,6 +20,8 @@ COUNTERS = {
     # SGLang pods: every admitted prompt token is a query, the cached ones are hits.
     "sglang:prompt_tokens": "prefix_queries",
     "sglang:cached_tokens": "prefix_hits",
+    "sglang:generation_tokens": "generation_tokens",
+    "sglang:num_requests": "requests",
 }
 
 

@@ -11,7 +11,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from .workloads import BLOCK, CRITICAL_MODEL, SHEDDABLE_MODEL, Workload, best_prefix_hit_rate
+from .fmt import _hit, _model_counts, _n, _pct, _s, _x
+from .targets import check_targets
+from .workloads import BLOCK, Workload, best_prefix_hit_rate
 
 RR = "envoy-round-robin"
 SGL = "sglang-cache-aware"
@@ -118,10 +120,26 @@ def hit_rate(result: dict[str, Any]) -> float | None:
     return sum(p.get("prefix_hits", 0) for p in pods) / q if q else None
 
 
-def router_row(results: list[dict[str, Any]], w: Workload) -> dict[str, Any]:
+def goodput_and_shed(result: dict[str, Any], ttft_slo: float,
+                     offered_s: float | None = None) -> tuple[float | None, float | None]:
+    """(requests meeting the TTFT objective per second, share of requests shed with 429).
+    Per second of the offered load (`offered_s`, a rate workload's duration) when known: the
+    client's run time also counts the drain after the last arrival, which differs by router."""
+    s = result.get("summary") or {}
+    seconds, requests = offered_s or s.get("benchmark_s"), s.get("requests")
+    shed = sum(c.get("429", 0) for c in (result.get("per_model") or {}).values())
+    good = sum(1 for t in result.get("ttfts") or [] if t <= ttft_slo)
+    return (good / seconds if seconds else None), (shed / requests if requests else None)
+
+
+def router_row(results: list[dict[str, Any]], w: Workload, ttft_slo: float | None = None) -> dict[str, Any]:
     """Median over repeats of one router's runs of one workload."""
     ok = [r for r in results if r.get("summary")]
     for r in ok:
+        if ttft_slo is not None:
+            stages = w.load.get("stages") or []
+            offered_s = sum(st["duration"] for st in stages) if all("duration" in st for st in stages) else None
+            r["goodput"], r["shed_rate"] = goodput_and_shed(r, ttft_slo, offered_s or None)
         r["hit_rate"] = hit_rate(r)
         pods = r.get("pods") or []
         r["prompt_tokens_pods"] = sum(p.get("prefix_queries", 0) for p in pods)
@@ -133,7 +151,7 @@ def router_row(results: list[dict[str, Any]], w: Workload) -> dict[str, Any]:
                            "errors": [r["error"] for r in results if r.get("error")]}
     for key in ("ttft_p50", "ttft_p90", "ttft_p99", "itl_p50", "output_tok_s", "requests", "successes", "failures"):
         row[key] = median_of(ok, f"summary.{key}")
-    for key in ("hit_rate", "pod_spread", "multi_turn_frac", "prompt_tokens_pods"):
+    for key in ("hit_rate", "pod_spread", "multi_turn_frac", "prompt_tokens_pods", "goodput", "shed_rate"):
         row[key] = median_of(ok, key)
     for key in ("client_cores", "router_cores", "pods_cores", "machine_busy_pct"):
         row[key] = median_of(ok, f"cpu.{key}")
@@ -146,6 +164,7 @@ def router_row(results: list[dict[str, Any]], w: Workload) -> dict[str, Any]:
                 agg[status] = agg.get(status, 0) + n
     row["per_model"] = per_model
     row["ttfts"] = [t for r in ok for t in r.get("ttfts", [])]
+    row["hit_rates"] = [r["hit_rate"] for r in ok if r.get("hit_rate") is not None]
     if w.data.get("type") == "shared_prefix" and not w.data["shared_prefix"].get("enable_multi_turn_chat") and ok:
         sp = w.data["shared_prefix"]
         row["best_hit_rate"] = median_of([{"b": best_prefix_hit_rate(
@@ -165,71 +184,6 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
                 row[f"{key}_x_{tag}"] = (a / b) if a is not None and b else None
 
 
-# -- targets ----------------------------------------------------------------------------------
-def check_targets(w: Workload, rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """(target, PASS/FAIL/n.a., what was measured) for the workload's targets."""
-    by = {r["router"]: r for r in rows}
-    px, la = by.get("igw-prefix-cache"), by.get("igw-load-aware")
-    out: list[tuple[str, str, str]] = []
-
-    def judge(name: str, value: float | None, ok: bool | None, shown: str) -> None:
-        out.append((name, "n.a." if value is None or ok is None else ("PASS" if ok else "FAIL"), shown))
-
-    if w.name == "shared-prefix" and px:
-        v = px.get("output_tok_s_x_rr")
-        judge("PREFIX_CACHE output tok/s >= 1.9x round robin", v, v is not None and v >= 1.9, _x(v))
-        v = px.get("output_tok_s_x_sgl")
-        judge("PREFIX_CACHE output tok/s >= 1.2x sglang-router cache_aware", v, v is not None and v >= 1.2, _x(v))
-        v = px.get("ttft_p90_x_sgl")
-        judge("PREFIX_CACHE TTFT p90 <= 0.5x sglang-router cache_aware", v, v is not None and v <= 0.5, _x(v))
-        hr, best = px.get("hit_rate"), px.get("best_hit_rate")
-        judge("PREFIX_CACHE cache hit rate within 5 points of the best achievable",
-              hr if best is not None else None, hr is not None and best is not None and hr >= best - 0.05,
-              f"{_pct(hr)} vs best {_pct(best)}")
-    elif w.name == "multi-turn" and px:
-        v = px.get("multi_turn_frac")
-        judge("PREFIX_CACHE: >= 90% of prompt tokens cached after the first turn", v, v is not None and v >= 0.9, _pct(v))
-    elif w.name == "no-shared-prefix" and la:
-        v = la.get("ttft_p90_x_rr")
-        judge("default (load-aware) TTFT p90 <= 0.7x round robin", v, v is not None and v <= 0.7, _x(v))
-    elif w.name == "burst":
-        for r in (la, px):
-            if not r:
-                continue
-            crit = _model_counts(r, CRITICAL_MODEL)
-            shed = _model_counts(r, SHEDDABLE_MODEL)
-            crit_fail = sum(n for s, n in crit.items() if s != "ok")
-            shed_fail = sum(n for s, n in shed.items() if s != "ok")
-            judge(f"{r['label']}: no Critical request fails", float(crit_fail), crit_fail == 0,
-                  f"{crit_fail} of {sum(crit.values())} Critical failed")
-            shed_429 = shed.get("429", 0)
-            judge(f"{r['label']}: Sheddable shed first, with 429", float(shed_429),
-                  shed_429 > 0 and crit_fail == 0 and shed_fail == shed_429,
-                  f"{shed_429} x 429 of {sum(shed.values())} Sheddable ({shed_fail} failed in all)")
-    return out
-
-
-def _model_counts(row: dict[str, Any], model: str) -> dict[str, int]:
-    return (row.get("per_model") or {}).get(model, {})
-
-
-# -- formatting -------------------------------------------------------------------------------
-def _s(v: float | None) -> str:
-    return "–" if v is None else (f"{v:.2f}" if v < 10 else f"{v:.1f}")
-
-
-def _x(v: float | None) -> str:
-    return "–" if v is None else f"{v:.2f}×"
-
-
-def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{100 * v:.1f}%"
-
-
-def _n(v: float | None) -> str:
-    return "–" if v is None else f"{v:.0f}"
-
-
 def _errors(row: dict[str, Any]) -> str:
     failures = row.get("failures")
     if failures is None:
@@ -245,14 +199,14 @@ def _errors(row: dict[str, Any]) -> str:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     head = ("| router | TTFT p50 (s) | TTFT p90 (s) | TTFT p99 (s) | ITL p50 (ms) | output tok/s | requests | errors "
-            "| prefix cache hit | tok/s ×RR | tok/s ×sglang | TTFT p90 ×RR | TTFT p90 ×sglang | busiest pod ÷ mean "
-            "| CPU client / router (cores) |")
+            "| shed | goodput (req/s) | prefix cache hit | tok/s ×RR | tok/s ×sglang | TTFT p90 ×RR | TTFT p90 ×sglang "
+            "| busiest pod ÷ mean | CPU client / router (cores) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         lines.append("| " + " | ".join([
             r["label"], _s(r.get("ttft_p50")), _s(r.get("ttft_p90")), _s(r.get("ttft_p99")),
             _s(None if r.get("itl_p50") is None else 1000 * r["itl_p50"]), _n(r.get("output_tok_s")),
-            _n(r.get("requests")), _errors(r), _pct(r.get("hit_rate")),
+            _n(r.get("requests")), _errors(r), _pct(r.get("shed_rate")), _s(r.get("goodput")), _hit(r),
             _x(r.get("output_tok_s_x_rr")), _x(r.get("output_tok_s_x_sgl")),
             _x(r.get("ttft_p90_x_rr")), _x(r.get("ttft_p90_x_sgl")), _s(r.get("pod_spread")),
             f"{_s(r.get('client_cores'))} / {_s(r.get('router_cores'))}",
@@ -269,6 +223,20 @@ def per_model_table(rows: list[dict[str, Any]], models: dict[str, str]) -> str:
                 continue
             other = sum(n for s, n in c.items() if s not in ("ok", "429"))
             lines.append(f"| {r['label']} | `{model}` ({crit}) | {c.get('ok', 0)} | {c.get('429', 0)} | {other} |")
+    return "\n".join(lines)
+
+
+def matrix_table(cells: list[tuple[str, str, list[dict[str, Any]]]]) -> str:
+    """One line per (pod profile, workload, router): the headline figures side by side."""
+    head = ("| pods | workload | router | output tok/s | TTFT p90 (s) | goodput (req/s) | shed | errors "
+            "| prefix cache hit | tok/s ×sglang | TTFT p90 ×sglang | TTFT p90 ×RR |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for profile, workload, rows in cells:
+        for r in rows:
+            lines.append("| " + " | ".join([
+                profile, workload, r["label"], _n(r.get("output_tok_s")), _s(r.get("ttft_p90")),
+                _s(r.get("goodput")), _pct(r.get("shed_rate")), _errors(r), _hit(r),
+                _x(r.get("output_tok_s_x_sgl")), _x(r.get("ttft_p90_x_sgl")), _x(r.get("ttft_p90_x_rr"))]) + " |")
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ from inference_gateway.operator.envoy_process import EnvoyProcess
 from inference_gateway.operator.ports import free_port
 from inference_gateway.cli.sim_fleet import SimFleet, SimPod
 
+from .pd_pods import PD_LABELS, pd_policy, role_of, sglang_pd_args
 from .workloads import MODEL
 
 POD_LABELS = {"app": "bench-vllm"}
@@ -66,15 +67,16 @@ class Pods:
 def gateway_manifests(pods: list[SimPod], listener_port: int, strategy: str | None,
                       models: dict[str, str]) -> list[dict[str, Any]]:
     """InferencePool (+ routing-strategy annotation), InferenceModels, Gateway API objects, Pods."""
+    pd = any(role_of(p) for p in pods)
     pool: dict[str, Any] = {
         "apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferencePool",
         "metadata": {"name": "bench-pool"},
-        "spec": {"targetPortNumber": pods[0].port, "selector": dict(POD_LABELS),
+        "spec": {"targetPortNumber": pods[0].port, "selector": dict(PD_LABELS if pd else POD_LABELS),
                  "extensionRef": {"name": "inference-gateway-ext-proc"}},
     }
-    if strategy:
+    if strategy and not pd:
         pool["metadata"]["annotations"] = {"inference.networking.x-k8s.io/routing-strategy": strategy}
-    docs: list[dict[str, Any]] = [pool]
+    docs: list[dict[str, Any]] = [pool] + ([pd_policy("bench-pool", strategy)] if pd else [])
     for i, (name, criticality) in enumerate(models.items()):
         docs.append({
             "apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferenceModel",
@@ -102,10 +104,13 @@ def gateway_manifests(pods: list[SimPod], listener_port: int, strategy: str | No
 class IgwGateway:
     """Our gateway (router + real Envoy) started with `Standalone` on a generated manifests dir."""
 
-    def __init__(self, name: str, strategy: str | None, models: dict[str, str], workdir: Path) -> None:
+    def __init__(self, name: str, strategy: str | None, models: dict[str, str], workdir: Path,
+                 legacy: bool = False) -> None:
         self.name = name
         self.strategy = strategy
-        self.label = f"igw {strategy or 'default (load-aware)'}"
+        # legacy: the weighted scorers the cost model replaced (router/scheduler/profiles.py)
+        self.legacy = legacy
+        self.label = f"igw {strategy or 'default (load-aware)'}{' legacy weights' if legacy else ''}"
         self.models = models
         self.workdir = workdir
         self.port = free_port()
@@ -124,6 +129,9 @@ class IgwGateway:
 
     async def start(self, pods: list[SimPod]) -> None:
         from inference_gateway.cli.standalone import Standalone, StandaloneSettings
+        from inference_gateway.router.admission import AdmissionSettings
+        from inference_gateway.router.scheduler.config import SchedulerConfig
+        from inference_gateway.router.scheduler.profiles import LEGACY_WEIGHTS
         from inference_gateway.router.server import RouterSettings
 
         manifests = self.workdir / "manifests"
@@ -132,10 +140,14 @@ class IgwGateway:
             gateway_manifests(pods, self.port, self.strategy, self.models), sort_keys=False))
         self.gateway = Standalone(StandaloneSettings(
             manifests=[manifests],
-            router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=free_port()),
+            router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=free_port(),
+                                  scheduler=self._scheduler(SchedulerConfig, LEGACY_WEIGHTS, AdmissionSettings)),
             xds_port=free_port(), admin_port=free_port(), envoy_concurrency=1, reload_interval=5.0,
             workdir=self.workdir / "envoy"))
         await self.gateway.start()
+
+    def _scheduler(self, config: Any, legacy: Any, admission: Any) -> Any:
+        return config(dict(legacy), admission(max_kv=0.8)) if self.legacy else None
 
     async def stop(self) -> None:
         if self.gateway is not None:
@@ -228,8 +240,10 @@ class SglangRouter:
 
     async def start(self, pods: list[SimPod]) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        workers = (sglang_pd_args(pods) if any(role_of(p) for p in pods)
+                   else ["--worker-urls", *[f"http://{p.address}" for p in pods]])
         self.command = [str(self.binary), "launch", "--host", "127.0.0.1", "--port", str(self.port),
-                        "--policy", self.policy, "--worker-urls", *[f"http://{p.address}" for p in pods],
+                        "--policy", self.policy, *workers,
                         "--prometheus-host", "127.0.0.1", "--prometheus-port", str(free_port()),
                         "--log-level", "warn", "--request-timeout-secs", "600"]
         log = open(self.workdir / "sglang-router.log", "ab")
@@ -272,17 +286,18 @@ def make_routers(names: list[str], models: dict[str, str], workdir: Path, sglang
     out: list[Router] = []
     for name in names:
         d = workdir / name
-        if name == "igw-load-aware":
-            out.append(IgwGateway(name, None, models, d))
-        elif name == "igw-prefix-cache":
-            out.append(IgwGateway(name, "PREFIX_CACHE", models, d))
+        if name.startswith(("igw-load-aware", "igw-prefix-cache")) and name in ROUTERS + EXTRA_ROUTERS:
+            out.append(IgwGateway(name, "PREFIX_CACHE" if name.startswith("igw-prefix-cache") else None, models, d,
+                                  legacy=name.endswith("-legacy")))
         elif name == "envoy-round-robin":
             out.append(EnvoyRoundRobin(d))
         elif name in ("sglang-cache-aware", "sglang-round-robin"):
             out.append(SglangRouter(name.removeprefix("sglang-").replace("-", "_"), sglang_binary, d))
         else:
-            raise ValueError(f"unknown router {name!r}; known: {', '.join(ROUTERS)}")
+            raise ValueError(f"unknown router {name!r}; known: {', '.join(ROUTERS + EXTRA_ROUTERS)}")
     return out
 
 
 ROUTERS = ["igw-load-aware", "igw-prefix-cache", "envoy-round-robin", "sglang-cache-aware", "sglang-round-robin"]
+# Selectable by name (--routers), not run by default: our previous weighted-scorer profiles.
+EXTRA_ROUTERS = ["igw-load-aware-legacy", "igw-prefix-cache-legacy"]

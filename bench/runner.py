@@ -16,6 +16,7 @@ import yaml
 
 from .probes import CpuSampler, counters_delta, scrape_pods
 from .report import parse_client_reports
+from .pd_pods import PdPods
 from .routers import Pods, Router
 from .workloads import Workload, inference_perf_config
 
@@ -51,6 +52,7 @@ class Settings:
     client_workers: int = 1
     warmup_requests: int = 8
     run_timeout: float = 600.0
+    pd: bool = False  # pods/2 SGLang prefill + pods/2 decode pods instead of vLLM pods
 
 
 async def warm_up(url: str, n: int, models: list[str]) -> int:
@@ -77,7 +79,7 @@ async def run_one(w: Workload, router: Router, settings: Settings, raw_dir: Path
     """Start fresh pods and `router`, drive `w` with inference-perf, collect everything."""
     shutil.rmtree(raw_dir, ignore_errors=True)  # never read an earlier run's reports
     raw_dir.mkdir(parents=True)
-    pods = Pods(settings.pods, settings.profile, settings.time_scale, list(w.models))
+    pods = (PdPods if settings.pd else Pods)(settings.pods, settings.profile, settings.time_scale, list(w.models))
     result: dict[str, Any] = {"router": router.name, "label": router.label, "workload": w.name}
     started = time.monotonic()
     try:

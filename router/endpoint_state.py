@@ -21,6 +21,9 @@ class EndpointMetrics:
     kv_blocks: int | None = None  # KV capacity in blocks, when the server reports it
     block_size: int | None = None
     updated_at: float = 0.0     # time.monotonic() of the scrape; 0 = never
+    # The pod's TTFT histogram, cumulative (the cost scorer learns each pod's speed from it)
+    ttft_sum: float = 0.0
+    ttft_count: float = 0.0
 
 
 @dataclass

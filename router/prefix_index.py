@@ -47,6 +47,7 @@ class PrefixIndex(BlockHolders):
         super().__init__()
         self._lru: dict[str, OrderedDict[int, None]] = {}
         self._capacity: dict[str, int] = {}
+        self._churn = 0
         # Told of every local pick (router/peer_sync.py publishes it to the other replicas);
         # what they publish comes back through apply(), which tells no one.
         self.on_record: Callable[[str, list[int]], None] | None = None
@@ -60,18 +61,21 @@ class PrefixIndex(BlockHolders):
     def capacity(self, address: str) -> int | None:
         return self._capacity.get(address)
 
-    def record(self, address: str, hashes: list[int]) -> None:
-        self.apply(address, hashes)
+    def record(self, address: str, hashes: list[int], output_tokens: int = 0) -> None:
+        self.apply(address, hashes, output_tokens)
         if self.on_record is not None:
             self.on_record(address, hashes)
 
     def export(self) -> Iterator[tuple[str, list[int]]]:
         """Each endpoint's blocks, least recently used first: apply()ing them in this order
-        rebuilds the same LRU elsewhere."""
+        rebuilds the same LRU elsewhere (the room answers took is not exported)."""
         for address, lru in list(self._lru.items()):
-            yield address, list(lru)
+            yield address, [h for h in lru if h >= 0]
 
-    def apply(self, address: str, hashes: list[int]) -> None:
+    def apply(self, address: str, hashes: list[int], output_tokens: int = 0) -> None:
+        """The pod now holds `hashes`, most recent last. Its answer takes cache room too
+        (`output_tokens`, in blocks), so that much of the oldest content is aged out: under
+        churn the pod evicts what it was sent long ago, and so must this estimate."""
         lru = self._lru.get(address)
         if lru is None:
             lru = self._lru[address] = OrderedDict()
@@ -81,6 +85,9 @@ class PrefixIndex(BlockHolders):
             else:
                 lru[h] = None
                 self._add(address, h)
+        for _ in range(output_tokens * CHARS_PER_TOKEN // BLOCK_CHARS):
+            self._churn -= 1  # a key no prompt hash can equal (hashes are unsigned)
+            lru[self._churn] = None
         capacity = self._capacity.get(address, DEFAULT_CAPACITY)
         while len(lru) > capacity:
             self._drop(address, lru.popitem(last=False)[0])

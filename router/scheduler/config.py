@@ -2,9 +2,9 @@
 thresholds admission uses. YAML (or JSON), every key optional:
 
     profiles:            # strategies as router/table.py spells them (the seed's DEFAULT, PREFIX_CACHE too)
-      load-aware:   {queue: 2, kv-cache: 2, in-flight: 1}
-      prefix-cache: {prefix: 3, queue: 2, kv-cache: 2, in-flight: 1}
-    saturation: {max_waiting: 5, max_kv: 0.8}
+      load-aware:   {load-cost: 1}     # or the legacy {queue: 2, kv-cache: 2, in-flight: 1}
+      prefix-cache: {prefix-cost: 1}   # or the legacy {prefix: 3, queue: 2, kv-cache: 2, in-flight: 1}
+    saturation: {max_waiting: 5, max_kv: 1.0}   # 1.0: KV use alone never saturates a pod
     queue: {max_queue: 1000, max_wait_seconds: 30}
 
 A strategy given replaces that strategy's weights entirely (a scorer left out is off). The

@@ -1,11 +1,19 @@
 """Scheduling profiles: which filters, weighted scorers and picker each routing strategy uses.
 
-Weights follow the Inference Extension's defaults (queue ×2, KV ×2, prefix ×3) plus our own
-in-flight scorer ×1. Both profiles first drop saturated pods (when any pod is not saturated),
-and the prefix scorer never stands alone, so a hot prefix cannot pile onto one saturated pod. They can be changed with a profile config file (see `config.py`).
+The defaults decide by predicted cost (`plugins/cost_scorer.py`): each pod's cost is the prefill
+work the request would add there (given the prefix it holds), the work queued ahead of it and
+the KV room it lacks, all in tokens; the cheapest pod wins. `prefix-cost` and `precise-cost`
+count the prefix a pod holds (estimate index or the pods' KV events); `load-cost` counts none.
+A cost profile needs no saturation filter: KV room and queues are terms of the cost, so a hot
+prefix is not pushed off its pod just because every pod's KV is over 80 %.
 
-`python -P bench/weights.py` is the measurement behind the defaults (the real scheduler, 8
-simulated pods, 24 shared-prefix groups at 170 req/s; mean / p90 latency, prefix blocks hit):
+The weighted scorers of the Inference Extension stay selectable from a profile config file
+(`config.py`), e.g. `PREFIX_CACHE: {prefix: 3, queue: 2, kv-cache: 2, in-flight: 1}`
+(`LEGACY_WEIGHTS`): those profiles keep the saturation filter in front. `bench/REPORT.md`
+measures both side by side on KV-constrained pods.
+
+`python -P bench/weights.py` was the measurement behind the legacy weights (8 simulated pods
+with ample KV, 24 shared-prefix groups at 170 req/s; mean / p90 latency, prefix blocks hit):
 load only 0/2/2/1: 285 / 410 ms, 31.7 %; prefix 1/2/2/1: 263 / 386 ms, 37.0 %;
 **3/2/2/1: 234 / 346 ms, 42.9 %**; 3/2/2/0 (no in-flight scorer): 366 / 661 ms, 39.0 %;
 5/2/2/1 and 10/2/2/1: 236 / 353 ms, 43.5 %.
@@ -20,6 +28,7 @@ from ..precise_index import PreciseIndex
 from ..prefix_index import PrefixIndex
 from ..tokenization import ChatTemplate, PieceHashTokenizer, Tokenizer
 from ..table import Strategy
+from .plugins.cost_scorer import CostScorer
 from .plugins.in_flight_scorer import InFlightScorer
 from .plugins.kv_cache_scorer import KVCacheScorer
 from .plugins.max_score_picker import MaxScorePicker
@@ -30,11 +39,18 @@ from .plugins.saturation_filter import SaturationFilter
 from .types import Filter, Picker, Scorer
 
 DEFAULT_WEIGHTS: dict[Strategy, dict[str, float]] = {
+    Strategy.DEFAULT: {"load-cost": 1.0},
+    Strategy.PREFIX_CACHE: {"prefix-cost": 1.0},
+    Strategy.PRECISE_PREFIX_CACHE: {"precise-cost": 1.0},
+}
+# The weighted scorers the defaults replaced (the Inference Extension's balance plus our
+# in-flight scorer); selectable from a profile config file.
+LEGACY_WEIGHTS: dict[Strategy, dict[str, float]] = {
     Strategy.DEFAULT: {"queue": 2.0, "kv-cache": 2.0, "in-flight": 1.0},
     Strategy.PREFIX_CACHE: {"prefix": 3.0, "queue": 2.0, "kv-cache": 2.0, "in-flight": 1.0},
-    # The same balance with the pods' own KV events in place of estimates.
     Strategy.PRECISE_PREFIX_CACHE: {"precise-prefix": 3.0, "queue": 2.0, "kv-cache": 2.0, "in-flight": 1.0},
 }
+COST_SCORERS = frozenset({"load-cost", "prefix-cost", "precise-cost"})
 
 
 @dataclass(frozen=True)
@@ -48,10 +64,14 @@ class Profile:
 def scorer_factories(prefix_index: PrefixIndex, precise: Precise | None = None) -> dict[str, object]:
     """Every scorer a profile may name."""
     precise = precise or Precise()
+
+    def precise_prefix() -> PrecisePrefixScorer:
+        return PrecisePrefixScorer(precise.index, PrefixScorer(prefix_index), precise.tokenizer, precise.template)
+
     return {"queue": QueueScorer, "kv-cache": KVCacheScorer, "in-flight": InFlightScorer,
-            "prefix": lambda: PrefixScorer(prefix_index),
-            "precise-prefix": lambda: PrecisePrefixScorer(precise.index, PrefixScorer(prefix_index),
-                                                          precise.tokenizer, precise.template)}
+            "prefix": lambda: PrefixScorer(prefix_index), "precise-prefix": precise_prefix,
+            "load-cost": CostScorer, "prefix-cost": lambda: CostScorer(PrefixScorer(prefix_index)),
+            "precise-cost": lambda: CostScorer(precise_prefix())}
 
 
 @dataclass(frozen=True)
@@ -78,7 +98,8 @@ def build_profiles(prefix_index: PrefixIndex, weights: Mapping[Strategy, Mapping
         if unknown:
             raise ValueError(f"profile {strategy}: unknown scorer(s) {sorted(unknown)}; known: {sorted(factories)}")
         scorers = tuple((factories[n](), float(v)) for n, v in w.items() if v)
-        profiles[strategy] = Profile(strategy.value, scorers, picker, filters)
+        by_cost = bool(COST_SCORERS & {n for n, v in w.items() if v})
+        profiles[strategy] = Profile(strategy.value, scorers, picker, () if by_cost else filters)
     return profiles
 
 

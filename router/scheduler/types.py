@@ -8,6 +8,8 @@ from typing import Protocol, Sequence
 from ..endpoint_state import EndpointMetrics
 from ..table import Criticality, Endpoint
 
+DEFAULT_OUTPUT_TOKENS = 256  # assumed when a request does not bound its output
+
 
 @dataclass(slots=True)
 class Candidate:
@@ -30,6 +32,16 @@ class SchedulingRequest:
     # Set by the prefix plugin after the pick: share of the prompt's blocks the chosen pod held.
     prefix_hit_ratio: float | None = None
     extras: dict[str, object] = field(default_factory=dict)
+
+    def output_tokens(self) -> int:
+        """The output room the request asks for (`max_completion_tokens`/`max_tokens`): the KV it
+        will take on the pod besides its prompt."""
+        body = self.body or {}
+        for key in ("max_completion_tokens", "max_tokens"):
+            value = body.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+        return DEFAULT_OUTPUT_TOKENS
 
 
 class Filter(Protocol):

@@ -51,6 +51,10 @@ async def test_prefix_groups_stick_to_their_pod_while_load_spreads(tmp_path, sta
     assert len({gw.decisions[f"g{g}-first"].pod for g in range(4)}) == 4
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap of the cost model (issue 16): its terms are prefill tokens and KV room, so a pod "
+    "limited by running slots (--max-num-seqs 2) with a queue of cache hits looks cheap; it needs "
+    "a per-request term calibrated from the pods' step time (ITL), not yet built"))
 async def test_a_hot_prefix_does_not_pile_onto_one_pod(tmp_path, start_gateway):
     fleet = SimFleet(count=3, labels={"app": "sim"}, port=free_port("127.0.0.2"),
                      extra_args=["--max-num-seqs", "2"])

@@ -1,3 +1,4 @@
+import dataclasses
 import asyncio
 import time
 
@@ -34,8 +35,11 @@ def test_saturation_thresholds():
     assert adm.saturated(pool, pending=True)        # releasing waiters: + one sent since the scrape each
     state.finished("10.0.0.1:8000")
     assert not adm.saturated(pool, pending=True)    # a finished request waits nowhere
-    set_load(state, pool, waiting=0, kv=0.81)
-    assert adm.saturated(pool)
+    set_load(state, pool, waiting=0, kv=0.99)
+    assert not adm.saturated(pool)                  # KV use alone is no saturation by default
+    adm.settings = dataclasses.replace(adm.settings, max_kv=0.8)
+    assert adm.saturated(pool)                      # unless a config asks for it
+    adm.settings = dataclasses.replace(adm.settings, max_kv=1.0)
     state.update("10.0.0.1:8000", EndpointMetrics(waiting=0, updated_at=time.monotonic() - 60))
     set_load(state, pool, waiting=0)
     assert not adm.saturated(pool)

@@ -8,8 +8,9 @@ from inference_gateway.router.table import Strategy
 
 def test_defaults():
     config = load_config(None)
-    assert config.weights[Strategy.PREFIX_CACHE] == {"prefix": 3.0, "queue": 2.0, "kv-cache": 2.0, "in-flight": 1.0}
-    assert (config.admission.max_waiting, config.admission.max_kv) == (5.0, 0.8)
+    assert config.weights[Strategy.PREFIX_CACHE] == {"prefix-cost": 1.0}
+    assert config.weights[Strategy.DEFAULT] == {"load-cost": 1.0}
+    assert (config.admission.max_waiting, config.admission.max_kv) == (5.0, 1.0)
 
 
 def test_file_overrides_weights_and_thresholds(tmp_path):
@@ -18,10 +19,20 @@ def test_file_overrides_weights_and_thresholds(tmp_path):
                     "queue: {max_wait_seconds: 12}\n")
     config = load_config(path)
     assert config.weights[Strategy.PREFIX_CACHE] == {"prefix": 5.0, "queue": 1.0}
-    assert config.weights[Strategy.DEFAULT]["queue"] == 2.0
+    assert config.weights[Strategy.DEFAULT] == {"load-cost": 1.0}
     assert (config.admission.max_waiting, config.admission.max_wait) == (8.0, 12.0)
     profiles = build_profiles(PrefixIndex(), config.weights)
     assert [(s.name, w) for s, w in profiles[Strategy.PREFIX_CACHE].scorers] == [("prefix", 5.0), ("queue", 1.0)]
+    # weighted scorers keep the saturation filter; the cost model weighs KV room itself
+    assert [f.name for f in profiles[Strategy.PREFIX_CACHE].filters] == ["saturation"]
+    assert profiles[Strategy.DEFAULT].filters == ()
+
+
+def test_the_legacy_weighted_profiles_stay_selectable():
+    config = parse_config({"profiles": {"PREFIX_CACHE": {"prefix": 3, "queue": 2, "kv-cache": 2, "in-flight": 1}}})
+    profiles = build_profiles(PrefixIndex(), config.weights)
+    assert [s.name for s, _ in profiles[Strategy.PREFIX_CACHE].scorers] == ["prefix", "queue", "kv-cache", "in-flight"]
+    assert [s.name for s, _ in profiles[Strategy.DEFAULT].scorers] == ["cost"]
 
 
 @pytest.mark.parametrize("data, message", [

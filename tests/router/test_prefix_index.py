@@ -52,3 +52,28 @@ def test_capacity_follows_the_pods_kv_cache():
     # 28125 blocks × 16 tokens ≈ 450k tokens ≈ 1.8M characters = 28125 blocks of 64 characters.
     assert capacity_from_cache(28125, 16) == 28125
     assert capacity_from_cache(None, None) > 0
+
+
+def test_answers_age_out_the_oldest_prefixes_as_the_pod_would_evict_them():
+    from inference_gateway.router.prefix_index import PrefixIndex, block_hashes
+
+    index = PrefixIndex()
+    index.set_capacity("a", 100)  # 100 blocks of 64 characters: 1,600 tokens
+    old = block_hashes("o" * 64 * 50, "m")
+    index.record("a", old)
+    assert index.match(old) == {"a": 50}
+    # a new prompt of 30 blocks whose answer takes 30 blocks (480 tokens): 110 > 100, so the
+    # 10 oldest blocks go, and the old prompt's match stops at the first block it lost
+    index.record("a", block_hashes("n" * 64 * 30, "m"), output_tokens=480)
+    assert index.match(old) == {}
+    assert len(index) == 100
+
+
+def test_export_leaves_out_the_room_answers_took():
+    from inference_gateway.router.prefix_index import PrefixIndex, block_hashes
+
+    index = PrefixIndex()
+    hashes = block_hashes("e" * 64 * 3, "m")
+    index.record("a", hashes, output_tokens=64)  # 4 blocks of answer
+    assert len(index) == 7
+    assert list(index.export()) == [("a", hashes)]

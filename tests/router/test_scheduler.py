@@ -50,9 +50,9 @@ def test_shortest_queue_wins():
 def test_full_kv_cache_is_avoided():
     state = EndpointState()
     p = pool(2)
-    fresh(state, p.endpoints[0].address, kv_usage=0.95)
-    fresh(state, p.endpoints[1].address, kv_usage=0.10)
-    assert scheduler(state).pick(p, req()).name == "pod-1"
+    fresh(state, p.endpoints[0].address, kv_usage=0.95, kv_blocks=1000, block_size=16)
+    fresh(state, p.endpoints[1].address, kv_usage=0.10, kv_blocks=1000, block_size=16)
+    assert scheduler(state).pick(p, req("x" * 4000)).name == "pod-1"
 
 
 def test_stale_metrics_count_as_busy():

@@ -35,4 +35,4 @@ class PrefixScorer:
         if hashes:
             matched = request.extras.get("prefix_matched") or {}
             request.prefix_hit_ratio = matched.get(chosen.endpoint.address, 0) / len(hashes)
-            self.index.record(chosen.endpoint.address, hashes)
+            self.index.record(chosen.endpoint.address, hashes, request.output_tokens())

@@ -1,0 +1,189 @@
+"""The cost scorer: prefill tokens a pod would compute, work queued ahead, KV room, in tokens."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+
+from inference_gateway.router.endpoint_state import EndpointMetrics, EndpointState
+from inference_gateway.router.prefix_index import PrefixIndex
+from inference_gateway.router.scheduler.plugins.cost_scorer import CostScorer
+from inference_gateway.router.scheduler.plugins.max_score_picker import MaxScorePicker
+from inference_gateway.router.scheduler.plugins.prefix_scorer import PrefixScorer
+from inference_gateway.router.scheduler.profiles import default_profiles
+from inference_gateway.router.scheduler.scheduler import Scheduler
+from inference_gateway.router.scheduler.types import Candidate, SchedulingRequest
+from inference_gateway.router.table import Endpoint, Pool, Strategy
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cand(i: int, clock: Clock, **metrics) -> Candidate:
+    ep = Endpoint(f"pod-{i}", "default", f"10.2.0.{i}", 8000)
+    return Candidate(ep, EndpointMetrics(updated_at=clock.now - 0.05, **metrics))
+
+
+def req(prompt: str, max_tokens: int = 16) -> SchedulingRequest:
+    return SchedulingRequest(model="m", target_model="m", prompt=prompt, body={"max_tokens": max_tokens})
+
+
+SYSTEM = "".join(f"word{i:05d} " for i in range(800))  # 8,000 characters: ~2,000 tokens
+
+
+def test_absolute_tokens_not_ratio_decide():
+    """A pod holding 2,000 tokens of a long prompt beats one holding all of a short prefix."""
+    clock = Clock()
+    index = PrefixIndex()
+    scorer = CostScorer(PrefixScorer(index), clock=clock)
+    pods = [cand(0, clock), cand(1, clock)]
+    index.record(pods[0].endpoint.address, PrefixScorer(index).hashes(req(SYSTEM + "question one " * 40)))
+    costs = scorer.costs(req(SYSTEM + "another question " * 40), pods)
+    saved = costs[1] - costs[0]
+    assert saved >= 1900  # ~2,000 prompt tokens it need not compute
+
+
+def test_queued_work_moves_a_request_without_a_prefix():
+    clock = Clock()
+    scorer = CostScorer(clock=clock)
+    pods = [cand(0, clock, waiting=4), cand(1, clock, waiting=0)]
+    scores = scorer.score(req("x" * 4000), pods)
+    assert scores == [0.0, 1.0]
+
+
+def test_kv_room_the_request_lacks_counts_as_work():
+    clock = Clock()
+    scorer = CostScorer(clock=clock)
+    # pod 0: 1,000 tokens free; pod 1: 10,000. The request needs 1,000 prompt + 500 output.
+    pods = [cand(0, clock, kv_usage=0.9, kv_blocks=625, block_size=16),
+            cand(1, clock, kv_usage=0.0, kv_blocks=625, block_size=16)]
+    costs = scorer.costs(req("y" * 4000, max_tokens=500), pods)
+    assert round(costs[0] - costs[1]) == 500
+
+
+def test_a_burst_of_one_group_stays_on_one_pod_and_new_groups_spread():
+    """All requests arrive between two scrapes: each pick is seen by the next at once."""
+    state = EndpointState()
+    eps = tuple(Endpoint(f"pod-{i}", "default", f"10.2.1.{i}", 8000) for i in range(4))
+    p = Pool("default", "p", 8000, strategy=Strategy.PREFIX_CACHE, endpoints=eps)
+    for ep in eps:
+        state.update(ep.address, EndpointMetrics(updated_at=time.monotonic(), kv_blocks=2125, block_size=16))
+    index = PrefixIndex()
+    sched = Scheduler(state, index, default_profiles(index, MaxScorePicker(random.Random(3))))
+    groups = [f"group {g} " + SYSTEM for g in range(4)]
+    where: dict[int, Counter] = {g: Counter() for g in range(4)}
+    for i in range(12):
+        for g in range(4):
+            ep = sched.pick(p, req(groups[g] + f" question {i} " * 30, max_tokens=128))
+            state.started(ep.address)
+            where[g][ep.name] += 1
+    for g in range(4):
+        assert len(where[g]) == 1, where  # the group was not sprayed
+    assert len({next(iter(c)) for c in where.values()}) == 4  # one group per pod
+
+
+def test_an_idle_pool_spreads_prompts_that_share_nothing():
+    state = EndpointState()
+    eps = tuple(Endpoint(f"pod-{i}", "default", f"10.2.2.{i}", 8000) for i in range(4))
+    p = Pool("default", "p", 8000, strategy=Strategy.DEFAULT, endpoints=eps)
+    for ep in eps:
+        state.update(ep.address, EndpointMetrics(updated_at=time.monotonic()))
+    index = PrefixIndex()
+    sched = Scheduler(state, index, default_profiles(index, MaxScorePicker(random.Random(4))))
+    counts = Counter()
+    for i in range(8):
+        ep = sched.pick(p, req(f"prompt {i} " + "z" * 2000))
+        state.started(ep.address)
+        counts[ep.name] += 1
+    assert sorted(counts.values()) == [2, 2, 2, 2]
+
+
+def test_sends_since_the_scrape_are_forgotten_once_scraped():
+    clock = Clock()
+    scorer = CostScorer(clock=clock)
+    pods = [cand(0, clock), cand(1, clock)]
+    r = req("q" * 400)
+    scorer.costs(r, pods)
+    scorer.picked(r, pods[0])
+    assert scorer.costs(req("q" * 400), pods)[0] > scorer.costs(req("q" * 400), pods)[1]
+    clock.now += 0.1
+    pods[0].metrics.updated_at = clock.now  # the next scrape shows it (in its waiting count)
+    c = scorer.costs(req("q" * 400), pods)
+    assert c[0] == c[1]
+
+
+def test_pod_speed_is_learned_from_the_ttft_histogram_each_pod_exports():
+    from inference_gateway.router.scheduler.plugins.pod_speed import PodSpeed
+
+    speed = PodSpeed()
+    clock = Clock()
+    pods = [cand(0, clock), cand(1, clock), cand(2, clock)]
+    assert speed.factors(pods) == [1.0, 1.0, 1.0]  # no history: every pod counts as the median
+    for window in range(3):
+        for c in pods:
+            for _ in range(5):
+                speed.predicted(c.endpoint.address, 1000)  # the same predicted work everywhere
+        clock.now += 1
+        for i, c in enumerate(pods):
+            m = c.metrics
+            # pod 2 is twice as slow: 0.2 s per first token against 0.1 s
+            per_token = 0.2 if i == 2 else 0.1
+            c.metrics = EndpointMetrics(updated_at=clock.now, ttft_sum=m.ttft_sum + 5 * per_token,
+                                        ttft_count=m.ttft_count + 5)
+    f = speed.factors(pods)
+    assert f[0] == f[1] == 1.0 and f[2] == 2.0
+
+
+def test_a_slower_pod_costs_more_for_the_same_work():
+    clock = Clock()
+    scorer = CostScorer(clock=clock)
+    pods = [cand(0, clock), cand(1, clock)]
+    for window in range(3):
+        for c in pods:
+            for _ in range(5):
+                r = req("w" * 4000)
+                scorer.costs(r, pods)
+                scorer.picked(r, c)
+        clock.now += 10  # the sends above are long scraped
+        for i, c in enumerate(pods):
+            m = c.metrics
+            c.metrics = EndpointMetrics(updated_at=clock.now, ttft_sum=m.ttft_sum + 5 * (0.3 if i == 0 else 0.1),
+                                        ttft_count=m.ttft_count + 5)
+    assert scorer.score(req("w" * 4000), pods) == [0.0, 1.0]
+
+
+def test_requests_in_flight_count_though_the_pod_admitted_them_into_its_batch():
+    """After a scrape, a pod that took a burst into its running batch shows no waiting queue;
+    the requests the router sent there and has not seen finish still count as work ahead."""
+    clock = Clock()
+    pods = [cand(0, clock), cand(1, clock)]
+    scorer = CostScorer(clock=clock)
+    for _ in range(12):
+        r = req("v" * 4000)
+        scorer.costs(r, pods)
+        scorer.picked(r, pods[0])
+        pods[0].in_flight += 1
+    clock.now += 1
+    for c in pods:
+        c.metrics.updated_at = clock.now  # scraped: nothing waiting anywhere (all admitted)
+    assert scorer.score(req("v" * 4000), pods) == [0.0, 1.0]
+
+
+def test_in_flight_work_is_the_uncached_tokens_of_the_picks_not_yet_finished():
+    clock = Clock()
+    scorer = CostScorer(clock=clock)
+    pods = [cand(0, clock), cand(1, clock)]
+    for prompt in ("a" * 8000, "b" * 400):  # ~2,000 then ~100 uncached tokens, both to pod 0
+        r = req(prompt)
+        scorer.costs(r, pods)
+        scorer.picked(r, pods[0])
+        pods[0].in_flight += 1
+    assert scorer._in_flight_tokens(pods[0]) == 2100
+    pods[0].in_flight = 1  # the oldest finished
+    assert scorer._in_flight_tokens(pods[0]) == 100
