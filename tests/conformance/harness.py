@@ -1,9 +1,22 @@
-"""The upstream conformance environment, locally: one gateway (router + real Envoy) shared by
-every test, echo pods standing in for model servers, and our router in picker mode standing in
-for each upstream endpoint-picker Deployment. See upstream/README.md for the substitutions.
+"""The conformance environment, locally: one gateway (router + real Envoy) shared by every
+test, echo pods standing in for model servers, and our router in picker mode standing in for
+each endpoint-picker Deployment.
 
-Tests apply their upstream manifest into the watched directory, assert, and remove it, as the
-upstream suite applies and cleans each test's manifests.
+Tests apply their scenario's objects into the watched directory, assert, and remove them, as
+the upstream suite applies and cleans each test's manifests. By default the objects are our
+own (scenarios.py). With `IGW_CONFORMANCE_MANIFESTS=DIR`, DIR being the `conformance/`
+directory of a gateway-api-inference-extension checkout (`resources/base.yaml`,
+`tests/**/<name>.yaml`), the harness loads upstream's manifests as shipped instead.
+
+Local substitutions, made at load time in either case:
+- the Gateways' class → ours; each Gateway's listener port → a free port (the Gateways share
+  one Envoy, which cannot bind one port twice);
+- each Deployment → its Pods as manifests (labels from the template, one 127.8.x.y address per
+  pod, Ready): model-server pods are echo servers (echo.py; a port named by an `H2C_PORT` env
+  speaks h2c), picker pods (a container passing `--pool-name`) are our router in picker mode
+  (`igw run --pool NS/NAME`, with the conformance test header on; the first picker runs whole,
+  the others share the gateway's routing table);
+- each picker Service's targetPort → the free port its picker listens on.
 """
 
 from __future__ import annotations
@@ -11,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,18 +37,40 @@ from inference_gateway.operator.ports import free_port
 from inference_gateway.cli.standalone import Standalone, StandaloneSettings
 from inference_gateway.router.server import Router, RouterSettings
 
+from . import scenarios
 from .echo import EchoPod
+from .scenarios import APP_NS, INFRA_NS, V1
 
-UPSTREAM = Path(__file__).parent / "upstream"
-APP_NS = "inference-conformance-app-backend"
-INFRA_NS = "inference-conformance-infra"
+MANIFESTS_ENV = "IGW_CONFORMANCE_MANIFESTS"
 GATEWAY_CLASS = "inference-gateway-class"
-V1 = "inference.networking.k8s.io"
 V1ALPHA2 = "inference.networking.x-k8s.io"
 
 
+def manifests_dir() -> Path | None:
+    """The upstream `conformance/` directory to run instead of our scenarios, if one is given."""
+    value = os.environ.get(MANIFESTS_ENV)
+    if not value:
+        return None
+    root = Path(value)
+    if not (root / "resources" / "base.yaml").is_file():
+        raise FileNotFoundError(f"{MANIFESTS_ENV}={value}: no resources/base.yaml there")
+    return root
+
+
 def _docs(name: str) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all((UPSTREAM / name).read_text()) if d]
+    """A scenario's objects: upstream's manifest when one is given, else ours."""
+    root = manifests_dir()
+    if root is None:
+        return scenarios.scenario(name)
+    if name == "base.yaml":
+        path = root / "resources" / name
+    else:
+        # Flat under tests/ in v1.6.0; some releases group them (tests/basic/…).
+        found = sorted((root / "tests").rglob(name))
+        if not found:
+            raise FileNotFoundError(f"{MANIFESTS_ENV}={root}: no tests/**/{name}")
+        path = found[0]
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
 def to_v1alpha2(doc: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +141,7 @@ class Conformance:
                 for replica in range(doc["spec"].get("replicas", 1)):
                     pod = PodInfo(f"{doc['metadata']['name']}-{replica}", f"127.8.{index}.{replica + 2}", dict(labels))
                     self.pods.append(pod)
-                    if any("epp" in c["image"] for c in containers):
+                    if any("--pool-name" in (c.get("args") or []) for c in containers):
                         args = containers[0]["args"]
                         pool = args[args.index("--pool-name") + 1]
                         pool_ns = args[args.index("--pool-namespace") + 1]
@@ -190,7 +226,7 @@ class Conformance:
         await self.gateway.ads.wait_acked(self.gateway.ads.version)
 
     async def apply(self, name: str, docs: list[dict[str, Any]] | None = None) -> None:
-        """Apply an upstream test manifest (or `docs`) as the file `name`."""
+        """Apply the scenario `name` (or `docs`) as the file `name`."""
         docs = self._convert(docs if docs is not None else _docs(name))
         await self._reloaded(lambda: self._write(name, docs))
 
