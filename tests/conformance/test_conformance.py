@@ -2,6 +2,9 @@
 test is named after the upstream one and asserts what it asserts, against one shared `igw run`
 gateway with simulated pods (see harness.py), for the v1 API and again for v1alpha2.
 
+The objects come from our own scenarios (scenarios.py); `IGW_CONFORMANCE_MANIFESTS=DIR` runs
+upstream's manifests from a checkout's `conformance/` directory instead (harness.py).
+
 Request counts are scaled down from upstream's (100–200 per case) to keep the suite short;
 the assertions are the same.
 """
@@ -15,15 +18,17 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from conformance.harness import APP_NS, Conformance
+from conformance.harness import Conformance
+from conformance.scenarios import (PRIMARY_APP, PRIMARY_GW, PRIMARY_POOL, SECONDARY_APP, SECONDARY_GW,
+                                   SECONDARY_POOL)
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.envoy]
 
-PRIMARY_GW, SECONDARY_GW = "conformance-primary", "conformance-secondary"
-PRIMARY_POOL, SECONDARY_POOL = "primary-inference-pool", "secondary-inference-pool"
-PRIMARY_APP, SECONDARY_APP = "primary-inference-model-server", "secondary-inference-model-server"
 BODY = '{"model": "conformance-fake-model", "prompt": "Write as if you were a critic: San Francisco"}'
 SELECT = "test-epp-endpoint-selection"
+# Collected for v1 alone (not collected-and-skipped for v1alpha2): the v1alpha2 API cannot
+# express what these tests exercise.
+V1_ONLY = pytest.mark.parametrize("suite", ["v1"], indirect=True)
 SERVED = "x-conformance-test-served-endpoint"
 
 
@@ -114,9 +119,9 @@ async def test_InferencePoolInvalidEPPService(suite: Conformance) -> None:
         await suite.delete("inferencepool_invalid_epp_service.yaml")
 
 
+# v1 only: v1alpha2 pools always name their extension (upstream made it optional in v1 only).
+@V1_ONLY
 async def test_InferencePoolMissingEPPRef(suite: Conformance) -> None:
-    if suite.version == "v1alpha2":
-        pytest.skip("v1alpha2 pools always name their extension (upstream made it optional in v1 only)")
     await suite.apply("inferencepool_missing_epp_ref.yaml")
     try:
         cond = suite.route_condition("httproute-for-missing-epp-ref-pool", PRIMARY_GW, "Accepted")
@@ -149,9 +154,9 @@ async def test_GatewayFollowingEPPRouting(suite: Conformance) -> None:
         await suite.delete("gateway_following_epp_routing.yaml")
 
 
+# v1 only: v1alpha2 pools have one targetPortNumber: no data-parallel ranks.
+@V1_ONLY
 async def test_GatewayFollowingEPPRoutingWithDataParallelism(suite: Conformance) -> None:
-    if suite.version == "v1alpha2":
-        pytest.skip("v1alpha2 pools have one targetPortNumber: no data-parallel ranks")
     await suite.apply("gateway_following_epp_routing_dp.yaml")
     try:
         route_ok(suite, "httproute-for-primary-gw-dp", PRIMARY_GW)
@@ -205,9 +210,10 @@ async def test_EppUnAvailableFailOpen(suite: Conformance) -> None:
         # names the primary picker here; the route's pool is the secondary one, whose picker we
         # take away, so that fail-open is what answers.)
         def unavailable(docs: list[dict]) -> None:
-            for doc in docs:
-                if doc.get("kind") == "Service" and doc["metadata"]["name"] == "secondary-endpoint-picker-svc":
-                    doc["spec"]["selector"] = {"app": "no-such-picker"}
+            pool = next(d for d in docs if d.get("kind") == "InferencePool" and d["metadata"]["name"] == SECONDARY_POOL)
+            ref = pool["spec"].get("endpointPickerRef") or pool["spec"]["extensionRef"]  # v1 or v1alpha2
+            service = next(d for d in docs if d.get("kind") == "Service" and d["metadata"]["name"] == ref["name"])
+            service["spec"]["selector"] = {"app": "no-such-picker"}
         await suite.edit_base(unavailable)
         try:
             pods = set()
@@ -305,9 +311,9 @@ async def test_HTTPRouteMultipleRulesDifferentPools(suite: Conformance) -> None:
         await suite.delete("inferencepool_multiple_rules_different_pools.yaml")
 
 
+# v1 only: appProtocol is a v1 field.
+@V1_ONLY
 async def test_InferencePoolAppProtocol(suite: Conformance) -> None:
-    if suite.version == "v1alpha2":
-        pytest.skip("appProtocol is a v1 field")
     await suite.apply("inferencepool_appprotocol.yaml")
     try:
         cases = (
