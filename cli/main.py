@@ -5,6 +5,7 @@
   igw demo      run the seed's verification on simulated pods (demo.py)
   igw sim       one simulated model-server pod (inference_gateway.simulator)
   igw validate  check manifests against our CRDs offline (validate.py)
+  igw status    the statuses the operator would write for a manifests directory (operator/status_report.py)
   igw bench     benchmark against Envoy round robin and sglang-router (inference_gateway.bench)
 """
 
@@ -33,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--manifests", type=Path, action="append", metavar="PATH",
                      help="read objects from this file or directory instead of the Kubernetes API "
                           "(repeatable; reloaded when files change)")
+    run.add_argument("--status-dir", type=Path, default=None, metavar="DIR",
+                     help="with --manifests: write the statuses the operator would write, one YAML file per object")
     router_arguments(run)
     gateway_arguments(run)
     replica_arguments(run)
@@ -54,10 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
     from . import validate  # noqa: PLC0415
 
     validate.add_arguments(sub.add_parser("validate", help="check manifests against the CRDs, offline"))
+    status = sub.add_parser("status", help="print the statuses the operator would write for these manifests")
+    status.add_argument("--manifests", type=Path, action="append", required=True, metavar="PATH")
+    status.add_argument("--listen-address", default="127.0.0.1", help="the Gateway address to report")
     bench = sub.add_parser("bench", help="benchmark vs Envoy round robin and sglang-router (bench/README.md)",
                            add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     return parser
+
+
+def _status(args: argparse.Namespace) -> int:
+    import yaml  # noqa: PLC0415
+
+    from inference_gateway.operator.manifests import load_paths  # noqa: PLC0415
+    from inference_gateway.operator.status_report import standalone_statuses, status_documents  # noqa: PLC0415
+    from inference_gateway.operator.translate.objects import ObjectSet  # noqa: PLC0415
+
+    objects, problems = load_paths(args.manifests)
+    for problem in problems:
+        print(f"# refused: {problem}", file=sys.stderr)
+    print(yaml.safe_dump_all(status_documents(standalone_statuses(ObjectSet.of(objects), args.listen_address)),
+                             sort_keys=False), end="")
+    return 1 if problems else 0
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -80,7 +101,7 @@ async def _run(args: argparse.Namespace) -> int:
         manifests=args.manifests, listen_address=args.listen_address, router=router,
         xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
         envoy_log_level=args.envoy_log_level, shutdown_grace=args.shutdown_grace, router_only=args.router_only,
-        ext_proc_endpoints=endpoints,
+        ext_proc_endpoints=endpoints, status_dir=args.status_dir,
         edge=edge_args.limits(args)))
     try:
         for child in children:
@@ -108,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         from . import validate  # noqa: PLC0415
 
         return validate.run(args)
+    if args.command == "status":
+        return _status(args)
     if args.command == "demo":
         from .demo import run_demo  # noqa: PLC0415
 

@@ -34,6 +34,11 @@ def router_arguments(p: argparse.ArgumentParser) -> None:
                    help="precise prefix mode: the model servers' tokenizer.json (default: the simulator's tokenizer)")
     g.add_argument("--no-usage-metrics", action="store_true",
                    help="no token histograms (they come from the pods' own token metrics, not from responses)")
+    g.add_argument("--pool", default="", metavar="NAMESPACE/NAME",
+                   help="picker mode: serve as the endpoint picker of this InferencePool behind any gateway "
+                        "(requests that name no pool go to it; with --manifests, no Envoy is started)")
+    g.add_argument("--enable-test-endpoint-selection", action="store_true",
+                   help="conformance tests only: honour the test-epp-endpoint-selection request header")
     g.add_argument("--peer-listen", default=None, metavar="ENDPOINT",
                    help="share the prefix index with other router replicas: this replica's ZMQ endpoint "
                         "(e.g. tcp://127.0.0.1:5600; in a cluster, tcp://$POD_IP:5600)")
@@ -47,7 +52,8 @@ def router_settings(args: argparse.Namespace) -> RouterSettings:
                           stale_after=args.stale_after,
                           scheduler_config=str(args.scheduler_config) if args.scheduler_config else None,
                           read_usage=not args.no_usage_metrics, pd_delivery=args.pd_delivery,
-                          tokenizer=args.tokenizer, peer_listen=args.peer_listen,
+                          tokenizer=args.tokenizer, pool=args.pool,
+                          test_endpoint_selection=args.enable_test_endpoint_selection, peer_listen=args.peer_listen,
                           peers=tuple(p.strip() for p in args.peers.split(",") if p.strip()))
 
 

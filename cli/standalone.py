@@ -18,6 +18,7 @@ from inference_gateway.operator.envoy_process import EnvoyProcess
 from inference_gateway.operator.envoy_supervisor import EnvoySupervisor, RestartPolicy
 from inference_gateway.operator.problems import ProblemLog
 from inference_gateway.operator.providers.files import FileProvider
+from inference_gateway.operator.status_report import standalone_statuses, write_status_dir
 from inference_gateway.operator.translate import SHARED_PROXY, TranslateSettings, Translation, translate
 from inference_gateway.operator.translate.bootstrap import ads_bootstrap
 from inference_gateway.operator.translate.edge_limits import EdgeLimits
@@ -49,6 +50,19 @@ class StandaloneSettings:
     # SIGTERM: seconds in-flight requests get to finish (the chart's terminationGracePeriodSeconds is longer).
     shutdown_grace: float = 30.0
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    # Where the statuses the operator would write go, one YAML file per object (None: kept in
+    # memory only, as `Standalone.statuses`).
+    status_dir: Path | None = None
+
+    @property
+    def picker_only(self) -> bool:
+        """`--pool`: the router serves as one pool's endpoint picker behind another gateway."""
+        return bool(self.router.pool)
+
+    @property
+    def without_envoy(self) -> bool:
+        """A router replica or an endpoint picker: the router alone, no Envoy of its own."""
+        return self.router_only or self.picker_only
 
 
 class Standalone:
@@ -69,6 +83,7 @@ class Standalone:
         self._xds_server = None
         self._supervisor: asyncio.Task[None] | None = None
         self._version = 0
+        self.statuses: dict = {}
 
     @property
     def table(self) -> RoutingTable:
@@ -84,8 +99,11 @@ class Standalone:
         self._version += 1
         translation = translate(objects, TranslateSettings(envoy=self.envoy_settings, version=self._version))
         self.problems.report(translation.problems)
+        self.statuses = standalone_statuses(translation, self.settings.listen_address, self.statuses)
+        if self.settings.status_dir is not None:
+            write_status_dir(self.settings.status_dir, self.statuses)
         version = None
-        if not self.settings.router_only:  # a router replica has no Envoy of its own
+        if not self.settings.without_envoy:  # a router replica or a picker has no Envoy of its own
             try:
                 version = self.ads.set_resources(translation.envoy[SHARED_PROXY])
             except Exception as err:  # Envoy would reject it too: keep the last good configuration
@@ -102,10 +120,13 @@ class Standalone:
     async def start(self) -> None:
         s = self.settings
         await self.router.start()
-        if s.router_only:
+        if s.without_envoy:
             self.apply(self.provider.load())
             self._tasks.append(asyncio.create_task(self.provider.run()))
-            log.info("router replica ready", ext_proc=f"{s.router.host}:{s.router.ext_proc_port}")
+            if s.picker_only:
+                log.info("endpoint picker ready", pool=s.router.pool, ext_proc=f"{s.router.host}:{s.router.ext_proc_port}")
+            else:
+                log.info("router replica ready", ext_proc=f"{s.router.host}:{s.router.ext_proc_port}")
             return
         self._xds_server = await start_ads_server(self.ads, "127.0.0.1", s.xds_port)
         self.apply(self.provider.load())
@@ -138,7 +159,7 @@ class Standalone:
     async def serve(self, stopped: asyncio.Future[None] | asyncio.Task[None]) -> int:
         """Serve until `stopped` (SIGTERM/SIGINT): drain, exit code 0. An Envoy that keeps
         crashing ends the gateway sooner, with exit code 1, so that it is restarted whole."""
-        if self.settings.router_only:  # no Envoy to supervise: serve until told to stop
+        if self.settings.without_envoy:  # no Envoy to supervise: serve until told to stop
             await stopped
             await self.router.set_serving(False)
             return 0

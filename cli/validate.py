@@ -8,7 +8,9 @@ from pathlib import Path
 import yaml
 
 from inference_gateway.operator.crd_validation import CRDS_DIR_ENV, load_crds, validate_files
-from inference_gateway.operator.manifests import manifest_files
+from inference_gateway.operator.ignored import ignored_objects
+from inference_gateway.operator.manifests import load_paths, manifest_files
+from inference_gateway.operator.translate.objects import ObjectSet
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,12 +32,19 @@ def run(args: argparse.Namespace) -> int:
         return 2
     files = manifest_files(args.files, suffixes=(".yaml", ".yml"))  # examples/ holds request bodies as JSON
     status = 0
+    context = ObjectSet.of(load_paths(files)[0])  # a Service used by a pool in another file is used
     for path in files:
         problems = validate_files([path], registry)
+        ignored = ignored_objects([path], context)
+        for where, why in ignored:
+            print(f"WARN {where}: {why}")
         if problems:
             status = 1
             for problem in problems:
                 print(problem)
+        elif ignored:
+            # Never "OK" for a file part of which the gateway silently ignores.
+            print(f"CHECKED {path}: {len(ignored)} object(s) will not be acted on (WARN above)")
         else:
             print(f"OK {path}")
     if not files:

@@ -10,6 +10,7 @@ request metrics, from the decision until `finish`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -24,6 +25,7 @@ from .endpoint_state import EndpointState
 from .errors import GatewayError, internal, unavailable
 from .fallbacks import destination_list, pool_cluster
 from .openai import InferenceRequest, parse_request
+from .picker_protocol import restrict
 from .prefill_sender import PrefillSender
 from .responses import ResponseProcessor, Usage
 from .scheduler.scheduler import Scheduler
@@ -64,6 +66,10 @@ class RequestInfo:
     listener: str = ""     # the listener whose model-header rules apply (x-igw-listener)
     path: str = ""
     request_id: str = ""
+    objective: str = ""    # x-gateway-inference-objective: an InferenceObjective of the pool
+    # Only these endpoints may be chosen (`ip` or `ip:port`): the gateway's subset hint, or the
+    # conformance test selection. None: the whole pool.
+    allowed: tuple[str, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -124,8 +130,11 @@ class Director:
     def __init__(self, holder: TableHolder, scheduler: Scheduler, state: EndpointState, telemetry: Telemetry,
                  rng: random.Random | None = None, admission: Admission | None = None,
                  accounting: TokenAccounting | None = None, log_requests: bool = True,
-                 prefill_sender: PrefillSender | None = None) -> None:
+                 prefill_sender: PrefillSender | None = None, default_pool: str = "") -> None:
         self.holder = holder
+        # Picker mode (`igw run --pool NS/NAME`): a request whose gateway names no pool (any
+        # conformant gateway sends only the standard ext_proc stream) goes to this pool.
+        self.default_pool = default_pool
         # None: Envoy mirrors prefill requests (the default); else the router posts them itself.
         self.prefill_sender = prefill_sender
         self.scheduler = scheduler
@@ -185,6 +194,8 @@ class Director:
                 choices = rule.pools
         if choices is None:
             choices = self._pools(info.pools)
+        if not choices and self.default_pool:
+            choices = [(self.default_pool, 1)]
         if not choices:
             if info.listener:
                 raise not_found(f"no route on this listener serves model {model!r}" if model
@@ -215,9 +226,15 @@ class Director:
             request = parse_request(raw) if raw is not None else None
             model = request.model if request else ""
             pool = self._resolve_pool(table, info, model)
-            rule = pool.models.get(model) if request else None
+            if info.allowed is not None:
+                pool = restrict(pool, list(info.allowed))
+                if not pool.endpoints:
+                    raise unavailable(f"no endpoint of pool {pool.key} is among those the gateway allowed")
+            rule = pool.model_rule(model) if request else None
             target = weighted_choice([(x.name, x.weight) for x in rule.targets], self.rng) if rule else model
             criticality = rule.criticality if rule else Criticality.STANDARD
+            if info.objective:
+                criticality = pool.objectives.get(info.objective, criticality)
             if self.admission.must_wait(pool, criticality):
                 await on_wait(self.admission.settings.max_wait)
                 key = pool.key
@@ -305,6 +322,16 @@ class Director:
         t.scheduler_latency.observe(d.decision_ms / 1000)
         if sreq.prefix_hit_ratio is not None:
             t.prefix_hit_ratio.observe(sreq.prefix_hit_ratio)
+
+    def served(self, route: Route, address: str) -> None:
+        """The gateway reports the endpoint that served (a fallback of the list, after a retry):
+        the in-flight count follows it."""
+        d = route.decision
+        if not address or address == d.address:
+            return
+        self.state.finished(d.address)
+        self.state.started(address)
+        route.decision = dataclasses.replace(d, address=address)
 
     def response_status(self, route: Route, status: int) -> None:
         route.status = status

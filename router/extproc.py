@@ -17,6 +17,9 @@ One gRPC stream per HTTP request. Envoy sends the request headers, then the buff
    read on the way and claimed from the pod's own count.
 When Envoy ends the stream (the HTTP request is over), the director closes the request's books.
 
+Behind another gateway (picker mode, router/picker_protocol.py) the body may arrive in full
+duplex chunks: the headers answer is then held until the body is in, and the body sent back.
+
 Errors become ImmediateResponses with an OpenAI-style JSON body.
 """
 
@@ -36,7 +39,10 @@ from google.protobuf import duration_pb2, struct_pb2
 from .director import Director, Observer, RequestInfo, Route
 from .errors import GatewayError, internal
 from .fallbacks import CLUSTER_HEADER
-from .table import MODEL_HEADER
+from .picker_protocol import (
+    TEST_SELECTION_HEADER, TEST_SERVED_HEADER, full_duplex_answer, is_full_duplex, served_endpoint, subset_hint,
+)
+from .table import MODEL_HEADER, OBJECTIVE_HEADER
 
 log = structlog.get_logger("router")
 
@@ -89,8 +95,10 @@ def _value(h: core.HeaderValue) -> str:
 
 
 class ExtProcService(pb_grpc.ExternalProcessorServicer):
-    def __init__(self, director: Director) -> None:
+    def __init__(self, director: Director, test_selection: bool = False) -> None:
         self.director = director
+        # Conformance only: honour `test-epp-endpoint-selection` (see picker_protocol.py).
+        self.test_selection = test_selection
         self._metadata_cache: dict[str, struct_pb2.Struct] = {}
         self._route_cache: dict[tuple[str, str | None, bool, str | None, str | None], pb.ProcessingResponse] = {}
 
@@ -103,7 +111,10 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
         # context.read()/write() rather than the request iterator and a response generator:
         # the same messages for less grpc.aio machinery per message (measured with
         # bench/overhead.py).
-        pools = listener = path = request_id = ""
+        pools = listener = path = request_id = objective = ""
+        allowed: tuple[str, ...] | None = None
+        full_duplex = answered = False
+        parts: list[bytes] = []
         for key, value in context.invocation_metadata() or ():
             if key == POOLS_METADATA_KEY:
                 pools = value
@@ -127,28 +138,57 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
                 kind = message.WhichOneof("request")
                 try:
                     if kind == "request_body":
+                        if full_duplex:
+                            parts.append(message.request_body.body)
+                            if message.request_body.end_of_stream and not answered:
+                                answered = True
+                                route = await self._full_duplex(info, b"".join(parts), extend_timeout, write)
+                            continue
                         # BUFFERED mode delivers the whole body in one message.
                         decided = await director.decide(info, message.request_body.body, extend_timeout)
                         route = decided if isinstance(decided, Route) else None
                         await write(self._answer(decided, True))
                     elif kind == "request_headers":
+                        full_duplex = is_full_duplex(message)
                         for h in message.request_headers.headers.headers:
                             key = h.key
                             if key == ":path":
                                 path = _value(h)
                             elif key == "x-request-id":
                                 request_id = _value(h)
-                        info = RequestInfo(pools, listener, path, request_id)
+                            elif key == OBJECTIVE_HEADER:
+                                objective = _value(h)
+                            elif key == TEST_SELECTION_HEADER and self.test_selection:
+                                allowed = tuple(v.strip() for v in _value(h).split(",") if v.strip())
+                        if allowed is None and message.HasField("metadata_context"):
+                            hint = subset_hint(message)
+                            allowed = tuple(hint) if hint is not None else None
+                        info = RequestInfo(pools, listener, path, request_id, objective, allowed)
                         if message.request_headers.end_of_stream:
+                            answered = True
                             decided = await director.decide(info, None, extend_timeout)
                             route = decided if isinstance(decided, Route) else None
                             await write(self._answer(decided, False))
+                        elif full_duplex:
+                            continue  # the headers answer waits for the body
                         elif director.wants_response(info):
                             await write(_CONTINUE_WANT_RESPONSE)
                         else:
                             await write(_CONTINUE_HEADERS)
+                    elif kind == "request_trailers" and full_duplex:
+                        if not answered:
+                            answered = True
+                            route = await self._full_duplex(info, b"".join(parts), extend_timeout, write)
+                        await write(pb.ProcessingResponse(request_trailers=pb.TrailersResponse()))
                     elif kind == "response_headers":
-                        await write(self._on_response_headers(route, message.response_headers))
+                        if route is not None and message.HasField("metadata_context"):
+                            director.served(route, served_endpoint(message))
+                        response = self._on_response_headers(route, message.response_headers, full_duplex)
+                        if self.test_selection and route is not None:
+                            response = pb.ProcessingResponse(response_headers=pb.HeadersResponse(
+                                response=pb.CommonResponse(header_mutation=pb.HeaderMutation(
+                                    set_headers=[_header(TEST_SERVED_HEADER, route.address)]))))
+                        await write(response)
                     elif kind == "response_body":
                         await write(self._on_response_body(route, message.response_body))
                     else:
@@ -162,6 +202,16 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
                 director.finish(route)
 
     # -- request ---------------------------------------------------------------------------
+
+    async def _full_duplex(self, info: RequestInfo, raw: bytes, extend_timeout, write) -> Route | None:
+        """Full duplex: the decision goes out as the held headers answer, then the body."""
+        decided = await self.director.decide(info, raw, extend_timeout)
+        if isinstance(decided, GatewayError):
+            await write(_immediate(decided))
+            return None
+        for message in full_duplex_answer(self._answer(decided, True), raw):
+            await write(message)
+        return decided
 
     def _answer(self, decided: Route | GatewayError, has_body: bool) -> pb.ProcessingResponse:
         if isinstance(decided, GatewayError):
@@ -213,7 +263,8 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
 
     # -- response --------------------------------------------------------------------------
 
-    def _on_response_headers(self, route: Route | None, headers: pb.HttpHeaders) -> pb.ProcessingResponse:
+    def _on_response_headers(self, route: Route | None, headers: pb.HttpHeaders,
+                             full_duplex: bool = False) -> pb.ProcessingResponse:
         content_type = ""
         status = 0
         for h in headers.headers.headers:
@@ -225,7 +276,8 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             return _RESPONSE_HEADERS_PLAIN
         self.director.response_status(route, status)
         p = route.processor
-        if p is None or headers.end_of_stream:
+        if p is None or headers.end_of_stream or full_duplex:
+            # Full duplex: the gateway chose the modes; changing the body's mode is not ours.
             return _RESPONSE_HEADERS_PLAIN
         if content_type.startswith("text/event-stream"):
             return _RESPONSE_STREAMED

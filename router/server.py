@@ -67,6 +67,11 @@ class RouterSettings:
     # Prefill/decode delivery: "mirror" (Envoy sends the prefill copy) or "router" (the router
     # posts it). bench/pd_delivery.py measures both; mirror is the default.
     pd_delivery: str = "mirror"
+    # Picker mode: requests whose gateway names no pool (any conformant gateway; only our own
+    # Envoy says which pool a route targets) go to this pool, "namespace/name".
+    pool: str = ""
+    # Conformance only: honour the `test-epp-endpoint-selection` header (router/picker_protocol.py).
+    test_endpoint_selection: bool = False
     # Router replicas sharing their estimate prefix index (router/peer_sync.py): this replica's
     # ZMQ endpoint (e.g. tcp://10.0.0.5:5600; None: no sharing) and its peers' endpoints.
     peer_listen: str | None = None
@@ -92,8 +97,8 @@ class Router:
         self.accounting = TokenAccounting(self.telemetry) if settings.read_usage else None
         self.director = Director(holder, self.scheduler, self.state, self.telemetry, admission=self.admission,
                                  accounting=self.accounting, log_requests=settings.log_requests,
-                                 prefill_sender=self.prefill_sender)
-        self.service = ExtProcService(self.director)
+                                 prefill_sender=self.prefill_sender, default_pool=settings.pool)
+        self.service = ExtProcService(self.director, test_selection=settings.test_endpoint_selection)
         self.peer_sync = PeerSync(self.prefix_index, settings.peer_listen, settings.peers,
                                   registry=self.telemetry.registry) if settings.peer_listen else None
         self.telemetry.watch_pools(self._pool_gauges, lambda: len(self.prefix_index))

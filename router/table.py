@@ -115,6 +115,14 @@ class Pool:
     kv_events_port: int | None = None
     # Sub-pools say which role they are ("prefill" / "decode"); "" for a whole pool.
     role: str = ""
+    # InferenceObjective name → band; a request names its objective in a header.
+    objectives: Mapping[str, Criticality] = field(default_factory=dict)
+
+    def model_rule(self, model: str) -> "ModelRule | None":
+        """The rule for `model`, else the pool's catch-all rule (an InferenceModelRewrite rule
+        without matches), else None."""
+        rule = self.models.get(model)
+        return rule if rule is not None else self.models.get(ANY_MODEL)
 
     @property
     def key(self) -> str:
@@ -137,6 +145,8 @@ def pool_key(namespace: str, name: str) -> str:
 
 
 MODEL_HEADER = "x-gateway-model-name"
+OBJECTIVE_HEADER = "x-gateway-inference-objective"  # names an InferenceObjective of the pool
+ANY_MODEL = "*"  # key of a pool's catch-all model rule (no model is named "*")
 
 
 @dataclass(frozen=True, slots=True)

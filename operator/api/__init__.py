@@ -10,22 +10,31 @@ from .gateway import CONTROLLER_NAME, Gateway, GatewayClass, HTTPRoute
 from .inference import InferenceModel, InferencePool
 from .parameters import GatewayParameters
 from .policy import InferenceTrafficPolicy
+from .v1_objectives import InferenceModelRewrite, InferenceObjective
+from .v1_pool import INFERENCE_V1_GROUP, AnyPool, InferencePoolV1, PoolView, pool_view
+from .v1_service import Service
 
-AnyObject = Union[InferencePool, InferenceModel, InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod,
-                  GatewayParameters]
+AnyObject = Union[InferencePool, InferencePoolV1, InferenceModel, InferenceObjective, InferenceModelRewrite,
+                  InferenceTrafficPolicy, GatewayClass, Gateway, HTTPRoute, Pod, Service, GatewayParameters]
 
 # (group of apiVersion, kind) → model. A kind whose versions differ gets one model per version
 # (key the group and version it differs by) and each converts with `internal()`
-# (base.KubeObject) to the internal model translation reads.
+# (base.KubeObject) to the internal model translation reads. The v1 InferencePool (its own
+# group) is read by translation through `pool_view`, beside v1alpha2: data-parallel ports, h2c
+# and optional picker references do not fit the v1alpha2 model.
 KINDS: dict[tuple[str, str], type[KubeObject]] = {  # key: (group or apiVersion, kind)
     ("inference.networking.x-k8s.io", "InferencePool"): InferencePool,
+    (INFERENCE_V1_GROUP, "InferencePool"): InferencePoolV1,
     ("inference.networking.x-k8s.io", "InferenceModel"): InferenceModel,
+    ("inference.networking.x-k8s.io", "InferenceObjective"): InferenceObjective,
+    ("inference.networking.x-k8s.io", "InferenceModelRewrite"): InferenceModelRewrite,
     ("inferenceextension.alibabacloud.com", "InferenceTrafficPolicy"): InferenceTrafficPolicy,
     ("inferenceextension.alibabacloud.com", "GatewayParameters"): GatewayParameters,
     ("gateway.networking.k8s.io", "GatewayClass"): GatewayClass,
     ("gateway.networking.k8s.io", "Gateway"): Gateway,
     ("gateway.networking.k8s.io", "HTTPRoute"): HTTPRoute,
     ("", "Pod"): Pod,
+    ("", "Service"): Service,  # only endpoint-picker Services are read
 }
 
 
@@ -45,7 +54,9 @@ def parse_object(doc: dict[str, Any]) -> AnyObject | None:
 
 
 __all__ = [
-    "AnyObject", "Condition", "CONTROLLER_NAME", "Gateway", "GatewayClass", "GatewayParameters", "HTTPRoute",
+    "AnyObject", "AnyPool", "Condition", "INFERENCE_V1_GROUP", "InferenceModelRewrite", "InferenceObjective",
+    "InferencePoolV1", "PoolView", "Service", "pool_view", "CONTROLLER_NAME", "Gateway", "GatewayClass",
+    "GatewayParameters", "HTTPRoute",
     "InferenceModel", "InferencePool", "InferenceTrafficPolicy", "KINDS", "KubeObject",
     "ObjectMeta", "Pod", "model_for", "parse_object",
 ]

@@ -29,6 +29,13 @@ class StrictModel(KubeModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def weights_on_all_or_none(weights: list[int | None], field: str) -> None:
+    """The Inference Extension's rule for weighted targets (InferenceModel, InferenceModelRewrite)."""
+    given = [w is not None for w in weights]
+    if any(given) and not all(given):
+        raise ValueError(f"{field}: weight must be set on all entries or on none")
+
+
 class ObjectMeta(KubeModel):
     name: str = Field(min_length=1, max_length=253)
     namespace: str = DEFAULT_NAMESPACE

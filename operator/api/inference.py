@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import KubeObject, StrictModel
+from .base import KubeObject, StrictModel, weights_on_all_or_none
 
 INFERENCE_GROUP = "inference.networking.x-k8s.io"
 
@@ -54,9 +54,7 @@ class InferenceModelSpec(StrictModel):
 
     @model_validator(mode="after")
     def _weights_on_all_or_none(self) -> "InferenceModelSpec":
-        given = [t.weight is not None for t in self.target_models]
-        if any(given) and not all(given):
-            raise ValueError("targetModels: weight must be set on all entries or on none")
+        weights_on_all_or_none([t.weight for t in self.target_models], "targetModels")
         return self
 
 

@@ -92,7 +92,7 @@ def on_watch_event(store: ObjectStore, watched: WatchedKind, event: dict[str, An
     raw = event.get("object") or {}
     meta = raw.get("metadata") or {}
     if event.get("type") == "DELETED":
-        store.remove(watched.kind, meta.get("namespace") or "", meta.get("name") or "")
+        store.remove(watched.key_kind, meta.get("namespace") or "", meta.get("name") or "")
     else:
         store.put({**raw, "kind": watched.kind, "apiVersion": raw.get("apiVersion") or watched.api_version})
 
@@ -267,7 +267,7 @@ class ClusterGateway:
                 listed.append(ns)
             if listed:
                 self.store.replace_kind(watched.kind, [{"apiVersion": watched.api_version, **i} for i in items],
-                                        namespaces=set(listed) if scoped else None)
+                                        namespaces=set(listed) if scoped else None, key_kind=watched.key_kind)
 
     async def _resync_loop(self) -> None:
         while True:

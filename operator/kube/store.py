@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 import structlog
 from pydantic import ValidationError
 
-from ..api import AnyObject, InferencePool, model_for
+from ..api import INFERENCE_V1_GROUP, AnyObject, InferencePool, InferencePoolV1, model_for, pool_view
 from ..api.gateway import GATEWAY_GROUP
 from ..api.inference import INFERENCE_GROUP
 from ..api.policy import POLICY_GROUP
@@ -38,25 +38,41 @@ class WatchedKind:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
+    @property
+    def key_kind(self) -> str:
+        """The kind in store keys: InferencePool exists in two groups (v1alpha2 and v1)."""
+        return _key_kind(self.kind, self.api_version)
+
+
+def _key_kind(kind: str, api_version: str) -> str:
+    if kind == "InferencePool" and api_version.rpartition("/")[0] == INFERENCE_V1_GROUP:
+        return f"InferencePool.{INFERENCE_V1_GROUP}"
+    return kind
+
 
 # Watched through Kopf (Pods are watched per pool selector: see pods.py).
 WATCHED = (
     WatchedKind(INFERENCE_GROUP, "v1alpha2", "inferencepools", "InferencePool"),
     WatchedKind(INFERENCE_GROUP, "v1alpha2", "inferencemodels", "InferenceModel"),
+    # The Inference Extension's current API (a missing CRD is logged and skipped).
+    WatchedKind(INFERENCE_V1_GROUP, "v1", "inferencepools", "InferencePool"),
+    WatchedKind(INFERENCE_GROUP, "v1alpha2", "inferenceobjectives", "InferenceObjective"),
+    WatchedKind(INFERENCE_GROUP, "v1alpha2", "inferencemodelrewrites", "InferenceModelRewrite"),
     WatchedKind(POLICY_GROUP, "v1alpha1", "inferencetrafficpolicies", "InferenceTrafficPolicy"),
     WatchedKind(GATEWAY_GROUP, "v1", "gatewayclasses", "GatewayClass", namespaced=False),
     WatchedKind(GATEWAY_GROUP, "v1", "gateways", "Gateway"),
     WatchedKind(GATEWAY_GROUP, "v1", "httproutes", "HTTPRoute"),
     WatchedKind(POLICY_GROUP, "v1alpha1", "gatewayparameters", "GatewayParameters"),
 )
-KIND_BY_NAME = {w.kind: w for w in WATCHED}
+KIND_BY_NAME = {w.key_kind: w for w in WATCHED}
 
 PodSelector = tuple[str, tuple[tuple[str, str], ...]]  # (namespace, sorted matchLabels)
 
 
 def _key_of(raw: dict[str, Any]) -> ObjectKey:
     meta = raw.get("metadata") or {}
-    return object_key(str(raw.get("kind", "")), meta.get("namespace") or "", meta.get("name") or "")
+    kind = _key_kind(str(raw.get("kind", "")), str(raw.get("apiVersion", "")))
+    return object_key(kind, meta.get("namespace") or "", meta.get("name") or "")
 
 
 def _comparable(obj: AnyObject) -> dict[str, Any]:
@@ -105,16 +121,19 @@ class ObjectStore:
         self.on_change()
         return True
 
-    def replace_kind(self, kind: str, items: Iterable[dict[str, Any]], namespaces: set[str] | None = None) -> None:
+    def replace_kind(self, kind: str, items: Iterable[dict[str, Any]], namespaces: set[str] | None = None,
+                     key_kind: str | None = None) -> None:
         """A full listing of one kind (initial sync, periodic resync), of every namespace or of
-        `namespaces` only: also drops the missed deletes there."""
+        `namespaces` only: also drops the missed deletes there. `key_kind`: the kind in store
+        keys when it differs (the v1 InferencePool)."""
         seen = set()
+        key_kind = key_kind or kind
         for raw in items:
             raw = {"kind": kind, **raw}
             self.put(raw)
             meta = raw.get("metadata", {})
-            seen.add(object_key(kind, meta.get("namespace") or "default", meta.get("name", "")))
-        for key in [k for k in self._raw if k[0] == kind and k not in seen
+            seen.add(object_key(key_kind, meta.get("namespace") or "default", meta.get("name", "")))
+        for key in [k for k in self._raw if k[0] == key_kind and k not in seen
                     and (namespaces is None or k[1] in namespaces)]:
             self.remove(*key)
 
@@ -147,7 +166,7 @@ class ObjectStore:
 
     # ---- reads
     def object_set(self) -> ObjectSet:
-        return ObjectSet.of(self._parsed.values())
+        return ObjectSet.of(self._parsed.values(), services_listed=False)  # Services are not watched
 
     def raw(self, key: ObjectKey) -> dict[str, Any] | None:
         return self._raw.get(key)
@@ -157,5 +176,5 @@ class ObjectStore:
 
     def pod_selectors(self) -> set[PodSelector]:
         """What to watch Pods by: each pool's namespace and matchLabels."""
-        return {(p.metadata.namespace, tuple(sorted(p.spec.selector.items())))
-                for p in self._parsed.values() if isinstance(p, InferencePool)}
+        return {(p.metadata.namespace, tuple(sorted(pool_view(p).selector.items())))
+                for p in self._parsed.values() if isinstance(p, (InferencePool, InferencePoolV1))}

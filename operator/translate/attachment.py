@@ -12,15 +12,19 @@ and only on the HTTP listeners it matched.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from inference_gateway.router.table import pool_key
 
-from ..api import CONTROLLER_NAME, Gateway, HTTPRoute, InferencePool
+from ..api import CONTROLLER_NAME, INFERENCE_V1_GROUP, AnyPool, Gateway, HTTPRoute
 from ..api.gateway import GATEWAY_GROUP, BackendRef, GatewayListener, ParentRef
 from ..api.inference import INFERENCE_GROUP
+from ..api.v1_pool import pool_group
 from ..problems import Problem
 from .objects import ObjectSet
+from .pickers import PickerResolution, resolve_picker
+
+POOL_GROUPS = (INFERENCE_GROUP, INFERENCE_V1_GROUP)  # a backendRef may name either version
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +49,7 @@ class BackendVerdict:
     rule: int
     index: int
     ref: BackendRef
-    pool: InferencePool | None
+    pool: AnyPool | None
     reason: str                 # ResolvedRefs | BackendNotFound | InvalidKind
     message: str
 
@@ -59,6 +63,11 @@ class Attachment:
     gateways: tuple[Gateway, ...]           # ours (class names our controller), in key order
     parents: tuple[ParentVerdict, ...]      # every parentRef to a Gateway of ours
     backends: tuple[BackendVerdict, ...]    # every backendRef of every route
+    # Which endpoint picker serves each pool, resolved once ((group, namespace, name) → resolution).
+    pickers: dict[tuple[str, str, str], PickerResolution] = field(default_factory=dict)
+
+    def picker(self, pool: AnyPool) -> PickerResolution:
+        return self.pickers[(pool_group(pool), *pool.key)]
 
     def routes_on(self, gateway: Gateway, listener: str) -> list[HTTPRoute]:
         """The accepted routes on one listener, each once, in key order."""
@@ -74,10 +83,10 @@ class Attachment:
     def backends_of(self, route: HTTPRoute, rule: int | None = None) -> list[BackendVerdict]:
         return [b for b in self.backends if b.route is route and rule in (None, b.rule)]
 
-    def routes_to(self, pool: InferencePool) -> list[HTTPRoute]:
+    def routes_to(self, pool: AnyPool) -> list[HTTPRoute]:
         out: dict[tuple[str, str], HTTPRoute] = {}
         for b in self.backends:
-            if b.pool is not None and b.pool.key == pool.key:
+            if b.pool is pool:  # a v1 and a v1alpha2 pool may share namespace and name
                 out.setdefault(b.route.key, b.route)
         return [out[k] for k in sorted(out)]
 
@@ -117,10 +126,10 @@ def _verdict(route: HTTPRoute, index: int, ref: ParentRef, gateway: Gateway) -> 
 
 def _backend(route: HTTPRoute, rule: int, index: int, ref: BackendRef, objects: ObjectSet) -> BackendVerdict:
     ns = ref.namespace or route.metadata.namespace
-    if ref.kind != "InferencePool" or ref.group != INFERENCE_GROUP:
+    if ref.kind != "InferencePool" or ref.group not in POOL_GROUPS:
         return BackendVerdict(route, rule, index, ref, None, "InvalidKind",
                               f"only InferencePool backends are supported, not {ref.kind}/{ref.name}")
-    pool = objects.pool(ns, ref.name)
+    pool = objects.pool(ns, ref.name, ref.group)
     if pool is None:
         return BackendVerdict(route, rule, index, ref, None, "BackendNotFound", f"InferencePool {ns}/{ref.name} not found")
     return BackendVerdict(route, rule, index, ref, pool, "ResolvedRefs", f"InferencePool {pool_key(ns, ref.name)}")
@@ -140,4 +149,5 @@ def attach(objects: ObjectSet) -> Attachment:
                 parents.append(_verdict(route, i, ref, gateway))
         for r, rule in enumerate(route.spec.rules):
             backends += [_backend(route, r, j, ref, objects) for j, ref in enumerate(rule.backend_refs)]
-    return Attachment(gateways=gateways, parents=tuple(parents), backends=tuple(backends))
+    pickers = {(pool_group(p), *p.key): resolve_picker(p, objects, objects.services_listed) for p in objects.pools}
+    return Attachment(gateways=gateways, parents=tuple(parents), backends=tuple(backends), pickers=pickers)

@@ -27,33 +27,19 @@ from inference_gateway.router.table import RoutingTable
 
 from .edge_limits import EdgeLimits
 from .features import FEATURES
+from .resilience import retry_policy
+from .envoy_pickers import backend_ext_proc, picker_cluster, picker_filter, served_header, served_to_metadata_filter
 from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
 
-DESTINATION_HEADER = "x-gateway-destination-endpoint"
-PREFILL_HEADER = "x-gateway-prefill-endpoint"  # prefill/decode pools: the prefill pod
-PREFILL_DST_CLUSTER = "igw-prefill-dst"
-MODEL_HEADER = "x-gateway-model-name"
-POOLS_METADATA_KEY = "x-igw-pools"
-LISTENER_METADATA_KEY = "x-igw-listener"
-EXT_PROC_CLUSTER = "igw-ext-proc"
-ORIGINAL_DST_CLUSTER = "igw-original-dst"
-XDS_CLUSTER = "igw-xds"
-
-T = "type.googleapis.com/"
-LISTENER_TYPE = T + "envoy.config.listener.v3.Listener"
-CLUSTER_TYPE = T + "envoy.config.cluster.v3.Cluster"
-ENDPOINT_TYPE = T + "envoy.config.endpoint.v3.ClusterLoadAssignment"
-ROUTE_TYPE = T + "envoy.config.route.v3.RouteConfiguration"
-HCM_TYPE = T + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
-EXT_PROC_TYPE = T + "envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor"
-EXT_PROC_PER_ROUTE_TYPE = T + "envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute"
-HEADER_MUTATION_TYPE = T + "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation"
-ROUTER_TYPE = T + "envoy.extensions.filters.http.router.v3.Router"
-HTTP_OPTIONS_TYPE = T + "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-
-# Generous: a long generation must never be cut by a proxy timeout, only by the client.
-STREAM_IDLE_TIMEOUT = "600s"
-UNLIMITED = 1_000_000
+from .envoy_names import (  # noqa: F401  (re-exported: the names the other modules import from here)
+    DESTINATION_HEADER, PREFILL_HEADER, PREFILL_DST_CLUSTER, MODEL_HEADER,
+    POOLS_METADATA_KEY, LISTENER_METADATA_KEY, EXT_PROC_CLUSTER, ORIGINAL_DST_CLUSTER,
+    SERVED_HEADER, PICKER_FILTER, XDS_CLUSTER, T,
+    LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE, ROUTE_TYPE,
+    HCM_TYPE, EXT_PROC_TYPE, EXT_PROC_PER_ROUTE_TYPE, HEADER_MUTATION_TYPE,
+    ROUTER_TYPE, HTTP_OPTIONS_TYPE, HEADER_TO_METADATA_TYPE, STREAM_IDLE_TIMEOUT,
+    UNLIMITED,
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +131,49 @@ def _upstream_action(cluster: str | None = None, weighted: list[dict[str, Any]] 
     return action
 
 
+def _picker_routes(route: RouteIR) -> list[dict[str, Any]]:
+    """A rule with another endpoint picker behind one of its pools: one route, the pools' own
+    clusters by weight, each asking its picker (`backend_ext_proc`) through PICKER_FILTER. The
+    cluster's override_host balancer sends the request where the picker said, walking its
+    fallbacks on failures before any response byte; a FailOpen picker that is down leaves no
+    answer, and the cluster balances round robin."""
+    action = _upstream_action(weighted=[
+        {"name": pool_cluster_name(b.pool), "weight": max(b.weight, 1),
+         "typed_per_filter_config": {PICKER_FILTER: backend_ext_proc(b)}}
+        for b in route.backends])
+    action["retry_policy"] = retry_policy()
+    return [{
+        "name": route.name,
+        "match": _match(route, require_destination=False),
+        "route": action,
+        "response_headers_to_add": served_header(),
+        "typed_per_filter_config": {"envoy.filters.http.ext_proc": {"@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True},
+                                    # enabled here; each weighted cluster names its picker
+                                    PICKER_FILTER: {"@type": EXT_PROC_PER_ROUTE_TYPE, "overrides": {}}},
+    }]
+
+
+def _unresolved_picker_route(route: RouteIR) -> dict[str, Any]:
+    """A pool whose picker reference does not resolve: 503, or round robin when FailOpen."""
+    errors = "; ".join(sorted({b.picker_error for b in route.backends if b.picker_error}))
+    out: dict[str, Any] = {
+        "name": route.name, "match": _match(route, require_destination=False),
+        "typed_per_filter_config": {"envoy.filters.http.ext_proc": {"@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True}},
+    }
+    if all(b.fail_open for b in route.backends):
+        out["route"] = _upstream_action(weighted=[
+            {"name": pool_cluster_name(b.pool), "weight": max(b.weight, 1)} for b in route.backends])
+    else:
+        out["direct_response"] = _json_error(503, f"endpoint picker unavailable: {errors}", "ServiceUnavailable")
+        out["response_headers_to_add"] = [{"header": {"key": "content-type", "value": "application/json"}}]
+    return out
+
+
 def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
+    if route.backends and any(b.picker_error for b in route.backends):
+        return _shaped(route, settings, [_unresolved_picker_route(route)])
+    if any(b.picker is not None for b in route.backends):
+        return _shaped(route, settings, _picker_routes(route))
     if route.error is not None or not route.backends:
         return _shaped(route, settings, [{
             "name": route.name,
@@ -160,6 +188,7 @@ def _routes(route: RouteIR, settings: EnvoySettings) -> list[dict[str, Any]]:
         "name": route.name + "/picked",
         "match": _match(route, require_destination=True),
         "route": _upstream_action(ORIGINAL_DST_CLUSTER),
+        "response_headers_to_add": served_header(),
         "typed_per_filter_config": per_filter,
     }
     fallback: dict[str, Any] = {"name": route.name, "match": _match(route, require_destination=False),
@@ -209,7 +238,7 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             # Only the router chooses the pod, and the model header is the router's to set
             # (from the body): a client-sent one would steer the first route match.
             "mutations": {"request_mutations": [{"remove": DESTINATION_HEADER}, {"remove": MODEL_HEADER},
-                                                {"remove": PREFILL_HEADER}]},
+                                                {"remove": PREFILL_HEADER}, {"remove": SERVED_HEADER}]},
         }},
         {"name": "envoy.filters.http.ext_proc", "typed_config": {
             "@type": EXT_PROC_TYPE,
@@ -227,12 +256,16 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             },
             "message_timeout": settings.ext_proc_message_timeout,
             "max_message_timeout": settings.ext_proc_max_message_timeout,
-            # Without this Envoy drops the metadata the router returns.
-            "metadata_options": {"receiving_namespaces": {"untyped": ["envoy.lb"]}},
+            # Without this Envoy drops the metadata the router returns; forwarding sends the
+            # served endpoint (`envoy.lb`) to the picker with the response headers.
+            "metadata_options": {"receiving_namespaces": {"untyped": ["envoy.lb"]},
+                                 "forwarding_namespaces": {"untyped": ["envoy.lb"]}},
             # The router turns on response processing per request (model rewrite back to the
             # name the client asked for, token usage) instead of paying for it on every request.
             "allow_mode_override": True,
         }},
+        picker_filter(settings.ext_proc_message_timeout, settings.ext_proc_max_message_timeout),
+        served_to_metadata_filter(),
         {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}},
     ]
 
@@ -248,6 +281,9 @@ def _route_config(listener: ListenerIR, settings: EnvoySettings) -> dict[str, An
             "typed_per_filter_config": {"envoy.filters.http.ext_proc": {"@type": EXT_PROC_PER_ROUTE_TYPE,
                                                                         "disabled": True}},
         })
+    for r in routes:  # other pickers' filter runs only where a route names a picker
+        r.setdefault("typed_per_filter_config", {}).setdefault(
+            PICKER_FILTER, {"@type": EXT_PROC_PER_ROUTE_TYPE, "disabled": True})
     domains = [listener.hostname, f"{listener.hostname}:*"] if listener.hostname else ["*"]
     return {"name": listener.name, "virtual_hosts": [{"name": listener.name, "domains": domains, "routes": routes}]}
 
@@ -367,10 +403,16 @@ def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings 
             "cleanup_interval": "60s",
             "circuit_breakers": _circuit_breakers(),
         })
-    pools = sorted({b.pool for li in ir.listeners for r in li.routes for b in r.backends})
+    backends = [b for li in ir.listeners for r in li.routes for b in r.backends]
+    pickers = {b.picker.cluster: b.picker for b in backends if b.picker is not None}
+    res.clusters += [picker_cluster(p, settings.connect_timeout, _http2_options(), static_cluster, settings)
+                     for _, p in sorted(pickers.items())]
+    h2c_pools = {b.pool for b in backends if b.h2c}  # v1 appProtocol kubernetes.io/h2c
+    pools = sorted({b.pool for b in backends})
     for key in pools:
         name = pool_cluster_name(key)
         res.clusters.append({
+            **({"typed_extension_protocol_options": _http2_options()} if key in h2c_pools else {}),
             "name": name,
             "type": "EDS",
             "eds_cluster_config": {"eds_config": {"ads": {}, "resource_api_version": "V3"}},

@@ -12,9 +12,10 @@ from typing import Iterable
 
 from inference_gateway.router.table import pool_key
 
-from ..api import Gateway, HTTPRoute, InferenceTrafficPolicy
+from ..api import Gateway, HTTPRoute, InferenceTrafficPolicy, pool_view
 from ..api.gateway import RouteMatch
 from .attachment import Attachment, BackendVerdict, is_http
+from .pickers import PickerResolution, PickerTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,9 @@ class PoolBackend:
     ext_proc_port: int
     # An InferenceTrafficPolicy with profile.pd: requests also go to a prefill pod (mirror).
     disaggregated: bool = False
+    h2c: bool = False                    # v1 appProtocol kubernetes.io/h2c: Envoy speaks h2c to the pods
+    picker: PickerTarget | None = None   # another endpoint picker decides (None: our router)
+    picker_error: str | None = None      # the picker reference does not resolve
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,25 +56,31 @@ class GatewayIR:
     listeners: tuple[ListenerIR, ...]
 
 
-def _backend(verdict: BackendVerdict, policies: dict[tuple[str, str], InferenceTrafficPolicy]) -> PoolBackend | None:
+def _backend(verdict: BackendVerdict, policies: dict[tuple[str, str], InferenceTrafficPolicy],
+             picker: PickerResolution | None) -> PoolBackend | None:
     pool = verdict.pool
-    if pool is None:
+    if pool is None or picker is None:
         return None
-    ext = pool.spec.extension_ref
+    view = pool_view(pool)
+    ours = view.picker is not None and picker.target is None
     policy = policies.get(pool.key)
     return PoolBackend(
         pool=pool_key(*pool.key),
         weight=verdict.ref.weight,
-        fail_open=bool(ext and ext.failure_mode == "FailOpen"),
-        ext_proc_service=ext.name if ext else "",
-        ext_proc_port=ext.port_number if ext else 9002,
+        fail_open=picker.fail_open,
+        ext_proc_service=view.picker.name if ours else "",
+        ext_proc_port=view.picker.port if ours else 9002,
         disaggregated=bool(policy and policy.spec.profile and policy.spec.profile.pd),
+        h2c=view.h2c,
+        picker=picker.target,
+        picker_error=None if picker.ok else picker.message,
     )
 
 
-def _route(route: HTTPRoute, rule_index: int, match_index: int, match: RouteMatch,
-           verdicts: list[BackendVerdict], policies: dict[tuple[str, str], InferenceTrafficPolicy]) -> RouteIR:
-    resolved = [b for b in (_backend(v, policies) for v in verdicts) if b is not None]
+def _route(route: HTTPRoute, rule_index: int, match_index: int, match: RouteMatch, verdicts: list[BackendVerdict],
+           policies: dict[tuple[str, str], InferenceTrafficPolicy], attachment: Attachment) -> RouteIR:
+    resolved = [b for b in (_backend(v, policies, attachment.picker(v.pool) if v.pool is not None else None)
+                            for v in verdicts) if b is not None]
     missing = [v.ref.name for v in verdicts if v.pool is None]
     error = None
     if not resolved:
@@ -104,7 +114,7 @@ def gateway_listeners(attachment: Attachment, gateway: Gateway,
             for r_i, rule in enumerate(route.spec.rules):
                 verdicts = attachment.backends_of(route, r_i)
                 for m_i, match in enumerate(rule.matches):
-                    routes.append(_route(route, r_i, m_i, match, verdicts, policies))
+                    routes.append(_route(route, r_i, m_i, match, verdicts, policies, attachment))
         routes.sort(key=_specificity)
         listeners.append(ListenerIR(
             name=f"{gateway.metadata.namespace}/{gateway.metadata.name}/{listener.name}",

@@ -9,10 +9,12 @@ from inference_gateway.router.table import (
     TargetModel, pool_key,
 )
 
-from ..api import InferenceModel, InferencePool, InferenceTrafficPolicy, Pod
+from ..api import INFERENCE_V1_GROUP, AnyPool, InferenceModel, InferenceTrafficPolicy, Pod, PoolView, pool_view
 from ..api.inference import RUNTIME_ANNOTATION, STRATEGY_ANNOTATION
 from ..problems import Problem
+from .attachment import Attachment
 from .gateway import GatewayIR
+from .objectives import objectives_of, with_rewrites
 from .objects import ObjectSet
 from .policy import apply_policy
 
@@ -24,30 +26,37 @@ def selects(selector: dict[str, str], pod: Pod) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def pool_endpoints(pool: InferencePool, pods: tuple[Pod, ...]) -> tuple[Endpoint, ...]:
-    """Ready pods of the pool's namespace that its selector picks, at the pool's target port."""
+def pool_endpoints(pool: AnyPool | PoolView, pods: tuple[Pod, ...]) -> tuple[Endpoint, ...]:
+    """Ready pods of the pool's namespace that its selector picks, one endpoint per target port.
+
+    With several target ports (v1: data-parallel ranks, each its own server) every port of a
+    pod is its own endpoint, named `POD-rank-N` as the Inference Extension names them.
+    """
+    view = pool if isinstance(pool, PoolView) else pool_view(pool)
+    ranks = len(view.target_ports) > 1
     return tuple(
         Endpoint(
-            name=pod.metadata.name,
+            name=f"{pod.metadata.name}-rank-{rank}" if ranks else pod.metadata.name,
             namespace=pod.metadata.namespace,
             ip=pod.status.pod_ip or "",
-            port=pool.spec.target_port_number,
+            port=port,
             labels=dict(pod.metadata.labels),
         )
         for pod in pods
-        if pod.metadata.namespace == pool.metadata.namespace
-        and selects(pool.spec.selector, pod)
+        if pod.metadata.namespace == view.namespace
+        and selects(view.selector, pod)
         and pod.ready
+        for rank, port in enumerate(view.target_ports)
     )
 
 
-def _unknown(pool: InferencePool, annotation: str, value: str, known: list[str], fallback: str, why: str = "") -> Problem:
+def _unknown(pool: AnyPool, annotation: str, value: str, known: list[str], fallback: str, why: str = "") -> Problem:
     return Problem("", "InferencePool", pool.metadata.name, f"metadata.annotations[{annotation}]",
                    f"unknown value {value!r}{why}; known: {', '.join(known)}; using {fallback}",
                    pool.metadata.namespace)
 
 
-def pool_runtime(pool: InferencePool) -> tuple[Runtime, Problem | None]:
+def pool_runtime(pool: AnyPool) -> tuple[Runtime, Problem | None]:
     """The runtime annotation's value; vllm when absent, or unknown (with a problem)."""
     value = pool.metadata.annotations.get(RUNTIME_ANNOTATION)
     runtime = Runtime.parse(value) if value is not None else Runtime.VLLM
@@ -56,7 +65,7 @@ def pool_runtime(pool: InferencePool) -> tuple[Runtime, Problem | None]:
     return runtime, None
 
 
-def pool_strategy(pool: InferencePool) -> tuple[Strategy, Problem | None]:
+def pool_strategy(pool: AnyPool) -> tuple[Strategy, Problem | None]:
     """The strategy annotation's value; load-aware when absent, or unknown (with a problem)."""
     value = pool.metadata.annotations.get(STRATEGY_ANNOTATION)
     strategy = Strategy.parse(value) if value is not None else Strategy.DEFAULT
@@ -91,15 +100,16 @@ def model_rule(model: InferenceModel) -> ModelRule:
     )
 
 
-def pool_problems(objects: ObjectSet) -> list[Problem]:
-    """What of a pool the gateway cannot use as written."""
+def pool_problems(objects: ObjectSet, attachment: Attachment) -> list[Problem]:
+    """What of a pool the gateway cannot use as written: a picker reference that does not resolve."""
     out = []
     for pool in objects.pools:
-        ext = pool.spec.extension_ref
-        if ext is not None and (ext.kind != "Service" or ext.group not in ("", "core")):
-            out.append(Problem("", "InferencePool", pool.metadata.name, "spec.extensionRef",
-                               f"InvalidExtensionRef: must be a core Service, not {ext.group or 'core'}/{ext.kind}; "
-                               "the gateway's own router serves the pool", pool.metadata.namespace))
+        picker = attachment.picker(pool)
+        if not picker.ok:
+            field = "spec.endpointPickerRef" if pool_view(pool).group == INFERENCE_V1_GROUP else "spec.extensionRef"
+            out.append(Problem("", "InferencePool", pool.metadata.name, field,
+                               f"InvalidExtensionRef: {picker.message}; its routes answer 503"
+                               + (" (round robin: FailOpen)" if picker.fail_open else ""), pool.metadata.namespace))
     return out
 
 
@@ -112,7 +122,7 @@ def _model_problems(objects: ObjectSet, winners: dict[tuple[str, str], Inference
             out.append(Problem("", "InferenceModel", model.metadata.name, "spec.modelName",
                                f"ModelNameInUse: {model.spec.model_name!r} is already served by InferenceModel "
                                f"{winner.metadata.name} (the oldest wins); this one is not used", ns))
-        elif ref.kind != "InferencePool" or objects.pool(ns, ref.name) is None:
+        elif ref.kind != "InferencePool" or objects.pool(ns, ref.name, ref.group) is None:
             out.append(Problem("", "InferenceModel", model.metadata.name, "spec.poolRef",
                                f"PoolNotFound: InferencePool {ns}/{ref.name} not found; the model is not served", ns))
     return out
@@ -130,21 +140,22 @@ def build_routing_table(objects: ObjectSet, ir: GatewayIR, policies: dict[tuple[
         runtime, bad_runtime = pool_runtime(pool)
         strategy, bad_strategy = pool_strategy(pool)
         problems += [p for p in (bad_runtime, bad_strategy) if p is not None]
+        view = pool_view(pool)
         rules = {
             m.spec.model_name: model_rule(m)
             for (m_ns, _), m in winners.items()
             if m_ns == ns and m.spec.pool_ref.name == name and m.spec.pool_ref.kind == "InferencePool"
         }
-        ext = pool.spec.extension_ref
         routed = Pool(
             namespace=ns,
             name=name,
-            target_port=pool.spec.target_port_number,
+            target_port=view.target_ports[0],
             runtime=runtime,
             strategy=strategy,
-            fail_open=bool(ext and ext.failure_mode == "FailOpen"),
-            endpoints=pool_endpoints(pool, objects.pods),
-            models=rules,
+            fail_open=bool(view.picker and view.picker.fail_open),
+            endpoints=pool_endpoints(view, objects.pods),
+            models=with_rewrites(rules, objects.rewrites, view),
+            objectives=objectives_of(objects.objectives, view),
         )
         routed, said = apply_policy(routed, pool, policies.get((ns, name)))
         notes.extend(said)

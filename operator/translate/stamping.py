@@ -100,6 +100,10 @@ def _shared_lists(key: ObjectKey, status: Status, current: Status | None, ours: 
         if not status["parents"] and len(others) == len(had):
             return None  # never ours: another controller's to report
         return {"parents": others + status["parents"]}
+    if kind.startswith("InferencePool.") and "parents" in status:  # v1: parents[], by controllerName
+        had = current.get("parents") or []
+        others = [p for p in had if p.get("controllerName") != controller]
+        return {"parents": others + status["parents"]}
     if kind == "InferencePool":
         others = [p for p in current.get("parent") or []
                   if _parent_key(p.get("parentRef") or {}) not in ours

@@ -17,6 +17,11 @@ Reasons follow the Gateway API and the Inference Extension (v1alpha2):
   gateway does not know adds `inference.networking.x-k8s.io/Annotations` False / UnknownValue.
 - InferenceModel: Accepted (Accepted / ModelNameInUse: the oldest InferenceModel wins /
   PoolNotFound: its poolRef names no InferencePool).
+- v1 InferencePool (inference.networking.k8s.io): `parents[]` with `controllerName`, empty when
+  no Gateway of ours routes to it (no placeholder); Accepted reasons Accepted /
+  NotSupportedByParent / HTTPRouteNotAccepted. Its status key's kind is
+  `InferencePool.inference.networking.k8s.io` (a v1alpha2 pool may have the same name).
+- InferenceObjective, InferenceModelRewrite: Accepted once their pool exists (else Pending).
 - InferenceTrafficPolicy: Accepted (Accepted / Conflicted: an older policy governs the pool /
   Pending: no pool to govern), ResolvedRefs (ResolvedRefs / PoolNotFound).
 """
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import InferencePool
+from ..api import INFERENCE_V1_GROUP, AnyPool, pool_view
 from ..api.gateway import GATEWAY_GROUP
 from ..problems import Problem
 from .attachment import Attachment, is_http
@@ -118,26 +123,30 @@ def _route_status(objects: ObjectSet, attachment: Attachment, controller: str) -
     return out
 
 
-def _extension_ref(pool: InferencePool) -> tuple[bool, str, str]:
-    ext = pool.spec.extension_ref
-    if ext is None:
-        return True, "ResolvedRefs", "no extensionRef: the gateway's own endpoint picker serves the pool"
-    if ext.kind != "Service" or ext.group not in ("", "core"):
-        return False, "InvalidExtensionRef", f"extensionRef must be a core Service, not {ext.group or 'core'}/{ext.kind}"
-    return True, "ResolvedRefs", f"extensionRef Service {ext.name}:{ext.port_number}"
+def _extension_ref(pool: AnyPool, attachment: Attachment) -> tuple[bool, str, str]:
+    picker = attachment.picker(pool)
+    return picker.ok, "ResolvedRefs" if picker.ok else "InvalidExtensionRef", picker.message
 
 
-def _pool_status(objects: ObjectSet, attachment: Attachment, problems: list[Problem]) -> dict[ObjectKey, Status]:
+def pool_status_kind(pool: AnyPool) -> str:
+    """Status keys of v1 pools carry their group: a v1alpha2 pool may have the same name."""
+    return f"InferencePool.{INFERENCE_V1_GROUP}" if pool_view(pool).group == INFERENCE_V1_GROUP else "InferencePool"
+
+
+def _pool_status(objects: ObjectSet, attachment: Attachment, problems: list[Problem],
+                 controller: str) -> dict[ObjectKey, Status]:
     out: dict[ObjectKey, Status] = {}
     for pool in objects.pools:
         gen = pool.metadata.generation
+        v1 = pool_view(pool).group == INFERENCE_V1_GROUP
         verdicts: dict[tuple[str, str], tuple[bool, str, str]] = {}
         routes = {r.key for r in attachment.routes_to(pool)}
         for p in attachment.parents:
             if p.route.key not in routes:
                 continue
             if not any(is_http(li) for li in p.gateway.spec.listeners):
-                verdict = (False, "NotSupportedByGateway", "the Gateway has no HTTP listener")
+                verdict = (False, "NotSupportedByParent" if v1 else "NotSupportedByGateway",
+                           "the Gateway has no HTTP listener")
             elif p.accepted:
                 verdict = (True, "Accepted", "InferencePool is accepted by the Gateway")
             else:
@@ -146,14 +155,19 @@ def _pool_status(objects: ObjectSet, attachment: Attachment, problems: list[Prob
             key = p.gateway.key
             if key not in verdicts or (verdict[0] and not verdicts[key][0]):
                 verdicts[key] = verdict
-        conditions = [condition("ResolvedRefs", *_extension_ref(pool), gen)]
+        conditions = [condition("ResolvedRefs", *_extension_ref(pool, attachment), gen)]
         unknown = [f"{p.field}: {p.message}" for p in problems
                    if (p.kind, p.namespace, p.name) == ("InferencePool", *pool.key) and p.field.startswith("metadata.")]
         if unknown:
             conditions.append(condition(ANNOTATIONS_CONDITION, False, "UnknownValue", "; ".join(unknown), gen))
         parents = [{"parentRef": {"group": GATEWAY_GROUP, "kind": "Gateway", "namespace": ns, "name": n},
+                    **({"controllerName": controller} if v1 else {}),
                     "conditions": [condition("Accepted", ok, reason, message, gen), *conditions]}
                    for (ns, n), (ok, reason, message) in sorted(verdicts.items())]
+        if v1:
+            # v1: no parent is an empty list ("not associated with any parents"), no placeholder.
+            out[object_key(pool_status_kind(pool), *pool.key)] = {"parents": parents}
+            continue
         if not parents:
             parents = [{"parentRef": dict(PENDING_PARENT), "conditions": [
                 condition("Accepted", None, "Pending", "Waiting for controller: no Gateway of ours routes to it", gen),
@@ -173,7 +187,7 @@ def _model_status(objects: ObjectSet) -> dict[ObjectKey, Status]:
             cond = condition("Accepted", False, "ModelNameInUse",
                              f"modelName {model.spec.model_name!r} is already in use by InferenceModel "
                              f"{winner.metadata.name} (the oldest wins)", gen)
-        elif ref.kind != "InferencePool" or objects.pool(model.metadata.namespace, ref.name) is None:
+        elif ref.kind != "InferencePool" or objects.pool(model.metadata.namespace, ref.name, ref.group) is None:
             cond = condition("Accepted", False, "PoolNotFound",
                              f"poolRef: InferencePool {model.metadata.namespace}/{ref.name} not found", gen)
         else:
@@ -198,5 +212,19 @@ def desired_statuses(objects: ObjectSet, attachment: Attachment, policies: list[
                      problems: list[Problem], controller: str) -> dict[ObjectKey, Status]:
     """The status fields we own, for every object whose status we own, as the objects decide them."""
     return (_gateway_class_status(objects, controller) | _gateway_status(attachment)
-            | _route_status(objects, attachment, controller) | _pool_status(objects, attachment, problems)
-            | _model_status(objects) | _policy_status(policies))
+            | _route_status(objects, attachment, controller) | _pool_status(objects, attachment, problems, controller)
+            | _model_status(objects) | _policy_status(policies) | _objective_status(objects))
+
+
+def _objective_status(objects: ObjectSet) -> dict[ObjectKey, Status]:
+    """InferenceObjective and InferenceModelRewrite: Accepted once their pool exists."""
+    out: dict[ObjectKey, Status] = {}
+    for obj in (*objects.objectives, *objects.rewrites):
+        ref, gen = obj.spec.pool_ref, obj.metadata.generation
+        if objects.pool(obj.metadata.namespace, ref.name, ref.group) is not None:
+            cond = condition("Accepted", True, "Accepted", f"{obj.kind} is accepted", gen)
+        else:
+            cond = condition("Accepted", None, "Pending",
+                             f"InferencePool {obj.metadata.namespace}/{ref.name} ({ref.group}) not found", gen)
+        out[object_key(obj.kind, obj.metadata.namespace, obj.metadata.name)] = {"conditions": [cond]}
+    return out

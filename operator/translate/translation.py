@@ -75,7 +75,7 @@ def translate(objects: ObjectSet | Iterable[AnyObject], settings: TranslateSetti
         envoy = {group_name(g): envoy_resources(irs[group_name(g)], table, settings.envoy,
                                                  namespace=g.metadata.namespace) for g in attachment.gateways}
     verdicts = policy_verdicts(objs)
-    problems = [*attachment.problems(), *model_problems, *pool_problems(objs), *policy_problems(verdicts),
+    problems = [*attachment.problems(), *model_problems, *pool_problems(objs, attachment), *policy_problems(verdicts),
                 *parameters_problems(objs, settings.controller)]
     statuses = desired_statuses(objs, attachment, verdicts, problems, settings.controller)
     parameters = {group_name(g): gateway_parameters(objs, g) for g in attachment.gateways}

@@ -58,7 +58,10 @@ def test_chart_crds_are_the_repo_crds():
 def test_template_includes_crds(default_objects):
     crds = by_kind(default_objects, "CustomResourceDefinition")
     assert sorted(c["metadata"]["name"] for c in crds) == sorted([
+        "inferencemodelrewrites.inference.networking.x-k8s.io",
         "inferencemodels.inference.networking.x-k8s.io",
+        "inferenceobjectives.inference.networking.x-k8s.io",
+        "inferencepools.inference.networking.k8s.io",
         "inferencepools.inference.networking.x-k8s.io",
         "inferencetrafficpolicies.inferenceextension.alibabacloud.com",
         "gatewayparameters.inferenceextension.alibabacloud.com",
@@ -247,6 +250,18 @@ def test_values_schema_rejects(render, bad):
     assert "schema" in info.value.stderr
 
 
+def test_endpoint_picker_mode(render):
+    """The router as one pool's picker behind another gateway, with upstream-style flags and volumes."""
+    objects = render("--set", "endpointPicker.pool=llama,endpointPicker.flags.scheduler-config=/config/s.yaml",
+                     "--set", "extraVolumes[0].name=config,extraVolumes[0].configMap.name=sched",
+                     "--set", "extraVolumeMounts[0].name=config,extraVolumeMounts[0].mountPath=/config")
+    (deploy,) = by_kind(objects, "Deployment")
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    assert args[args.index("--pool") + 1] == "envoy-gateway-system/llama"
+    assert args[args.index("--scheduler-config") + 1] == "/config/s.yaml"
+    assert {"name": "config", "mountPath": "/config"} in container["volumeMounts"]
+    assert {"name": "config", "configMap": {"name": "sched"}} in deploy["spec"]["template"]["spec"]["volumes"]
 def test_proxy_defaults(render, tmp_path):
     """proxyDefaults reach the operator as --proxy-defaults, which the operator itself accepts."""
     from inference_gateway.cli.options import proxy_defaults

@@ -30,8 +30,12 @@ def _nodes(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[s
 
 
 EXPECTED = {
-    "inferencepools.inference.networking.x-k8s.io": ("InferencePool", "v1alpha2", "infpool"),
+    # Upstream's v1 InferencePool owns the short name infpool; our v1alpha2 one must not clash.
+    "inferencepools.inference.networking.k8s.io": ("InferencePool", "v1", "infpool"),
+    "inferencepools.inference.networking.x-k8s.io": ("InferencePool", "v1alpha2", "xinfpool"),
     "inferencemodels.inference.networking.x-k8s.io": ("InferenceModel", "v1alpha2", "infmodel"),
+    "inferenceobjectives.inference.networking.x-k8s.io": ("InferenceObjective", "v1alpha2", "infobjective"),
+    "inferencemodelrewrites.inference.networking.x-k8s.io": ("InferenceModelRewrite", "v1alpha2", "infrewrite"),
     "inferencetrafficpolicies.inferenceextension.alibabacloud.com": ("InferenceTrafficPolicy", "v1alpha1", "itp"),
     "gatewayparameters.inferenceextension.alibabacloud.com": ("GatewayParameters", "v1alpha1", "gwparams"),
 }
@@ -103,3 +107,8 @@ def test_traffic_policy_refs_name_policies():
 
 def test_validator_reads_the_repo_crds():
     assert {k for _, k in cv.load_crds(CRDS)} == {kind for kind, _, _ in EXPECTED.values()}
+
+
+def test_short_names_are_unique():
+    shorts = [s for p in FILES for s in _load(p)["spec"]["names"]["shortNames"]]
+    assert len(shorts) == len(set(shorts))

@@ -49,6 +49,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - {{ .Values.ports.metrics | quote }}
 - --xds-port
 - {{ .Values.ports.xds | quote }}
+{{- with .Values.endpointPicker.pool }}
+- --pool
+- {{ if contains "/" . }}{{ . | quote }}{{ else }}{{ printf "%s/%s" $.Release.Namespace . | quote }}{{ end }}
+{{- end }}
+{{- range $flag, $value := .Values.endpointPicker.flags }}
+- {{ printf "--%s" $flag | quote }}
+- {{ $value | quote }}
+{{- end }}
 - --operator-service
 - {{ include "igw.fullname" . | quote }}
 {{- if gt (int .Values.replicaCount) 1 }}
@@ -84,10 +92,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "igw.namespacedRules" -}}
 # Our API: read, write status. (Kopf only watches: no finalizers, no annotations.)
 - apiGroups: [inference.networking.x-k8s.io]
-  resources: [inferencepools, inferencemodels]
+  resources: [inferencepools, inferencemodels, inferenceobjectives, inferencemodelrewrites]
   verbs: [get, list, watch, patch]
 - apiGroups: [inference.networking.x-k8s.io]
-  resources: [inferencepools/status, inferencemodels/status]
+  resources: [inferencepools/status, inferencemodels/status, inferenceobjectives/status, inferencemodelrewrites/status]
+  verbs: [get, patch, update]
+# The Inference Extension's GA API (v1 InferencePool).
+- apiGroups: [inference.networking.k8s.io]
+  resources: [inferencepools]
+  verbs: [get, list, watch, patch]
+- apiGroups: [inference.networking.k8s.io]
+  resources: [inferencepools/status]
   verbs: [get, patch, update]
 - apiGroups: [inferenceextension.alibabacloud.com]
   resources: [inferencetrafficpolicies, gatewayparameters]
