@@ -57,8 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     from . import validate  # noqa: PLC0415
 
     validate.add_arguments(sub.add_parser("validate", help="check manifests against the CRDs, offline"))
-    status = sub.add_parser("status", help="print the statuses the operator would write for these manifests")
-    status.add_argument("--manifests", type=Path, action="append", required=True, metavar="PATH")
+    status_help = "print the statuses the operator would write for these manifests"
+    status = sub.add_parser("status", help=status_help, description=status_help + " (`igw run --status-dir` "
+                            "keeps them in files while it serves)")
+    status.add_argument("--manifests", type=Path, action="append", required=True, metavar="PATH",
+                        help="a manifest file or directory, as for igw run (repeatable)")
     status.add_argument("--listen-address", default="127.0.0.1", help="the Gateway address to report")
     bench = sub.add_parser("bench", help="benchmark vs Envoy round robin and sglang-router (bench/README.md)",
                            add_help=False)
