@@ -71,16 +71,17 @@ class PodSpeed:
 
     def factors(self, candidates: list[Candidate]) -> list[float]:
         """Each candidate's seconds per token ÷ the median of the candidates that have one."""
+        pods = self._pods
+        rates: list[float | None] = []
         for c in candidates:
-            self.observe(c)
-        rates = [self._rate(c) for c in candidates]
+            m, pod = c.metrics, pods.get(c.endpoint.address)
+            if m is not None and (pod is None or pod.updated_at != m.updated_at):
+                self.observe(c)  # a new scrape: the only case with work to do
+                pod = pods.get(c.endpoint.address)
+            rates.append(pod.seconds_per_token if pod is not None else None)
         known = [r for r in rates if r is not None]
         if not known:
             return [1.0] * len(candidates)
         median = statistics.median(known)
         lo, hi = CLAMP
         return [1.0 if r is None else min(hi, max(lo, r / median)) for r in rates]
-
-    def _rate(self, c: Candidate) -> float | None:
-        pod = self._pods.get(c.endpoint.address)
-        return pod.seconds_per_token if pod is not None else None
