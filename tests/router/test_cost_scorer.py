@@ -187,3 +187,74 @@ def test_in_flight_work_is_the_uncached_tokens_of_the_picks_not_yet_finished():
     assert scorer._in_flight_tokens(pods[0]) == 2100
     pods[0].in_flight = 1  # the oldest finished
     assert scorer._in_flight_tokens(pods[0]) == 100
+
+
+def _learn_speed(scorer: CostScorer, pods: list[Candidate], clock: Clock, per_first_token: float) -> None:
+    """Windows of picks with the same predicted work on every pod, then scrapes whose TTFT
+    histograms say each first token took `per_first_token` seconds."""
+    for _ in range(3):
+        for c in pods:
+            for _ in range(5):
+                r = req("w" * 4000)
+                scorer.costs(r, pods)
+                scorer.picked(r, c)
+        clock.now += 10
+        for c in pods:
+            m = c.metrics
+            c.metrics = EndpointMetrics(updated_at=clock.now, ttft_sum=m.ttft_sum + 5 * per_first_token,
+                                        ttft_count=m.ttft_count + 5)
+
+
+def test_a_request_counts_as_prefill_only_until_its_predicted_first_token():
+    """Three long prompts decoding on pod 0 weigh less than one long prompt still in prefill on
+    pod 1: past its predicted first token a request costs a step's token, not its prompt."""
+    clock = Clock()
+    scorer = CostScorer(clock=clock)
+    pods = [cand(0, clock), cand(1, clock)]
+    _learn_speed(scorer, pods, clock, per_first_token=0.1)
+    assert scorer.speed.seconds_per_token(pods[0].endpoint.address) is not None
+    for _ in range(3):
+        r = req("x" * 8000)  # ~2,000 uncached tokens each
+        scorer.costs(r, pods)
+        scorer.picked(r, pods[0])
+        pods[0].in_flight += 1
+    assert scorer._in_flight_tokens(pods[0]) == 6000  # all three still before their first token
+    clock.now += 5  # far past their predicted first tokens (~0.1 s each)
+    for c in pods:
+        c.metrics.updated_at = clock.now
+    r = req("y" * 8000)
+    scorer.costs(r, pods)
+    scorer.picked(r, pods[1])
+    pods[1].in_flight += 1
+    assert scorer._in_flight_tokens(pods[0]) == 3  # three decoding sequences
+    assert scorer._in_flight_tokens(pods[1]) == 2000
+    assert scorer.score(req("z" * 4000), pods) == [1.0, 0.0]
+
+
+def test_with_no_prefill_ahead_fewer_decoding_sequences_win():
+    clock = Clock()
+    scorer = CostScorer(clock=clock)
+    pods = [cand(0, clock), cand(1, clock)]
+    _learn_speed(scorer, pods, clock, per_first_token=0.1)
+    for c, n in zip(pods, (3, 1)):
+        for _ in range(n):
+            r = req("x" * 4000)
+            scorer.costs(r, pods)
+            scorer.picked(r, c)
+            c.in_flight += 1
+    clock.now += 5
+    for c in pods:
+        c.metrics.updated_at = clock.now
+    assert scorer.score(req("z" * 4000), pods) == [0.0, 1.0]
+
+
+def test_before_the_pod_speed_is_known_a_pick_counts_until_it_finishes():
+    clock = Clock()
+    scorer = CostScorer(clock=clock)
+    pods = [cand(0, clock), cand(1, clock)]
+    r = req("x" * 8000)
+    scorer.costs(r, pods)
+    scorer.picked(r, pods[0])
+    pods[0].in_flight += 1
+    clock.now += 60
+    assert scorer._in_flight_tokens(pods[0]) == 2000
