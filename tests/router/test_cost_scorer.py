@@ -144,7 +144,17 @@ def test_a_slower_pod_costs_more_for_the_same_work():
     clock = Clock()
     scorer = CostScorer(clock=clock)
     pods = [cand(0, clock), cand(1, clock)]
-    _learn_speed(scorer, pods, clock, (0.3, 0.1))
+    for window in range(3):
+        for c in pods:
+            for _ in range(5):
+                r = req("w" * 4000)
+                scorer.costs(r, pods)
+                scorer.picked(r, c)
+        clock.now += 10  # the sends above are long scraped
+        for i, c in enumerate(pods):
+            m = c.metrics
+            c.metrics = EndpointMetrics(updated_at=clock.now, ttft_sum=m.ttft_sum + 5 * (0.3 if i == 0 else 0.1),
+                                        ttft_count=m.ttft_count + 5)
     assert scorer.score(req("w" * 4000), pods) == [0.0, 1.0]
 
 
@@ -179,11 +189,9 @@ def test_in_flight_work_is_the_uncached_tokens_of_the_picks_not_yet_finished():
     assert scorer._in_flight_tokens(pods[0]) == 100
 
 
-def _learn_speed(scorer: CostScorer, pods: list[Candidate], clock: Clock, per_first_token) -> None:
+def _learn_speed(scorer: CostScorer, pods: list[Candidate], clock: Clock, per_first_token: float) -> None:
     """Windows of picks with the same predicted work on every pod, then scrapes whose TTFT
-    histograms say each first token took `per_first_token` seconds (one figure, or one per pod)."""
-    if isinstance(per_first_token, float):
-        per_first_token = [per_first_token] * len(pods)
+    histograms say each first token took `per_first_token` seconds."""
     for _ in range(3):
         for c in pods:
             for _ in range(5):
@@ -191,9 +199,9 @@ def _learn_speed(scorer: CostScorer, pods: list[Candidate], clock: Clock, per_fi
                 scorer.costs(r, pods)
                 scorer.picked(r, c)
         clock.now += 10
-        for c, seconds in zip(pods, per_first_token):
+        for c in pods:
             m = c.metrics
-            c.metrics = EndpointMetrics(updated_at=clock.now, ttft_sum=m.ttft_sum + 5 * seconds,
+            c.metrics = EndpointMetrics(updated_at=clock.now, ttft_sum=m.ttft_sum + 5 * per_first_token,
                                         ttft_count=m.ttft_count + 5)
 
 
@@ -256,7 +264,17 @@ def test_pods_within_the_noise_of_the_median_count_as_equally_fast():
     clock = Clock()
     scorer = CostScorer(clock=clock)
     pods = [cand(i, clock) for i in range(3)]
-    _learn_speed(scorer, pods, clock, (0.09, 0.1, 0.11))
+    for _ in range(3):
+        for c in pods:
+            for _ in range(5):
+                r = req("w" * 4000)
+                scorer.costs(r, pods)
+                scorer.picked(r, c)
+        clock.now += 10
+        for i, c in enumerate(pods):
+            m = c.metrics
+            c.metrics = EndpointMetrics(updated_at=clock.now, ttft_sum=m.ttft_sum + 5 * (0.09, 0.1, 0.11)[i],
+                                        ttft_count=m.ttft_count + 5)
     assert scorer.speed.factors(pods) == [1.0, 1.0, 1.0]
     c = scorer.costs(req("z" * 4000), pods)
     assert c[0] == c[1] == c[2]
