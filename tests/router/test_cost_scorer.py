@@ -258,23 +258,3 @@ def test_before_the_pod_speed_is_known_a_pick_counts_until_it_finishes():
     pods[0].in_flight += 1
     clock.now += 60
     assert scorer._in_flight_tokens(pods[0]) == 2000
-
-
-def test_pods_within_the_noise_of_the_median_count_as_equally_fast():
-    clock = Clock()
-    scorer = CostScorer(clock=clock)
-    pods = [cand(i, clock) for i in range(3)]
-    for _ in range(3):
-        for c in pods:
-            for _ in range(5):
-                r = req("w" * 4000)
-                scorer.costs(r, pods)
-                scorer.picked(r, c)
-        clock.now += 10
-        for i, c in enumerate(pods):
-            m = c.metrics
-            c.metrics = EndpointMetrics(updated_at=clock.now, ttft_sum=m.ttft_sum + 5 * (0.09, 0.1, 0.11)[i],
-                                        ttft_count=m.ttft_count + 5)
-    assert scorer.speed.factors(pods) == [1.0, 1.0, 1.0]
-    c = scorer.costs(req("z" * 4000), pods)
-    assert c[0] == c[1] == c[2]

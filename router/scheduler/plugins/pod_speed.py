@@ -20,11 +20,6 @@ from ..types import Candidate
 MIN_SAMPLES = 4        # first tokens a window needs before it teaches anything
 DECAY = 0.8            # weight of the history against a new window
 CLAMP = (0.5, 2.0)     # one noisy window must not exile a pod or make it a magnet
-# Pods within this share of the median count as equally fast. Identical pods' estimates differ
-# by noise (TTFT ÷ predicted tokens mixes queueing into speed); a factor of 0.9 on a prompt
-# that costs the same everywhere outweighed every load term, and the pod that looked fastest
-# took 1.5× the mean of the requests on prompts that share nothing.
-SAME_SPEED = 0.25
 
 
 @dataclass(slots=True)
@@ -84,11 +79,7 @@ class PodSpeed:
             return [1.0] * len(candidates)
         median = statistics.median(known)
         lo, hi = CLAMP
-        out = []
-        for r in rates:
-            f = 1.0 if r is None else r / median
-            out.append(1.0 if abs(f - 1.0) < SAME_SPEED else min(hi, max(lo, f)))
-        return out
+        return [1.0 if r is None else min(hi, max(lo, r / median)) for r in rates]
 
     def seconds_per_token(self, address: str) -> float | None:
         """The pod's learned seconds per predicted token; None until a window closed."""
