@@ -12,12 +12,7 @@
   that prefill is still ahead), which left new groups placed by scrape timing (2 to 4 groups
   per pod where 3 each was possible); the router's own count is sglang-router's load signal
   too. The router records a pick at once, so the next request of a burst already sees it, and
-  sees the prefix the pick left there. A pick counts as prefill ahead only until its predicted
-  first token (the pod's learned seconds per token × the work it was predicted to wait for);
-  after that it is decoding, which costs the pod one token of batch work per step
-  (`DECODE_SEQ_TOKENS`), not its whole prompt. Counting the prompt until the request finished
-  made a pod holding a few long prompts in decode look busier than one with prefills queued,
-  and the default strategy lost to a plain in-flight count on prompts that share nothing.
+  sees the prefix the pick left there.
 - `overflow`: the KV room the request needs (its uncached prompt plus `max_tokens`) beyond what
   the pod has free (its reported capacity × (1 − KV use), less what was sent since the scrape).
   Tokens that do not fit are waited for or preempted and recomputed: work either way.
@@ -48,10 +43,6 @@ from .pod_speed import PodSpeed
 STALE_AHEAD = 1e9          # a pod without fresh metrics: assume it is the busiest
 MEAN_DECAY = 0.9           # weight of the history in each pod's mean uncached tokens per request
 SENT_HORIZON_S = 5.0       # a send older than this has surely been scraped (scrapes are 0.1 s apart)
-# A decoding sequence adds one token to each of the pod's batch steps: that much work per step
-# of the new request's prefill. It ranks pods whose prefill queues are equal by how many
-# sequences they decode (sglang-router's whole load signal).
-DECODE_SEQ_TOKENS = 1.0
 
 
 class PrefixMatch(Protocol):
@@ -71,10 +62,9 @@ class CostScorer:
     def __init__(self, prefix: PrefixMatch | None = None, clock=time.monotonic) -> None:
         self.prefix = prefix
         self.clock = clock
-        # address → (predicted first-token time, uncached tokens) of the picks still in flight,
-        # oldest first (trimmed to the pod's in-flight count: requests are taken to finish in
-        # the order they were sent)
-        self._flight: dict[str, deque[tuple[float, int]]] = {}
+        # address → uncached tokens of the picks still in flight, oldest first (trimmed to the
+        # pod's in-flight count: requests are taken to finish in the order they were sent)
+        self._flight: dict[str, deque[int]] = {}
         self._sent: dict[str, list[tuple[float, int]]] = {}  # address → (time, tokens) since its scrape
         self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
         self.speed = PodSpeed()
@@ -120,27 +110,19 @@ class CostScorer:
         address = chosen.endpoint.address
         own = request.extras.get("cost_own")
         tokens = int(own.get(address, 0)) if isinstance(own, dict) else prompt_tokens(request)
-        now = self.clock()
-        self._sent.setdefault(address, []).append((now, tokens))
+        self._sent.setdefault(address, []).append((self.clock(), tokens))
+        self._flight.setdefault(address, deque()).append(tokens)
         self._mean[address] = MEAN_DECAY * self._mean.get(address, tokens) + (1 - MEAN_DECAY) * tokens
         wait = request.extras.get("cost_wait")
-        predicted = wait.get(address, tokens) if isinstance(wait, dict) else tokens
-        self.speed.predicted(address, predicted)
-        # Until the pod's speed is known, a pick counts as prefill until it finishes.
-        per_token = self.speed.seconds_per_token(address)
-        first_token = now + per_token * predicted if per_token is not None else float("inf")
-        self._flight.setdefault(address, deque()).append((first_token, tokens))
+        self.speed.predicted(address, wait.get(address, tokens) if isinstance(wait, dict) else tokens)
 
     def _in_flight_tokens(self, c: Candidate) -> float:
-        """Prefill still ahead of a new request: the uncached tokens of the picks before their
-        predicted first token, plus one step's token for each pick already decoding."""
         flight = self._flight.get(c.endpoint.address)
         if not flight:
             return 0.0
         while len(flight) > c.in_flight:
             flight.popleft()
-        now = self.clock()
-        return float(sum(tokens if now < first_token else DECODE_SEQ_TOKENS for first_token, tokens in flight))
+        return float(sum(flight))
 
     def _fresh_sends(self, c: Candidate) -> list[tuple[float, int]]:
         sent = self._sent.get(c.endpoint.address)

@@ -81,10 +81,6 @@ class PodSpeed:
         lo, hi = CLAMP
         return [1.0 if r is None else min(hi, max(lo, r / median)) for r in rates]
 
-    def seconds_per_token(self, address: str) -> float | None:
-        """The pod's learned seconds per predicted token; None until a window closed."""
-        pod = self._pods.get(address)
-        return pod.seconds_per_token if pod is not None else None
-
     def _rate(self, c: Candidate) -> float | None:
-        return self.seconds_per_token(c.endpoint.address)
+        pod = self._pods.get(c.endpoint.address)
+        return pod.seconds_per_token if pod is not None else None
