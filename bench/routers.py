@@ -1,7 +1,7 @@
 """What sits between the client and the pods: our gateway and the peers it is compared with.
 
 Every router has `start(pods)`, `stop()`, `url` and `pids` (the processes whose CPU counts as
-"router CPU"; our gateway's router runs inside the bench process itself, so that one is ours).
+"router CPU"; our gateway runs as its own `igw run` process with its Envoy as a child).
 All of them listen on 127.0.0.1 and are stopped by PID.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from inference_gateway.operator.envoy_process import EnvoyProcess
 from inference_gateway.operator.ports import free_port
 from inference_gateway.cli.sim_fleet import SimFleet, SimPod
 
+from .igw_process import children_of
 from .pd_pods import PD_LABELS, pd_policy, role_of, sglang_pd_args
 from .workloads import MODEL
 
@@ -102,7 +104,9 @@ def gateway_manifests(pods: list[SimPod], listener_port: int, strategy: str | No
 
 
 class IgwGateway:
-    """Our gateway (router + real Envoy) started with `Standalone` on a generated manifests dir."""
+    """Our gateway as its own process: `igw run --manifests` on a generated manifests dir (the
+    router and its Envoy child), so the bench driver's CPU is not the router's, as for the
+    peers. Stopped by PID; tied to the bench process (operator/children.py)."""
 
     def __init__(self, name: str, strategy: str | None, models: dict[str, str], workdir: Path,
                  legacy: bool = False) -> None:
@@ -114,45 +118,75 @@ class IgwGateway:
         self.models = models
         self.workdir = workdir
         self.port = free_port()
-        self.gateway: Any = None
+        self.process: asyncio.subprocess.Process | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def pids(self) -> list[int]:
-        pids = [os.getpid()]
-        envoy = self.gateway.envoy if self.gateway else None
-        if envoy is not None and envoy.process is not None:
-            pids.append(envoy.process.pid)
-        return pids
+        if self.process is None:
+            return []
+        return [self.process.pid, *children_of(self.process.pid)]  # the router, then its Envoy
+
+    def argv(self, manifests: Path, scheduler: Path | None) -> list[str]:
+        ports = {flag: free_port() for flag in ("--ext-proc-port", "--health-port", "--metrics-port",
+                                                "--xds-port", "--admin-port")}
+        argv = [str(Path(sys.executable).parent / "igw"), "--log-level", "warning", "run",
+                "--manifests", str(manifests), "--listen-address", "127.0.0.1", "--router-host", "127.0.0.1",
+                "--envoy-concurrency", "1"]
+        for flag, port in ports.items():
+            argv += [flag, str(port)]
+        return argv + (["--scheduler-config", str(scheduler)] if scheduler else [])
 
     async def start(self, pods: list[SimPod]) -> None:
-        from inference_gateway.cli.standalone import Standalone, StandaloneSettings
-        from inference_gateway.router.admission import AdmissionSettings
-        from inference_gateway.router.scheduler.config import SchedulerConfig
-        from inference_gateway.router.scheduler.profiles import LEGACY_WEIGHTS
-        from inference_gateway.router.server import RouterSettings
-
         manifests = self.workdir / "manifests"
         manifests.mkdir(parents=True, exist_ok=True)
         (manifests / "bench.yaml").write_text(yaml.safe_dump_all(
             gateway_manifests(pods, self.port, self.strategy, self.models), sort_keys=False))
-        self.gateway = Standalone(StandaloneSettings(
-            manifests=[manifests],
-            router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=free_port(),
-                                  scheduler=self._scheduler(SchedulerConfig, LEGACY_WEIGHTS, AdmissionSettings)),
-            xds_port=free_port(), admin_port=free_port(), envoy_concurrency=1, reload_interval=5.0,
-            workdir=self.workdir / "envoy"))
-        await self.gateway.start()
+        scheduler = self._legacy_config() if self.legacy else None
+        log = self.workdir / "igw.log"
+        with open(log, "ab") as out:
+            self.process = await spawn(*self.argv(manifests, scheduler), stdin=asyncio.subprocess.DEVNULL,
+                                       stdout=out, stderr=out)
+        await self._wait_serving(log, next(iter(self.models)))
 
-    def _scheduler(self, config: Any, legacy: Any, admission: Any) -> Any:
-        return config(dict(legacy), admission(max_kv=0.8)) if self.legacy else None
+    def _legacy_config(self) -> Path:
+        from inference_gateway.router.scheduler.profiles import LEGACY_WEIGHTS
+
+        path = self.workdir / "scheduler.yaml"
+        path.write_text(yaml.safe_dump({
+            "profiles": {strategy.value: dict(weights) for strategy, weights in LEGACY_WEIGHTS.items()},
+            "saturation": {"max_kv": 0.8}}))
+        return path
+
+    async def _wait_serving(self, log: Path, model: str, within: float = 120.0) -> None:
+        """Until a request through the gateway answers 200 (the pods are scraped by then)."""
+        deadline = asyncio.get_running_loop().time() + within
+        body = {"model": model, "messages": [{"role": "user", "content": "ready?"}], "max_tokens": 1}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+            while True:
+                assert self.process is not None
+                if self.process.returncode is not None:
+                    raise RuntimeError(f"igw exited with {self.process.returncode}: {_tail(log)}")
+                try:
+                    async with session.post(self.url + "/v1/chat/completions", json=body) as resp:
+                        if resp.status == 200:
+                            return
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError(f"igw not serving within {within:g}s: {_tail(log)}")
+                await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
-        if self.gateway is not None:
-            await self.gateway.stop()
-            self.gateway = None
+        if self.process is not None:
+            await stop_child(self.process, grace=10.0)
+            self.process = None
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
 # -- plain Envoy, round robin -----------------------------------------------------------------
