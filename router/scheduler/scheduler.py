@@ -59,7 +59,7 @@ class Scheduler:
             chosen = candidates[0]
             self._picked(profile, request, chosen)
             return chosen.endpoint
-        totals = [0.0] * len(candidates)
+        totals: list[float] | None = None
         debug = log.is_enabled_for(10)
         breakdown: dict[str, list[float]] = {}
         for scorer, weight in profile.scorers:
@@ -68,7 +68,12 @@ class Scheduler:
                 continue
             if debug:
                 breakdown[scorer.name] = [round(s, 3) for s in scores]
-            totals = [t + weight * s for t, s in zip(totals, scores)]
+            if totals is None:  # the first scorer's weighted scores are the totals so far
+                totals = list(scores) if weight == 1.0 else [weight * s for s in scores]
+            else:
+                totals = [t + weight * s for t, s in zip(totals, scores)]
+        if totals is None:
+            totals = [0.0] * len(candidates)
         chosen = profile.picker.pick(candidates, totals)
         if debug:
             log.debug("scored", pool=pool.key, pods=[c.endpoint.name for c in candidates], scores=breakdown,

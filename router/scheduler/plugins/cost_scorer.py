@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from itertools import compress, count, repeat
+from operator import is_
 from typing import Protocol, Sequence
 
 from ...prefix_index import CHARS_PER_TOKEN
@@ -41,6 +43,7 @@ from .normalize import inverse_minmax
 from .pod_speed import PodSpeed
 
 STALE_AHEAD = 1e9          # a pod without fresh metrics: assume it is the busiest
+STALE = -1.0               # a stale pod's load in costs(): its cost is not scaled
 MEAN_DECAY = 0.9           # weight of the history in each pod's mean uncached tokens per request
 SENT_HORIZON_S = 5.0       # a send older than this has surely been scraped (scrapes are 0.1 s apart)
 
@@ -56,15 +59,22 @@ def prompt_tokens(request: SchedulingRequest) -> int:
     return max(1, len(request.prompt) // CHARS_PER_TOKEN)
 
 
-class _Flight:
-    """The uncached tokens of a pod's picks still in flight, oldest first, with their sum kept
-    as they come and go (summing a deque per candidate per pick cost ~0.7 µs × 1,000 pods)."""
+class _Sent:
+    """What this router sent one pod, in one record (one lookup per candidate per pick):
+    - `tokens`: the uncached tokens of its picks still in flight, oldest first, trimmed to the
+      pod's in-flight count (requests are taken to finish in the order they were sent), with
+      their sum `total` kept as they come and go (summing per candidate per pick cost ~0.7 µs
+      × 1,000 pods);
+    - `recent`: (time, tokens) of the sends its last scrape cannot show yet;
+    - `mean`: its mean uncached tokens per request."""
 
-    __slots__ = ("tokens", "total")
+    __slots__ = ("tokens", "total", "recent", "mean")
 
-    def __init__(self) -> None:
+    def __init__(self, mean: float) -> None:
         self.tokens: deque[int] = deque()
         self.total = 0
+        self.recent: list[tuple[float, int]] = []
+        self.mean = mean
 
 
 class CostScorer:
@@ -73,65 +83,65 @@ class CostScorer:
     def __init__(self, prefix: PrefixMatch | None = None, clock=time.monotonic) -> None:
         self.prefix = prefix
         self.clock = clock
-        # address → the picks still in flight (trimmed to the pod's in-flight count: requests
-        # are taken to finish in the order they were sent)
-        self._flight: dict[str, _Flight] = {}
-        self._sent: dict[str, list[tuple[float, int]]] = {}  # address → (time, tokens) since its scrape
-        self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
+        self._pods: dict[str, _Sent] = {}
         self.speed = PodSpeed()
 
     def costs(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
-        # One pass per candidate, every per-pod fact looked up once: at 1,000 pods this loop is
-        # the scheduler's cost (bench/overhead_scheduling.py).
+        # One pass per candidate, every per-pod fact looked up once and nothing built per pod
+        # but two lists: at 1,000 pods this loop is the scheduler's cost
+        # (bench/overhead_scheduling.py).
         total = prompt_tokens(request)
         ratios = self.prefix.score(request, candidates) if self.prefix is not None else None
         own = [total * (1.0 - r) for r in ratios] if ratios is not None else [float(total)] * len(candidates)
-        addresses = [c.endpoint.address for c in candidates]
-        request.extras["cost_own"] = dict(zip(addresses, own))
         out_tokens = request.output_tokens()
         horizon = self.clock() - SENT_HORIZON_S
-        sent_of, mean_of, flights = self._sent.get, self._mean.get, self._flight
-        # (metrics, tokens sent since its scrape, in-flight tokens) per candidate
-        rows: list[tuple[object, float, float]] = []
+        sent_to = self._pods.get
+        aheads: list[float] = []  # the work ahead of the request (a stale pod: its whole cost)
+        loads: list[float] = []   # its own tokens plus the KV room it lacks (STALE: no metrics)
         queued = 0.0
-        for c, address in zip(candidates, addresses):
+        for c, mine in zip(candidates, own):
+            pod = sent_to(c.endpoint.address)
+            n = c.in_flight
+            flying = 0.0
+            if pod is not None:
+                tokens = pod.tokens
+                while len(tokens) > n:
+                    pod.total -= tokens.popleft()
+                flying = float(pod.total)
             m = c.metrics
-            flying = self._in_flight_tokens(c) if address in flights else 0.0
             if m is None:
-                rows.append((None, 0.0, flying))
-                queued += max(0.0, float(c.in_flight))
+                aheads.append(STALE_AHEAD + mine)
+                loads.append(STALE)
+                queued += max(0.0, float(n))
                 continue
-            sent = sent_of(address)
             pending = count = 0.0
-            if sent:
-                since = m.updated_at if m.updated_at > horizon else horizon
-                if sent[0][0] <= since:
-                    sent[:] = [x for x in sent if x[0] > since]
-                count = float(len(sent))
-                for _, t in sent:
-                    pending += t
-            rows.append((m, pending, flying))
-            q = m.waiting + count
-            queued += q if q > c.in_flight else float(c.in_flight)
-        backlog = queued / len(candidates)
-        speed = self.speed.factors(candidates)
-        wait: dict[str, float] = {}
-        request.extras["cost_wait"] = wait
-        costs = []
-        for address, mine, factor, (m, sent_tokens, flying) in zip(addresses, own, speed, rows):
-            if m is None:
-                costs.append(STALE_AHEAD + mine)
-                continue
-            ahead = m.waiting * mean_of(address, mine) + sent_tokens
-            if flying > ahead:
-                ahead = flying
-            overflow = 0.0
+            mean = mine
+            if pod is not None:
+                mean = pod.mean
+                recent = pod.recent
+                if recent:
+                    since = m.updated_at if m.updated_at > horizon else horizon
+                    if recent[0][0] <= since:
+                        recent[:] = [x for x in recent if x[0] > since]
+                    count = float(len(recent))
+                    for _, t in recent:
+                        pending += t
+            waiting = m.waiting
+            q = waiting + count
+            queued += q if q > n else float(n)
+            ahead = waiting * mean + pending
+            aheads.append(flying if flying > ahead else ahead)
             if m.kv_blocks and m.block_size:
-                room = m.kv_blocks * m.block_size * (1.0 - m.kv_usage) - sent_tokens
-                overflow = max(0.0, mine + out_tokens - room)
-            wait[address] = ahead + mine
-            costs.append(factor * (ahead + (1.0 + backlog) * (mine + overflow)))
-        return costs
+                overflow = mine + out_tokens - (m.kv_blocks * m.block_size * (1.0 - m.kv_usage) - pending)
+                loads.append(mine + overflow if overflow > 0.0 else mine)
+            else:
+                loads.append(mine)
+        scale = 1.0 + queued / len(candidates)  # 1 + the backlog per pod
+        speed = self.speed.factors(candidates)
+        request.extras["cost_rows"] = (candidates, own, aheads, loads)
+        if STALE in loads:
+            return [a if load == STALE else f * (a + scale * load) for f, a, load in zip(speed, aheads, loads)]
+        return [f * (a + scale * load) for f, a, load in zip(speed, aheads, loads)]
 
     def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
         costs = self.costs(request, candidates)
@@ -142,21 +152,38 @@ class CostScorer:
         if self.prefix is not None:
             self.prefix.picked(request, chosen)
         address = chosen.endpoint.address
-        own = request.extras.get("cost_own")
-        tokens = int(own.get(address, 0)) if isinstance(own, dict) else prompt_tokens(request)
-        self._sent.setdefault(address, []).append((self.clock(), tokens))
-        flight = self._flight.get(address)
-        if flight is None:
-            flight = self._flight[address] = _Flight()
-        flight.tokens.append(tokens)
-        flight.total += tokens
-        self._mean[address] = MEAN_DECAY * self._mean.get(address, tokens) + (1 - MEAN_DECAY) * tokens
-        wait = request.extras.get("cost_wait")
-        self.speed.predicted(address, wait.get(address, tokens) if isinstance(wait, dict) else tokens)
+        tokens, wait = self._row(request, chosen)
+        pod = self._pods.get(address)
+        if pod is None:
+            pod = self._pods[address] = _Sent(tokens)
+        pod.recent.append((self.clock(), tokens))
+        pod.tokens.append(tokens)
+        pod.total += tokens
+        pod.mean = MEAN_DECAY * pod.mean + (1 - MEAN_DECAY) * tokens
+        self.speed.predicted(address, wait)
+
+    @staticmethod
+    def _row(request: SchedulingRequest, chosen: Candidate) -> tuple[int, float]:
+        """The chosen pod's uncached tokens and predicted wait (work ahead + its own), from the
+        costs() that scored it (found by identity, at C speed; else by address)."""
+        rows = request.extras.get("cost_rows")
+        if not isinstance(rows, tuple):
+            tokens = prompt_tokens(request)
+            return tokens, tokens
+        candidates, own, aheads, loads = rows
+        i = next(compress(count(), map(is_, candidates, repeat(chosen))), None)
+        if i is None:
+            address = chosen.endpoint.address
+            found = [j for j, c in enumerate(candidates) if c.endpoint.address == address]
+            if not found:
+                return 0, 0
+            i = found[-1]
+        tokens = int(own[i])
+        return tokens, (tokens if loads[i] == STALE else aheads[i] + own[i])
 
     def _in_flight_tokens(self, c: Candidate) -> float:
-        flight = self._flight[c.endpoint.address]
-        tokens = flight.tokens
+        pod = self._pods[c.endpoint.address]
+        tokens = pod.tokens
         while len(tokens) > c.in_flight:
-            flight.total -= tokens.popleft()
-        return float(flight.total)
+            pod.total -= tokens.popleft()
+        return float(pod.total)

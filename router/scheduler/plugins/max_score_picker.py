@@ -17,6 +17,6 @@ class MaxScorePicker:
         self.rng = rng or random.Random()
 
     def pick(self, candidates: list[Candidate], scores: Sequence[float]) -> Candidate:
-        best = max(scores)
-        top = [c for c, s in zip(candidates, scores) if s >= best - EPSILON]
+        threshold = max(scores) - EPSILON
+        top = [c for c, s in zip(candidates, scores) if s >= threshold]
         return top[0] if len(top) == 1 else self.rng.choice(top)
