@@ -32,7 +32,8 @@ def scheduling(endpoints: int = 1000, measured: int = 2000) -> dict:
     def scrape() -> None:
         now = time.monotonic()
         for ep in eps:
-            state.update(ep.address, EndpointMetrics(waiting=rng.randint(0, 3), running=rng.randint(0, 50),
+            # floats where the scraper parses floats (router/metrics_scraper.py)
+            state.update(ep.address, EndpointMetrics(waiting=float(rng.randint(0, 3)), running=float(rng.randint(0, 50)),
                                                      kv_usage=rng.random() * 0.7, kv_blocks=2000, block_size=16,
                                                      updated_at=now))
 

@@ -72,7 +72,7 @@ class _Sent:
 
     def __init__(self, mean: float) -> None:
         self.tokens: deque[int] = deque()
-        self.total = 0
+        self.total = 0.0  # a float already: costs() reads it for every candidate
         self.recent: list[tuple[float, int]] = []
         self.mean = mean
 
@@ -91,29 +91,36 @@ class CostScorer:
         # but two lists: at 1,000 pods this loop is the scheduler's cost
         # (bench/overhead_scheduling.py).
         total = prompt_tokens(request)
-        ratios = self.prefix.score(request, candidates) if self.prefix is not None else None
-        own = [total * (1.0 - r) for r in ratios] if ratios is not None else [float(total)] * len(candidates)
+        whole = float(total)  # a pod's own tokens when it holds none of the prompt
+        hits, blocks = self._prefix(request, candidates)
         out_tokens = request.output_tokens()
         horizon = self.clock() - SENT_HORIZON_S
         sent_to = self._pods.get
         aheads: list[float] = []  # the work ahead of the request (a stale pod: its whole cost)
         loads: list[float] = []   # its own tokens plus the KV room it lacks (STALE: no metrics)
         queued = 0.0
-        for c, mine in zip(candidates, own):
-            pod = sent_to(c.endpoint.address)
+        for c in candidates:
+            address = c.endpoint.address
+            if hits is None:
+                mine = whole
+            else:
+                held = hits(address)
+                mine = whole if held is None else total * (1.0 - held / blocks)  # as _row()
+            pod = sent_to(address)
             n = c.in_flight
             flying = 0.0
             if pod is not None:
                 tokens = pod.tokens
                 while len(tokens) > n:
                     pod.total -= tokens.popleft()
-                flying = float(pod.total)
+                flying = pod.total
             m = c.metrics
             if m is None:
                 aheads.append(STALE_AHEAD + mine)
                 loads.append(STALE)
                 queued += max(0.0, float(n))
                 continue
+            sending = float(n)  # compared as floats below (mixed int/float arithmetic is slower)
             pending = count = 0.0
             mean = mine
             if pod is not None:
@@ -128,7 +135,7 @@ class CostScorer:
                         pending += t
             waiting = m.waiting
             q = waiting + count
-            queued += q if q > n else float(n)
+            queued += q if q > sending else sending
             ahead = waiting * mean + pending
             aheads.append(flying if flying > ahead else ahead)
             if m.kv_blocks and m.block_size:
@@ -138,10 +145,26 @@ class CostScorer:
                 loads.append(mine)
         scale = 1.0 + queued / len(candidates)  # 1 + the backlog per pod
         speed = self.speed.factors(candidates)
-        request.extras["cost_rows"] = (candidates, own, aheads, loads)
+        request.extras["cost_rows"] = (candidates, hits, blocks, aheads, loads)
         if STALE in loads:
             return [a if load == STALE else f * (a + scale * load) for f, a, load in zip(speed, aheads, loads)]
         return [f * (a + scale * load) for f, a, load in zip(speed, aheads, loads)]
+
+    def _prefix(self, request: SchedulingRequest, candidates: list[Candidate]):
+        """What costs() needs for each candidate's own tokens, total * (1 - share of the prompt
+        it holds): a lookup address → blocks held (None: holds none), and the prompt's blocks.
+        The estimate index's matches serve directly (no pass over the candidates); any other
+        prefix scorer's shares serve as blocks of one."""
+        if self.prefix is None:
+            return None, 1
+        matched = getattr(self.prefix, "matched", None)
+        if matched is not None:
+            found = matched(request)
+            return (None, 1) if found is None else (found[0].get, found[1])
+        ratios = self.prefix.score(request, candidates)
+        if ratios is None:
+            return None, 1
+        return dict(zip([c.endpoint.address for c in candidates], ratios)).get, 1
 
     def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
         costs = self.costs(request, candidates)
@@ -165,12 +188,12 @@ class CostScorer:
     @staticmethod
     def _row(request: SchedulingRequest, chosen: Candidate) -> tuple[int, float]:
         """The chosen pod's uncached tokens and predicted wait (work ahead + its own), from the
-        costs() that scored it (found by identity, at C speed; else by address)."""
+        costs() that scored it (its row found by identity, at C speed; else by address)."""
         rows = request.extras.get("cost_rows")
+        total = prompt_tokens(request)
         if not isinstance(rows, tuple):
-            tokens = prompt_tokens(request)
-            return tokens, tokens
-        candidates, own, aheads, loads = rows
+            return total, total
+        candidates, hits, blocks, aheads, loads = rows
         i = next(compress(count(), map(is_, candidates, repeat(chosen))), None)
         if i is None:
             address = chosen.endpoint.address
@@ -178,12 +201,14 @@ class CostScorer:
             if not found:
                 return 0, 0
             i = found[-1]
-        tokens = int(own[i])
-        return tokens, (tokens if loads[i] == STALE else aheads[i] + own[i])
+        held = None if hits is None else hits(chosen.endpoint.address)
+        mine = float(total) if held is None else total * (1.0 - held / blocks)  # as costs()
+        tokens = int(mine)
+        return tokens, (tokens if loads[i] == STALE else aheads[i] + mine)
 
     def _in_flight_tokens(self, c: Candidate) -> float:
         pod = self._pods[c.endpoint.address]
         tokens = pod.tokens
         while len(tokens) > c.in_flight:
             pod.total -= tokens.popleft()
-        return float(pod.total)
+        return pod.total

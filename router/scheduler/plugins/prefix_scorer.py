@@ -18,16 +18,22 @@ class PrefixScorer:
             request.prefix_hashes = block_hashes(request.prompt, request.target_model)
         return request.prefix_hashes
 
-    def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
+    def matched(self, request: SchedulingRequest) -> tuple[dict[str, int], int] | None:
+        """The leading blocks of the prompt each pod holds (only pods that hold some), and the
+        prompt's blocks; None when no pod holds any of it (no preference). The cost scorer
+        reads this rather than score(), saving a pass over every candidate."""
         hashes = self.hashes(request)
         if not hashes:
             return None
         matched = self.index.match(hashes)  # only the pods that hold a prefix of it
         request.extras["prefix_matched"] = matched
-        total = len(hashes)
-        if not matched:
-            return None  # no pod holds any of it: no preference
-        get = matched.get
+        return (matched, len(hashes)) if matched else None
+
+    def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
+        found = self.matched(request)
+        if found is None:
+            return None
+        get, total = found[0].get, found[1]
         return [get(c.endpoint.address, 0) / total for c in candidates]
 
     def picked(self, request: SchedulingRequest, chosen: Candidate) -> None:
