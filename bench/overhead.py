@@ -42,9 +42,9 @@ from pathlib import Path
 
 from inference_gateway.bench.overhead_scheduling import scheduling
 from inference_gateway.bench.overhead_setups import (
-    CANARY, MODEL, Machine, Proc, client, ext_proc_messages, serve_gateway, start_gateway, start_plain_envoy,
+    CANARY, MODEL, Machine, Proc, client, ext_proc_messages, router_cpu_seconds, serve_gateway, start_gateway,
+    start_plain_envoy,
 )
-from inference_gateway.bench.probes import process_cpu_seconds
 from inference_gateway.operator.ports import free_port
 
 STREAM_TOKENS = (10, 100, 1000)
@@ -77,18 +77,18 @@ class RouterMeter:
     ext_proc messages per request (Envoy's count)."""
 
     def __init__(self, pid: int, admin_port: int, idle_seconds: float = 3.0) -> None:
-        self.pid = pid
+        self.pid = pid  # the gateway process: its router and any router replicas it started
         self.admin_port = admin_port
         self.messages = 0.0  # per request, in the last run
-        before, t = process_cpu_seconds(pid), time.monotonic()
+        before, t = router_cpu_seconds(pid), time.monotonic()
         time.sleep(idle_seconds)
-        self.idle_rate = (process_cpu_seconds(pid) - before) / (time.monotonic() - t)
+        self.idle_rate = (router_cpu_seconds(pid) - before) / (time.monotonic() - t)
 
     def run(self, load) -> tuple[dict, float]:
         messages = ext_proc_messages(self.admin_port)
-        before, t = process_cpu_seconds(self.pid), time.monotonic()
+        before, t = router_cpu_seconds(self.pid), time.monotonic()
         result = load()
-        used = process_cpu_seconds(self.pid) - before - self.idle_rate * (time.monotonic() - t)
+        used = router_cpu_seconds(self.pid) - before - self.idle_rate * (time.monotonic() - t)
         self.messages = (ext_proc_messages(self.admin_port) - messages) / max(1, result["requests"])
         return result, max(0.0, used) / max(1, result["requests"]) * 1e6
 
@@ -157,6 +157,24 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
             out[f"plain prompt{n} p50"] = statistics.median(plain_p50)
             out[f"gw prompt{n} p50"] = statistics.median(gw_p50)
             out[f"gw prompt{n} cpu"] = statistics.median(cpus)
+        if gw is not None:
+            gw.stop()
+            gw = None
+        for n in args.router_replicas:
+            # The same sustained load on a gateway whose Envoy spreads the ext_proc streams over n
+            # router processes sharing the prefix index (`igw run --router-replicas n`); plain
+            # Envoy measured again right before it.
+            gw, port, _, admin = start_gateway(workdir, upstream, args.envoy_concurrency, args.log_level,
+                                               usage=not args.no_usage, replicas=n)
+            url = f"http://127.0.0.1:{port}"
+            meter = RouterMeter(gw.pid, admin)
+            client(url, short, 4, count=200)  # warm-up, every replica
+            out[f"plain rps x{n}"] = client(plain, short, args.connections, duration=args.duration)["rps"]
+            r, cpu = meter.run(lambda: client(url, short, args.connections, duration=args.duration))
+            out.update({f"gateway rps x{n}": r["rps"], f"gateway p50 x{n}": r["p50"], f"gateway p99 x{n}": r["p99"],
+                        f"gateway errors x{n}": r["errors"], f"gateway cpu x{n}": cpu})
+            gw.stop()
+            gw = None
     finally:
         if gw is not None:
             gw.stop()
@@ -182,6 +200,12 @@ def report(runs: list[dict], args: argparse.Namespace) -> None:
           f"  ({m('gateway messages'):.1f} ext_proc messages/req)")
     print(f"one router process at that CPU per request, on a core of its own: {1e6 / m('gateway cpu'):,.0f} req/s "
           "(on this machine the client, Envoy and the upstream share the cores)")
+    for n in args.router_replicas:
+        ratio = statistics.median(run[f"gateway rps x{n}"] / run[f"plain rps x{n}"] for run in runs)
+        print(f"{f'gateway, {n} router processes':<28}{m(f'gateway rps x{n}'):>9.0f}{m(f'gateway p50 x{n}'):>9.2f}"
+              f"{m(f'gateway p99 x{n}'):>9.2f}{100 * ratio:>11.0f}%{m(f'gateway cpu x{n}'):>13.0f} µs"
+              f"  (all routers' CPU; plain Envoy {m(f'plain rps x{n}'):,.0f} req/s right before it; "
+              f"{m(f'gateway rps x{n}') / m('gateway rps'):.2f}× one router's req/s)")
     print(f"\nstreamed, include_usage, one SSE event per token (latency: {LATENCY_STREAMS[0]} at a time, whole "
           f"response, ms; CPU: {CPU_STREAMS[0]} at a time)")
     print(f"{'output tokens':<14}{'CPU/req':>10}{'msgs/req':>9}{'p50 Envoy':>10}{'p50 gw':>8}{'added':>7}"
@@ -218,12 +242,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--envoy-concurrency", type=int, default=1, help="Envoy workers, same for plain and gateway")
     p.add_argument("--log-level", default="info", help="the router's log level (info: a line per request)")
     p.add_argument("--no-usage", action="store_true", help="the router without token metrics")
+    p.add_argument("--router-replicas", type=lambda v: [int(x) for x in v.split(",") if x], default=[2],
+                   help="also measure sustained load with these numbers of router processes (default 2; '' none)")
     p.add_argument("--serve-gateway", metavar="MANIFESTS", help=argparse.SUPPRESS)
     p.add_argument("--admin-port", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_gateway:
+        replicas = args.router_replicas[0] if args.router_replicas else 1
         asyncio.run(serve_gateway(args.serve_gateway, args.envoy_concurrency, args.log_level, not args.no_usage,
-                                  args.admin_port))
+                                  args.admin_port, replicas))
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="igw-overhead-"))

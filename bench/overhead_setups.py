@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from inference_gateway.bench.probes import _descendants, _machine
+from inference_gateway.bench.probes import _descendants, _machine, process_cpu_seconds
 from inference_gateway.operator.children import tied
 from inference_gateway.operator.ports import free_port
 
@@ -189,21 +189,37 @@ spec:
 
 
 async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, usage: bool,
-                        admin_port: int) -> None:
-    """The gateway process: the router in-process with the file provider, Envoy as its child.
-    SIGTERM stops it cleanly (Envoy by PID) rather than killing Python mid-flight."""
+                        admin_port: int, replicas: int = 1) -> None:
+    """The gateway process: the router in-process with the file provider, Envoy as its child,
+    and with `replicas` > 1 that many router processes in all behind the one Envoy, sharing the
+    prefix index (`igw run --router-replicas N`). SIGTERM stops it cleanly (Envoy and the
+    replicas by PID) rather than killing Python mid-flight."""
+    from inference_gateway.cli.router_replicas import (  # noqa: PLC0415
+        ext_proc_endpoints, start_children, stop_replicas, with_replicas,
+    )
     from inference_gateway.cli.standalone import Standalone, StandaloneSettings  # noqa: PLC0415
     from inference_gateway.router.logs import configure  # noqa: PLC0415
     from inference_gateway.router.server import RouterSettings  # noqa: PLC0415
 
     configure(log_level)
+    router, children = with_replicas(
+        RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=0, read_usage=usage),
+        replicas, [Path(manifests)], log_level, () if usage else ("--no-usage-metrics",))
     gateway = Standalone(StandaloneSettings(
-        manifests=[Path(manifests)], envoy_concurrency=envoy_concurrency,
-        router=RouterSettings(ext_proc_port=free_port(), health_port=0, metrics_port=0, read_usage=usage),
+        manifests=[Path(manifests)], envoy_concurrency=envoy_concurrency, router=router,
+        ext_proc_endpoints=ext_proc_endpoints(router, children),
         xds_port=free_port(), admin_port=admin_port, workdir=Path(manifests).parent / "envoy"))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await gateway.start()
+    try:
+        await start_children(router, children)
+        await gateway.start()
+        await _serve(gateway, stop)
+    finally:
+        await stop_replicas(children)
+
+
+async def _serve(gateway, stop: asyncio.Event) -> None:
     profile = None
     if os.environ.get("IGW_PROFILE"):  # developer aid: cProfile of the router process
         import cProfile  # noqa: PLC0415
@@ -221,9 +237,9 @@ async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, 
 
 
 def start_gateway(workdir: Path, upstream: tuple[str, int], envoy_concurrency: int, log_level: str,
-                  usage: bool = True, strategy: str = "PREFIX_CACHE") -> tuple[Proc, int, int, int]:
-    """The gateway process, its two listeners' ports (plain routes, canary route) and its
-    Envoy's admin port."""
+                  usage: bool = True, strategy: str = "PREFIX_CACHE", replicas: int = 1) -> tuple[Proc, int, int, int]:
+    """The gateway process (with `replicas` router processes), its two listeners' ports (plain
+    routes, canary route) and its Envoy's admin port."""
     listen, canary, admin = free_port(), free_port(), free_port()
     d = workdir / f"gw-{listen}"
     d.mkdir()
@@ -232,11 +248,25 @@ def start_gateway(workdir: Path, upstream: tuple[str, int], envoy_concurrency: i
             "--envoy-concurrency", str(envoy_concurrency), "--log-level", log_level, "--admin-port", str(admin)]
     if not usage:
         argv.append("--no-usage")
+    argv += ["--router-replicas", str(replicas)]
     proc = Proc(argv)
     wait_port("127.0.0.1", listen)
     wait_port("127.0.0.1", canary)
     time.sleep(0.5)  # a scrape or two, so the pod is known to be idle
     return proc, listen, canary, admin
+
+
+def router_cpu_seconds(gateway_pid: int) -> float:
+    """CPU of the gateway process and its router replicas: every process of its tree but Envoy."""
+    total = 0.0
+    for pid in _descendants(gateway_pid):
+        try:
+            if open(f"/proc/{pid}/comm").read().strip() == "envoy":
+                continue
+        except OSError:
+            continue
+        total += process_cpu_seconds(pid)
+    return total
 
 
 def ext_proc_messages(admin_port: int) -> float:

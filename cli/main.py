@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from inference_gateway.router.logs import configure as configure_logs
@@ -89,17 +88,12 @@ async def _run(args: argparse.Namespace) -> int:
         from .cluster import run_in_cluster  # noqa: PLC0415  (Kopf is heavy; only in-cluster needs it)
 
         return await run_in_cluster(args)
-    from .router_replicas import RouterReplica, free_peer_endpoint, stop_replicas  # noqa: PLC0415
+    from .router_replicas import ext_proc_endpoints, start_children, stop_replicas, with_replicas  # noqa: PLC0415
     from .standalone import Standalone, StandaloneSettings  # noqa: PLC0415
 
-    router = router_settings(args)
-    endpoints = tuple(host_port(e) for e in args.ext_proc_endpoint)
-    children: list[RouterReplica] = []
-    if args.router_replicas > 1:  # this router and N-1 children behind one Envoy, sharing the index
-        own = router.peer_listen or free_peer_endpoint(router.host)
-        children = [RouterReplica(args.manifests, router.host, args.log_level) for _ in range(args.router_replicas - 1)]
-        router = replace(router, peer_listen=own, peers=router.peers + tuple(c.peer_endpoint for c in children))
-        endpoints = ((router.host, router.ext_proc_port), *((c.host, c.ext_proc_port) for c in children), *endpoints)
+    # this router and N-1 children behind one Envoy, sharing the index
+    router, children = with_replicas(router_settings(args), args.router_replicas, args.manifests, args.log_level)
+    endpoints = ext_proc_endpoints(router, children) + tuple(host_port(e) for e in args.ext_proc_endpoint)
     gateway = Standalone(StandaloneSettings(
         manifests=args.manifests, listen_address=args.listen_address, router=router,
         xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
@@ -107,8 +101,7 @@ async def _run(args: argparse.Namespace) -> int:
         ext_proc_endpoints=endpoints, status_dir=args.status_dir,
         edge=edge_args.limits(args)))
     try:
-        for child in children:
-            await child.start([router.peer_listen or ""] + [c.peer_endpoint for c in children if c is not child])
+        await start_children(router, children)
         await gateway.start()
         return await gateway.serve(asyncio.ensure_future(until_signalled()))
     finally:

@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inference_gateway.bench.probes import process_cpu_seconds as _cpu_seconds
 from inference_gateway.operator.children import spawn, stop_child
 from inference_gateway.operator.ports import free_port
+
+if TYPE_CHECKING:
+    from inference_gateway.router.server import RouterSettings
 
 START_TIMEOUT = 30.0
 
@@ -80,6 +84,27 @@ class RouterReplica:
     async def stop(self) -> None:
         proc, self.proc = self.proc, None
         await stop_child(proc, grace=3.0)
+
+
+def with_replicas(router: RouterSettings, count: int, manifests: list[Path], log_level: str = "warning",
+                  extra_args: tuple[str, ...] = ()) -> tuple[RouterSettings, list[RouterReplica]]:
+    """`router` (served in this process) joined by `count - 1` child replicas behind one Envoy,
+    all sharing the prefix index: its settings with peer sync on, and the children (not started;
+    start each with `start_children`). Envoy's ext_proc endpoints: `ext_proc_endpoints()`."""
+    if count <= 1:
+        return router, []
+    own = router.peer_listen or free_peer_endpoint(router.host)
+    children = [RouterReplica(manifests, router.host, log_level, extra_args) for _ in range(count - 1)]
+    return replace(router, peer_listen=own, peers=router.peers + tuple(c.peer_endpoint for c in children)), children
+
+
+def ext_proc_endpoints(router: RouterSettings, children: list[RouterReplica]) -> tuple[tuple[str, int], ...]:
+    return ((router.host, router.ext_proc_port), *((c.host, c.ext_proc_port) for c in children)) if children else ()
+
+
+async def start_children(router: RouterSettings, children: list[RouterReplica]) -> None:
+    for child in children:
+        await child.start([router.peer_listen or ""] + [c.peer_endpoint for c in children if c is not child])
 
 
 async def start_replicas(count: int, manifests: list[Path], host: str, peers: list[str],
