@@ -23,10 +23,16 @@
   (or gets a second home) when that pod's queue outweighs the whole recomputation.
 
 Every term is counted in tokens the pods report or the router sent, so the model has no
-weights to tune. Each pod's cost is then scaled by its speed relative to the pool's (seconds
-per predicted token, learned from the TTFT histogram the pod exports: `pod_speed.py`), so a
-slower pod costs more for the same work. The cheapest pod scores 1, the dearest 0. With no prefix scorer (the default
+weights to tune. The cheapest pod scores 1, the dearest 0. With no prefix scorer (the default
 strategy) `own` is the same on every pod, and the cost ranks queued prefill work and KV room.
+
+Pods are not scaled by a speed learned from their TTFT. That was tried: on identical pods the
+TTFT differences are queueing, so the learned factors (0.57–2.0 within one run) outweighed 4×
+differences in work ahead, starved the pods that had just been slow and piled onto the others:
+TTFT p90 2.4 s against 0.8 s without it (`python -P bench/sim_time.py`, 6 seeds; the bench cell
+measured 3.69 s against sglang-router's 1.69 s). On a pool of half-speed and full-speed pods
+it lost too (4.6 s against 1.05 s): a slow pod keeps its requests in flight longer, so the
+router's own in-flight work already steers new requests away from it.
 """
 
 from __future__ import annotations
@@ -38,7 +44,6 @@ from typing import Protocol, Sequence
 from ...prefix_index import CHARS_PER_TOKEN
 from ..types import Candidate, SchedulingRequest
 from .normalize import inverse_minmax
-from .pod_speed import PodSpeed
 
 STALE_AHEAD = 1e9          # a pod without fresh metrics: assume it is the busiest
 MEAN_DECAY = 0.9           # weight of the history in each pod's mean uncached tokens per request
@@ -78,7 +83,6 @@ class CostScorer:
         self._flight: dict[str, _Flight] = {}
         self._sent: dict[str, list[tuple[float, int]]] = {}  # address → (time, tokens) since its scrape
         self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
-        self.speed = PodSpeed()
 
     def costs(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
         # One pass per candidate, every per-pod fact looked up once: at 1,000 pods this loop is
@@ -114,11 +118,8 @@ class CostScorer:
             q = m.waiting + count
             queued += q if q > c.in_flight else float(c.in_flight)
         backlog = queued / len(candidates)
-        speed = self.speed.factors(candidates)
-        wait: dict[str, float] = {}
-        request.extras["cost_wait"] = wait
         costs = []
-        for address, mine, factor, (m, sent_tokens, flying) in zip(addresses, own, speed, rows):
+        for mine, (m, sent_tokens, flying) in zip(own, rows):
             if m is None:
                 costs.append(STALE_AHEAD + mine)
                 continue
@@ -129,8 +130,7 @@ class CostScorer:
             if m.kv_blocks and m.block_size:
                 room = m.kv_blocks * m.block_size * (1.0 - m.kv_usage) - sent_tokens
                 overflow = max(0.0, mine + out_tokens - room)
-            wait[address] = ahead + mine
-            costs.append(factor * (ahead + (1.0 + backlog) * (mine + overflow)))
+            costs.append(ahead + (1.0 + backlog) * (mine + overflow))
         return costs
 
     def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
@@ -151,8 +151,6 @@ class CostScorer:
         flight.tokens.append(tokens)
         flight.total += tokens
         self._mean[address] = MEAN_DECAY * self._mean.get(address, tokens) + (1 - MEAN_DECAY) * tokens
-        wait = request.extras.get("cost_wait")
-        self.speed.predicted(address, wait.get(address, tokens) if isinstance(wait, dict) else tokens)
 
     def _in_flight_tokens(self, c: Candidate) -> float:
         flight = self._flight[c.endpoint.address]
