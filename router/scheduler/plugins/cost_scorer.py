@@ -43,6 +43,8 @@ sglang-router's policy (`bench/sim_time.py --workload mixed-pods`, 8 seeds).
 from __future__ import annotations
 
 import time
+from itertools import repeat
+from operator import is_
 from typing import Protocol, Sequence
 
 from ...prefix_index import CHARS_PER_TOKEN
@@ -51,6 +53,7 @@ from .first_token_time import FirstTokenTime
 from .normalize import inverse_minmax
 
 STALE_AHEAD = 1e9          # a pod without fresh metrics: assume it is the busiest
+STALE = -1.0               # a stale pod's load in costs(): its cost is STALE_AHEAD + its own tokens
 MEAN_DECAY = 0.9           # weight of the history in each pod's mean uncached tokens per request
 SENT_HORIZON_S = 5.0       # a send older than this has surely been scraped (scrapes are 0.1 s apart)
 
@@ -78,28 +81,37 @@ class CostScorer:
         self.first_token = FirstTokenTime()
 
     def costs(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
-        # One pass per candidate, every per-pod fact looked up once: at 1,000 pods this loop is
-        # the scheduler's cost (bench/overhead_scheduling.py).
+        # One pass per candidate, every per-pod fact looked up once, no call and no dict per pod
+        # unless it has news: at 1,000 pods this loop is the scheduler's cost
+        # (bench/overhead_scheduling.py).
         total = prompt_tokens(request)
-        ratios = self.prefix.score(request, candidates) if self.prefix is not None else None
-        own = [total * (1.0 - r) for r in ratios] if ratios is not None else [float(total)] * len(candidates)
-        addresses = [c.endpoint.address for c in candidates]
-        request.extras["cost_own"] = dict(zip(addresses, own))
+        whole = float(total)  # a pod's own tokens when it holds none of the prompt
+        hits, blocks = self._prefix(request, candidates)
         out_tokens = request.output_tokens()
         now = self.clock()
         horizon = now - SENT_HORIZON_S
         first_token, observe = self.first_token, self.first_token.observe
+        seen_of = first_token.seen.get
         sent_of, mean_of = self._sent.get, self._mean.get
-        # (metrics, tokens sent since its scrape, tokens sent within the first-token time) per candidate
-        rows: list[tuple[object, float, float]] = []
+        aheads: list[float] = []  # the work ahead of the request (a stale pod: its whole cost)
+        loads: list[float] = []   # its own tokens plus the KV room it lacks (STALE: no metrics)
         queued = 0.0
-        for c, address in zip(candidates, addresses):
+        for c in candidates:
+            address = c.endpoint.address
+            if hits is None:
+                mine = whole
+            else:
+                held = hits(address)
+                mine = whole if held is None else total * (1.0 - held / blocks)  # as _own_tokens()
             m = c.metrics
             if m is None:
-                rows.append((None, 0.0, 0.0))
+                aheads.append(STALE_AHEAD + mine)
+                loads.append(STALE)
                 queued += max(0.0, float(c.in_flight))
                 continue
-            observe(c)
+            seen = seen_of(address)
+            if seen is None or seen.updated_at != m.updated_at:  # a new scrape (else observe() does nothing)
+                observe(c)
             sent = sent_of(address)
             unscraped = prefilling = count = 0.0
             if sent:
@@ -121,24 +133,38 @@ class CostScorer:
                         break
                     prefilling += t
                     left -= 1
-            rows.append((m, unscraped, prefilling))
-            q = m.waiting + count
-            queued += q if q > c.in_flight else float(c.in_flight)
-        backlog = queued / len(candidates)
-        costs = []
-        for address, mine, (m, unscraped, prefilling) in zip(addresses, own, rows):
-            if m is None:
-                costs.append(STALE_AHEAD + mine)
-                continue
-            ahead = m.waiting * mean_of(address, mine) + unscraped
-            if prefilling > ahead:
-                ahead = prefilling
-            overflow = 0.0
+            n = float(c.in_flight)  # compared as floats (mixed int/float arithmetic is slower)
+            waiting = m.waiting
+            q = waiting + count
+            queued += q if q > n else n
+            ahead = waiting * mean_of(address, mine) + unscraped
+            aheads.append(prefilling if prefilling > ahead else ahead)
             if m.kv_blocks and m.block_size:
-                room = m.kv_blocks * m.block_size * (1.0 - m.kv_usage) - unscraped
-                overflow = max(0.0, mine + out_tokens - room)
-            costs.append(ahead + (1.0 + backlog) * (mine + overflow))
-        return costs
+                overflow = mine + out_tokens - (m.kv_blocks * m.block_size * (1.0 - m.kv_usage) - unscraped)
+                loads.append(mine + overflow if overflow > 0.0 else mine)
+            else:
+                loads.append(mine)
+        scale = 1.0 + queued / len(candidates)  # 1 + the backlog per pod
+        request.extras["cost_rows"] = (candidates, hits, blocks)
+        if STALE in loads:
+            return [a if load == STALE else a + scale * load for a, load in zip(aheads, loads)]
+        return [a + scale * load for a, load in zip(aheads, loads)]
+
+    def _prefix(self, request: SchedulingRequest, candidates: list[Candidate]):
+        """What costs() needs for each candidate's own tokens, total * (1 - share of the prompt
+        it holds): a lookup address → blocks held (None: holds none), and the prompt's blocks.
+        The estimate index's matches serve directly (no pass over the candidates); any other
+        prefix scorer's shares serve as blocks of one."""
+        if self.prefix is None:
+            return None, 1
+        matched = getattr(self.prefix, "matched", None)
+        if matched is not None:
+            found = matched(request)
+            return (None, 1) if found is None else (found[0].get, found[1])
+        ratios = self.prefix.score(request, candidates)
+        if ratios is None:
+            return None, 1
+        return dict(zip([c.endpoint.address for c in candidates], ratios)).get, 1
 
     def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
         costs = self.costs(request, candidates)
@@ -149,7 +175,21 @@ class CostScorer:
         if self.prefix is not None:
             self.prefix.picked(request, chosen)
         address = chosen.endpoint.address
-        own = request.extras.get("cost_own")
-        tokens = int(own.get(address, 0)) if isinstance(own, dict) else prompt_tokens(request)
+        tokens = self._own_tokens(request, chosen)
         self._sent.setdefault(address, []).append((self.clock(), tokens))
         self._mean[address] = MEAN_DECAY * self._mean.get(address, tokens) + (1 - MEAN_DECAY) * tokens
+
+    @staticmethod
+    def _own_tokens(request: SchedulingRequest, chosen: Candidate) -> int:
+        """The chosen pod's uncached prompt tokens, as the costs() that scored it counted them
+        (0 for a pod it did not score)."""
+        rows = request.extras.get("cost_rows")
+        if not isinstance(rows, tuple):
+            return prompt_tokens(request)
+        candidates, hits, blocks = rows
+        address = chosen.endpoint.address
+        if not any(map(is_, candidates, repeat(chosen))) and all(c.endpoint.address != address for c in candidates):
+            return 0
+        total = prompt_tokens(request)
+        held = None if hits is None else hits(address)
+        return int(float(total) if held is None else total * (1.0 - held / blocks))  # as costs()

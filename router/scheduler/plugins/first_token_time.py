@@ -29,7 +29,9 @@ class _Seen:
 
 class FirstTokenTime:
     def __init__(self) -> None:
-        self._pods: dict[str, _Seen] = {}
+        # address → what its last observed scrape said (the cost scorer reads it to call
+        # observe() only for a pod with a new scrape)
+        self.seen: dict[str, _Seen] = {}
         self.seconds = 0.0  # 0 until the pods have reported first tokens
 
     def observe(self, c: Candidate) -> None:
@@ -37,9 +39,9 @@ class FirstTokenTime:
         m = c.metrics
         if m is None:
             return
-        seen = self._pods.get(c.endpoint.address)
+        seen = self.seen.get(c.endpoint.address)
         if seen is None:  # the pod's history before this router knew it: a baseline only
-            self._pods[c.endpoint.address] = _Seen(m.updated_at, m.ttft_sum, m.ttft_count)
+            self.seen[c.endpoint.address] = _Seen(m.updated_at, m.ttft_sum, m.ttft_count)
             return
         if m.updated_at == seen.updated_at:
             return
