@@ -22,7 +22,8 @@ class Scheduler:
         self.state = state
         self.prefix_index = prefix_index if prefix_index is not None else PrefixIndex()  # an empty index is falsy
         self.profiles = profiles or default_profiles(self.prefix_index)
-        self._candidates: dict[str, tuple[tuple[Endpoint, ...], list[Candidate]]] = {}
+        # pool key → (its endpoints, their Candidates, (candidate, address) pairs to refresh)
+        self._candidates: dict[str, tuple[tuple[Endpoint, ...], list[Candidate], list[tuple[Candidate, str]]]] = {}
 
     def candidates(self, pool: Pool) -> list[Candidate]:
         """The pool's endpoints with their current state. The Candidate objects are reused
@@ -32,12 +33,12 @@ class Scheduler:
         if cached is None or cached[0] is not pool.endpoints:
             if len(self._candidates) > 4096:
                 self._candidates.clear()
-            cached = self._candidates[pool.key] = (pool.endpoints, [Candidate(ep, None) for ep in pool.endpoints])
+            fresh = [Candidate(ep, None) for ep in pool.endpoints]
+            cached = self._candidates[pool.key] = (pool.endpoints, fresh, [(c, c.endpoint.address) for c in fresh])
         out = cached[1]
         oldest = time.monotonic() - self.state.stale_after
         metrics, in_flight, since = self.state.metrics.get, self.state.in_flight.get, self.state.since_scrape.get
-        for c in out:
-            a = c.endpoint.address
+        for c, a in cached[2]:
             m = metrics(a)
             c.metrics = None if m is None or m.updated_at < oldest or m.updated_at == 0.0 else m
             c.in_flight = in_flight(a, 0)
