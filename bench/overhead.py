@@ -5,7 +5,9 @@ side (each phase measures one right after the other) and measures:
 1. sustained load of short non-streamed requests (`--connections` at once, `--duration` s):
    requests/s and latency through the upstream directly, plain Envoy (one static cluster) and
    the gateway (Envoy + the ext_proc router in a process of its own); the router's CPU per
-   request, and the ext_proc messages per request (Envoy's own statistics);
+   request, and the ext_proc messages per request (Envoy's own statistics); then the same load
+   on a gateway with N router processes behind its Envoy (`--router-replicas`, default 2: `igw
+   run --router-replicas N`, the prefix index shared), plain Envoy measured again right before;
 2. streamed requests asking for `stream_options.include_usage`, 10 / 100 / 1,000 output tokens,
    one SSE event per token (flushed on its own, 1 ms apart, as a model server sends them):
    router CPU per request and latency p50/p99 through plain Envoy and the gateway, and the
@@ -23,7 +25,7 @@ Router CPU is the gateway process's /proc utime+stime over the phase, minus its 
 machine's state (load average, CPUs, other processes' CPU) is printed for each repeat, and
 after every setup its processes (Envoy included) are checked gone with ps.
 
-    python -P bench/overhead.py [--repeats 3] [--duration 6] [--connections 32]
+    python -P bench/overhead.py [--repeats 3] [--duration 6] [--connections 32] [--router-replicas 2]
 """
 
 from __future__ import annotations
@@ -264,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
             load = ", ".join(f"{x:.1f}" for x in machine.load)
             print(f"repeat {i + 1}/{args.repeats}: load average {load} at start, {os.cpu_count()} CPUs, other "
                   f"processes used {machine.others_cores():.2f} cores during it; gateway "
-                  f"{runs[-1]['gateway rps']:.0f} req/s, router {runs[-1]['gateway cpu']:.0f} µs/req", flush=True)
+                  f"{runs[-1]['gateway rps']:.0f} req/s, router {runs[-1]['gateway cpu']:.0f} µs/req"
+                  + "".join(f"; {n} routers {runs[-1][f'gateway rps x{n}']:.0f} req/s, {runs[-1][f'gateway cpu x{n}']:.0f} µs/req"
+                            for n in args.router_replicas), flush=True)
     finally:
         up.stop()
         shutil.rmtree(workdir, ignore_errors=True)
