@@ -251,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.serve_gateway:
         replicas = args.router_replicas[0] if args.router_replicas else 1
+        if os.environ.get("IGW_UVLOOP"):  # developer aid (bench/overhead_profile.py uvloop); uvloop is no dependency
+            import uvloop  # noqa: PLC0415
+
+            uvloop.install()
         asyncio.run(serve_gateway(args.serve_gateway, args.envoy_concurrency, args.log_level, not args.no_usage,
                                   args.admin_port, replicas))
         return 0
