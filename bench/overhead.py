@@ -31,7 +31,6 @@ after every setup its processes (Envoy included) are checked gone with ps.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
@@ -43,6 +42,7 @@ import time
 from pathlib import Path
 
 from inference_gateway.bench.overhead_scheduling import scheduling
+from inference_gateway.cli import event_loop
 from inference_gateway.bench.overhead_setups import (
     CANARY, MODEL, Machine, Proc, client, ext_proc_messages, router_cpu_seconds, serve_gateway, start_gateway,
     start_plain_envoy,
@@ -251,11 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.serve_gateway:
         replicas = args.router_replicas[0] if args.router_replicas else 1
-        if os.environ.get("IGW_UVLOOP"):  # developer aid (bench/overhead_profile.py uvloop); uvloop is no dependency
-            import uvloop  # noqa: PLC0415
-
-            uvloop.install()
-        asyncio.run(serve_gateway(args.serve_gateway, args.envoy_concurrency, args.log_level, not args.no_usage,
+        event_loop.run(serve_gateway(args.serve_gateway, args.envoy_concurrency, args.log_level, not args.no_usage,
                                   args.admin_port, replicas))
         return 0
 

@@ -6,9 +6,9 @@ event loop buys: developer aids for issue 15, outside `make bench-overhead`.
         while 32 connections send short requests; samples are split into grpc.aio's machinery,
         our code, and idle.
     python -P bench/overhead_profile.py uvloop [--rounds 5] [--seconds 5]
-        the gateway on asyncio's loop and on uvloop (`pip install uvloop`, not a project
-        dependency), a fresh gateway per run, alternating: req/s and the gateway process's CPU
-        per request (idle not subtracted), medians.
+        the gateway on asyncio's loop (`IGW_ASYNCIO=1`) and on uvloop (as `igw run` serves,
+        cli/event_loop.py), a fresh gateway per run, alternating: req/s and the gateway
+        process's CPU per request (idle not subtracted), medians.
 
 Both use the setups of bench/overhead_setups.py on loopback 127.15.0.x.
 """
@@ -86,7 +86,7 @@ def uvloop_ab(args: argparse.Namespace, work: Path, upstream: tuple[str, int], s
     for _ in range(args.rounds):
         for name in results:
             env = dict(os.environ)
-            os.environ["IGW_UVLOOP"] = "1" if name == "uvloop" else ""
+            os.environ["IGW_ASYNCIO"] = "1" if name == "asyncio" else ""
             try:
                 gw, port, _, _ = start_gateway(work, upstream, 1, "info")
             finally:

@@ -19,7 +19,7 @@ from pathlib import Path
 from inference_gateway.router.logs import configure as configure_logs
 from inference_gateway.router.table import Strategy
 
-from . import edge_args
+from . import edge_args, event_loop
 from .options import (cluster_arguments, gateway_arguments, host_port, replica_arguments, router_arguments,
                       router_settings, until_signalled)
 
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return asyncio.run(run_demo(args))
     try:
-        return asyncio.run(_run(args))
+        return event_loop.run(_run(args))
     except KeyboardInterrupt:
         return 130
 
