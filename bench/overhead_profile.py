@@ -4,7 +4,9 @@ event loop buys: developer aids for issue 15, outside `make bench-overhead`.
     python -P bench/overhead_profile.py split [--seconds 8]
         py-spy (`pip install py-spy`, not a project dependency) samples the gateway process
         while 32 connections send short requests; samples are split into grpc.aio's machinery,
-        our code, and idle.
+        our code, and idle. Run it with `IGW_ASYNCIO=1`: on uvloop the loop, grpc.aio's
+        callbacks and the epoll wait all run in C under one Python frame, and cannot be told
+        apart without native stacks.
     python -P bench/overhead_profile.py uvloop [--rounds 5] [--seconds 5]
         the gateway on asyncio's loop (`IGW_ASYNCIO=1`) and on uvloop (as `igw run` serves,
         cli/event_loop.py), a fresh gateway per run, alternating: req/s and the gateway
