@@ -75,7 +75,7 @@ class CostScorer:
         # address → (time, tokens) of the sends since its scrape or within the first-token time
         self._sent: dict[str, list[tuple[float, int]]] = {}
         self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
-        self.first_token = FirstTokenTime()
+        self._first_token: dict[str, FirstTokenTime] = {}     # pool → its time to first token
 
     def costs(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
         # One pass per candidate, every per-pod fact looked up once: at 1,000 pods this loop is
@@ -88,7 +88,8 @@ class CostScorer:
         out_tokens = request.output_tokens()
         now = self.clock()
         horizon = now - SENT_HORIZON_S
-        first_token, observe = self.first_token, self.first_token.observe
+        first_token = self.first_token(request.pool)
+        observe = first_token.observe
         sent_of, mean_of = self._sent.get, self._mean.get
         # (metrics, tokens sent since its scrape, tokens sent within the first-token time) per candidate
         rows: list[tuple[object, float, float]] = []
@@ -139,6 +140,15 @@ class CostScorer:
                 overflow = max(0.0, mine + out_tokens - room)
             costs.append(ahead + (1.0 + backlog) * (mine + overflow))
         return costs
+
+    def first_token(self, pool: str) -> FirstTokenTime:
+        """The pool's time to first token: pools serve different models at different speeds."""
+        ftt = self._first_token.get(pool)
+        if ftt is None:
+            if len(self._first_token) > 4096:  # pools come and go: forget them all rarely
+                self._first_token.clear()
+            ftt = self._first_token[pool] = FirstTokenTime()
+        return ftt
 
     def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
         costs = self.costs(request, candidates)
