@@ -47,6 +47,7 @@ class PreciseIndex(BlockHolders):
         to us having lost track (gap, reconnect), when it must fall back to estimates."""
         for h in self._blocks.pop(address, ()):
             self._drop(address, h)
+        self._forget(address)
         if known:
             self._blocks[address] = set()
 

@@ -97,4 +97,5 @@ class PrefixIndex(BlockHolders):
         for address in [a for a in self._lru if a not in addresses]:
             for h in self._lru.pop(address):
                 self._drop(address, h)
+            self._forget(address)
             self._capacity.pop(address, None)
