@@ -52,6 +52,25 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def rss_parts_mb(pid: int) -> tuple[float, float]:
+    """Resident MB of the process's brk heap (glibc's main arena, where freed holes stay
+    resident) and of its anonymous mappings (pymalloc arenas, big blocks, threads' arenas)."""
+    heap = anon = 0
+    name = ""
+    for line in open(f"/proc/{pid}/smaps"):
+        first, _, rest = line.partition(" ")
+        if not first.endswith(":"):  # a mapping's header: address perms offset dev inode [name]
+            fields = rest.split()
+            name = fields[4] if len(fields) > 4 else ""
+        elif first == "Rss:":
+            kb = int(rest.split()[0])
+            if name == "[heap]":
+                heap += kb
+            elif not name:
+                anon += kb
+    return heap / 1024, anon / 1024
+
+
 def proc_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -77,6 +96,8 @@ class Sample:
     envoy_rss: float
     envoy_fds: int
     index_blocks: int  # the router's prefix index: it grows to its capacity, then holds
+    router_heap: float = 0.0  # of router_rss: glibc's brk heap
+    router_anon: float = 0.0  # of router_rss: anonymous mappings
 
 
 def index_blocks(metrics_url: str) -> int:
@@ -253,9 +274,10 @@ async def main(args: argparse.Namespace) -> int:
 
         def sample(t: float) -> None:
             samples.append(Sample(t, proc_rss_mb(proc.pid), proc_fds(proc.pid), proc_rss_mb(envoy), proc_fds(envoy),
-                                  index_blocks(metrics_url)))
+                                  index_blocks(metrics_url), *rss_parts_mb(proc.pid)))
             s = samples[-1]
-            print(f"  t={t:5.0f}s router {s.router_rss:6.1f} MB {s.router_fds} fds, "
+            print(f"  t={t:5.0f}s router {s.router_rss:6.1f} MB (heap {s.router_heap:.1f}, anon {s.router_anon:.1f}) "
+                  f"{s.router_fds} fds, "
                   f"envoy {s.envoy_rss:6.1f} MB {s.envoy_fds} fds, index {s.index_blocks} blocks", flush=True)
 
         print(f"capacity {capacity:.0f} req/s closed-loop at {args.concurrency} clients; "
