@@ -6,9 +6,11 @@ at `--load` × that capacity for `--minutes`. Every 10 s it samples the RSS and 
 descriptors of the router process and of Envoy, and the size of the router's prefix index. It
 prints requests, errors (by status), shed rate, goodput, latency p50/p99, RSS and fds at start,
 at minute 2 (or a fifth of a shorter run), when the prefix index reached its capacity, and at
-the end, and the RSS growth from minute 2 and from the full index to the end. (The index fills
-at a pace set by the load: until then the router's RSS grows by design, by about 370 bytes per
-prompt block; then it holds.)
+the end, and the RSS growth from minute 2 and from the full index to the end. The router's RSS
+is split into glibc's brk heap and its anonymous mappings (/proc/PID/smaps): the prefix index
+lives in the mappings (pymalloc arenas, its big dict tables) and grows by design until it holds
+its capacity, at a pace set by the load and the routing; a heap that keeps growing is a leak in
+memory allocated in C.
 
     .venv/bin/python -P bench/soak.py                 # 10 minutes at 70% of capacity
     .venv/bin/python -P bench/soak.py --minutes 3     # shorter
@@ -233,12 +235,12 @@ def report(args: argparse.Namespace, capacity: float, rate: float, tally: Tally,
           f"({', '.join(f'{k}: {v}' for k, v in tally.statuses.items() if k != '200') or 'none'}), "
           f"shed (429) {shed / max(1, tally.requests):.2%}, goodput {ok / elapsed:.0f} req/s")
     print(f"latency p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms")
-    print(f"{'':12}{'t (s)':>8}{'router RSS MB':>15}{'router fds':>12}{'envoy RSS MB':>14}{'envoy fds':>11}"
-          f"{'index blocks':>14}")
+    print(f"{'':12}{'t (s)':>8}{'router RSS MB':>15}{'(heap':>7}{'anon)':>7}{'router fds':>12}{'envoy RSS MB':>14}"
+          f"{'envoy fds':>11}{'index blocks':>14}")
     rows = [("start", start), ("minute 2", base)] + ([("index full", full)] if filled else []) + [("end", end)]
     for name, s in rows:
-        print(f"{name:12}{s.t:>8.0f}{s.router_rss:>15.1f}{s.router_fds:>12}{s.envoy_rss:>14.1f}{s.envoy_fds:>11}"
-              f"{s.index_blocks:>14}")
+        print(f"{name:12}{s.t:>8.0f}{s.router_rss:>15.1f}{s.router_heap:>7.1f}{s.router_anon:>7.1f}{s.router_fds:>12}"
+              f"{s.envoy_rss:>14.1f}{s.envoy_fds:>11}{s.index_blocks:>14}")
     if not filled:
         print("the prefix index was still growing at the end: run longer to see it hold")
     for name, b in [(f"minute 2 (t={base.t:.0f}s)", base)] + [(f"the index full (t={full.t:.0f}s)", full)] * filled:
