@@ -9,6 +9,7 @@ from collections import Counter
 from inference_gateway.router.endpoint_state import EndpointMetrics, EndpointState
 from inference_gateway.router.prefix_index import PrefixIndex
 from inference_gateway.router.scheduler.plugins.cost_scorer import CostScorer
+from inference_gateway.router.scheduler.plugins.first_token_time import FirstTokenTime
 from inference_gateway.router.scheduler.plugins.max_score_picker import MaxScorePicker
 from inference_gateway.router.scheduler.plugins.prefix_scorer import PrefixScorer
 from inference_gateway.router.scheduler.profiles import default_profiles
@@ -118,29 +119,19 @@ def test_sends_since_the_scrape_are_forgotten_once_scraped():
     assert c[0] == c[1]
 
 
-def test_pod_speed_is_learned_from_the_ttft_histogram_each_pod_exports():
-    from inference_gateway.router.scheduler.plugins.pod_speed import PodSpeed
-
-    speed = PodSpeed()
-    clock = Clock()
-    pods = [cand(0, clock), cand(1, clock), cand(2, clock)]
-    assert speed.factors(pods) == [1.0, 1.0, 1.0]  # no history: every pod counts as the median
-    for window in range(3):
-        for c in pods:
-            for _ in range(5):
-                speed.predicted(c.endpoint.address, 1000)  # the same predicted work everywhere
-        clock.now += 1
-        for i, c in enumerate(pods):
-            m = c.metrics
-            # pod 2 is twice as slow: 0.2 s per first token against 0.1 s
-            per_token = 0.2 if i == 2 else 0.1
-            c.metrics = EndpointMetrics(updated_at=clock.now, ttft_sum=m.ttft_sum + 5 * per_token,
-                                        ttft_count=m.ttft_count + 5)
-    f = speed.factors(pods)
-    assert f[0] == f[1] == 1.0 and f[2] == 2.0
+def report_first_tokens(pods: list[Candidate], clock: Clock, seconds: list[float], n: int = 5) -> None:
+    """A scrape of every pod, each having served `n` more first tokens of `seconds[i]` each."""
+    for i, c in enumerate(pods):
+        m = c.metrics
+        c.metrics = EndpointMetrics(updated_at=clock.now, waiting=m.waiting, ttft_sum=m.ttft_sum + n * seconds[i],
+                                    ttft_count=m.ttft_count + n)
 
 
-def test_a_slower_pod_costs_more_for_the_same_work():
+def test_a_pod_that_was_slow_to_first_token_is_not_penalised_beyond_its_work():
+    """On identical pods a higher TTFT is queueing the work terms already count. Scaling each
+    pod's cost by a speed learned from its TTFT histogram starved the pods that had just been
+    slow and piled onto the rest (bench/sim_time.py: TTFT p90 2.4 s against 0.8 s). Here pod 1
+    reported first tokens twice as slow over three windows, yet has less queued."""
     clock = Clock()
     scorer = CostScorer(clock=clock)
     pods = [cand(0, clock), cand(1, clock)]
@@ -150,20 +141,22 @@ def test_a_slower_pod_costs_more_for_the_same_work():
                 r = req("w" * 4000)
                 scorer.costs(r, pods)
                 scorer.picked(r, c)
-        clock.now += 10  # the sends above are long scraped
-        for i, c in enumerate(pods):
-            m = c.metrics
-            c.metrics = EndpointMetrics(updated_at=clock.now, ttft_sum=m.ttft_sum + 5 * (0.3 if i == 0 else 0.1),
-                                        ttft_count=m.ttft_count + 5)
+        clock.now += 10  # the sends above are long scraped and long past their first token
+        report_first_tokens(pods, clock, [0.1, 0.2])
+    pods[0].metrics.waiting, pods[1].metrics.waiting = 6, 4
     assert scorer.score(req("w" * 4000), pods) == [0.0, 1.0]
 
 
-def test_requests_in_flight_count_though_the_pod_admitted_them_into_its_batch():
+def test_sends_count_as_prefill_ahead_for_the_pools_time_to_first_token():
     """After a scrape, a pod that took a burst into its running batch shows no waiting queue;
-    the requests the router sent there and has not seen finish still count as work ahead."""
+    the requests sent there within the pool's time to first token are still prefill ahead.
+    Past it they decode, and the pod is as good as idle for the next first token."""
     clock = Clock()
     pods = [cand(0, clock), cand(1, clock)]
     scorer = CostScorer(clock=clock)
+    scorer.costs(req("v"), pods)  # the pods' histograms before: a baseline only
+    clock.now += 1
+    report_first_tokens(pods, clock, [2.0, 2.0])  # first tokens take 2 s
     for _ in range(12):
         r = req("v" * 4000)
         scorer.costs(r, pods)
@@ -173,17 +166,46 @@ def test_requests_in_flight_count_though_the_pod_admitted_them_into_its_batch():
     for c in pods:
         c.metrics.updated_at = clock.now  # scraped: nothing waiting anywhere (all admitted)
     assert scorer.score(req("v" * 4000), pods) == [0.0, 1.0]
+    clock.now += 1.5  # 2.5 s after the sends: past their first tokens, still in flight
+    for c in pods:
+        c.metrics.updated_at = clock.now
+    c0, c1 = scorer.costs(req("v" * 4000), pods)
+    assert c0 == c1
 
 
-def test_in_flight_work_is_the_uncached_tokens_of_the_picks_not_yet_finished():
+def test_a_finished_request_is_not_prefilling_however_slow_first_tokens_are_elsewhere():
+    """One stuck pod can stretch the pool's time to first token to many seconds; the requests a
+    healthy pod has already finished must not count as work ahead there."""
     clock = Clock()
+    pods = [cand(0, clock), cand(1, clock, waiting=3)]
     scorer = CostScorer(clock=clock)
-    pods = [cand(0, clock), cand(1, clock)]
-    for prompt in ("a" * 8000, "b" * 400):  # ~2,000 then ~100 uncached tokens, both to pod 0
-        r = req(prompt)
+    scorer.costs(req("v"), pods)
+    clock.now += 1
+    report_first_tokens(pods, clock, [30.0, 30.0])
+    for _ in range(5):  # sent one after another, each finished before the next
+        r = req("v" * 4000)
         scorer.costs(r, pods)
         scorer.picked(r, pods[0])
-        pods[0].in_flight += 1
-    assert scorer._in_flight_tokens(pods[0]) == 2100
-    pods[0].in_flight = 1  # the oldest finished
-    assert scorer._in_flight_tokens(pods[0]) == 100
+    clock.now += 1
+    for c in pods:
+        c.metrics.updated_at = clock.now
+    assert scorer.score(req("v" * 4000), pods) == [1.0, 0.0]
+
+
+def test_the_pools_time_to_first_token_is_learned_from_the_histograms_the_pods_export():
+    clock = Clock()
+    pods = [cand(0, clock, ttft_sum=500.0, ttft_count=100.0), cand(1, clock)]
+    ftt = FirstTokenTime()
+    for c in pods:
+        ftt.observe(c)
+    assert ftt.seconds == 0.0  # the history before the router knew the pods is a baseline only
+    clock.now += 1
+    report_first_tokens(pods, clock, [1.0, 3.0], n=10)
+    for c in pods:
+        ftt.observe(c)
+    assert 1.0 < ftt.seconds < 3.0  # one figure for the pool, between its pods
+    clock.now += 1
+    pods[0].metrics = EndpointMetrics(updated_at=clock.now)  # pod 0 restarted: its counters began again
+    before = ftt.seconds
+    ftt.observe(pods[0])
+    assert ftt.seconds == before

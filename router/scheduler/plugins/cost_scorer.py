@@ -5,40 +5,50 @@
 - `own`: the prompt tokens the pod would have to compute, given the prefix it holds (absolute
   tokens, not a match ratio: saving 2,000 tokens of a long prompt outweighs saving 100 of a
   short one, whatever the ratios).
-- `ahead`: the work queued in front of it: the uncached tokens of the requests this router sent
-  there and has not seen finish, or, if more, the pod's scraped waiting queue (times the uncached
-  tokens of the requests it has been sent) plus what was sent since that scrape. The scraped
-  queue alone misses a burst the pod has admitted into its batch (it shows nothing waiting while
-  that prefill is still ahead), which left new groups placed by scrape timing (2 to 4 groups
-  per pod where 3 each was possible); the router's own count is sglang-router's load signal
-  too. The router records a pick at once, so the next request of a burst already sees it, and
-  sees the prefix the pick left there.
+- `ahead`: the prefill work in front of this request's first token: the uncached tokens this
+  router sent the pod within the pool's time to first token (`first_token_time.py`, from the
+  TTFT histograms the pods export) and has not seen finish, or, if more, the pod's scraped waiting queue (times the
+  uncached tokens of the requests it has been sent) plus what was sent since that scrape. The
+  scraped queue alone misses what the pod has admitted and is still prefilling (it shows
+  nothing waiting), and the router records a pick at once, so the next request of a burst
+  already sees it, and sees the prefix the pick left there.
+  Requests past their first token are not counted: they decode, which barely slows a step, and
+  the KV they hold is `overflow`'s. Counting every request in flight (as this scorer did) ranked
+  a pod that had just been sent a short prompt, still prefilling, as idle as one whose requests
+  were all decoding: TTFT p90 0.96 s against 0.67 s (`bench/sim_time.py`, 8 seeds), and in an
+  unpressured pool worse than round robin (0.61 s against 0.53 s).
 - `overflow`: the KV room the request needs (its uncached prompt plus `max_tokens`) beyond what
   the pod has free (its reported capacity × (1 − KV use), less what was sent since the scrape).
   Tokens that do not fit are waited for or preempted and recomputed: work either way.
-- `backlog`: the requests queued (in flight, or waiting if more) per pod across the candidates. A prefill token computed on a
-  pod delays this request *and every request queued behind it there*, so when the pool is
-  idle the model minimises this request's own wait (spread freely), and the busier the pool,
+- `backlog`: the requests queued (in flight, or waiting if more) per pod across the candidates.
+  A prefill token computed on a pod delays this request *and every request queued behind it
+  there*, so when the pool is idle the model minimises this request's own wait (spread freely), and the busier the pool,
   the more a duplicated prefix costs: a group stays on the pod that holds it, and only moves
   (or gets a second home) when that pod's queue outweighs the whole recomputation.
 
 Every term is counted in tokens the pods report or the router sent, so the model has no
-weights to tune. Each pod's cost is then scaled by its speed relative to the pool's (seconds
-per predicted token, learned from the TTFT histogram the pod exports: `pod_speed.py`), so a
-slower pod costs more for the same work. The cheapest pod scores 1, the dearest 0. With no prefix scorer (the default
+weights to tune. The cheapest pod scores 1, the dearest 0. With no prefix scorer (the default
 strategy) `own` is the same on every pod, and the cost ranks queued prefill work and KV room.
+
+Pods are not scaled by a speed learned from their TTFT. That was tried: on identical pods the
+TTFT differences are queueing, so the learned factors (0.57–2.0 within one run) outweighed 4×
+differences in work ahead, starved the pods that had just been slow and piled onto the others:
+TTFT p90 2.4 s against 0.8 s without it (`python -P bench/sim_time.py`, 6 seeds; the bench cell
+measured 3.69 s against sglang-router's 1.69 s). A pod that is really slower (another GPU)
+needs no factor either: its requests stay waiting longer, which `ahead` counts. On 4 half-speed
+and 4 full-speed pods: TTFT p90 0.97 s, against 10.5 s for round robin and 12.6 s for
+sglang-router's policy (`bench/sim_time.py --workload mixed-pods`, 8 seeds).
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from typing import Protocol, Sequence
 
 from ...prefix_index import CHARS_PER_TOKEN
 from ..types import Candidate, SchedulingRequest
+from .first_token_time import FirstTokenTime
 from .normalize import inverse_minmax
-from .pod_speed import PodSpeed
 
 STALE_AHEAD = 1e9          # a pod without fresh metrics: assume it is the busiest
 MEAN_DECAY = 0.9           # weight of the history in each pod's mean uncached tokens per request
@@ -56,29 +66,16 @@ def prompt_tokens(request: SchedulingRequest) -> int:
     return max(1, len(request.prompt) // CHARS_PER_TOKEN)
 
 
-class _Flight:
-    """The uncached tokens of a pod's picks still in flight, oldest first, with their sum kept
-    as they come and go (summing a deque per candidate per pick cost ~0.7 µs × 1,000 pods)."""
-
-    __slots__ = ("tokens", "total")
-
-    def __init__(self) -> None:
-        self.tokens: deque[int] = deque()
-        self.total = 0
-
-
 class CostScorer:
     name = "cost"
 
     def __init__(self, prefix: PrefixMatch | None = None, clock=time.monotonic) -> None:
         self.prefix = prefix
         self.clock = clock
-        # address → the picks still in flight (trimmed to the pod's in-flight count: requests
-        # are taken to finish in the order they were sent)
-        self._flight: dict[str, _Flight] = {}
-        self._sent: dict[str, list[tuple[float, int]]] = {}  # address → (time, tokens) since its scrape
+        # address → (time, tokens) of the sends since its scrape or within the first-token time
+        self._sent: dict[str, list[tuple[float, int]]] = {}
         self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
-        self.speed = PodSpeed()
+        self.first_token = FirstTokenTime()
 
     def costs(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
         # One pass per candidate, every per-pod fact looked up once: at 1,000 pods this loop is
@@ -89,48 +86,58 @@ class CostScorer:
         addresses = [c.endpoint.address for c in candidates]
         request.extras["cost_own"] = dict(zip(addresses, own))
         out_tokens = request.output_tokens()
-        horizon = self.clock() - SENT_HORIZON_S
-        sent_of, mean_of, flights = self._sent.get, self._mean.get, self._flight
-        # (metrics, tokens sent since its scrape, in-flight tokens) per candidate
+        now = self.clock()
+        horizon = now - SENT_HORIZON_S
+        first_token, observe = self.first_token, self.first_token.observe
+        sent_of, mean_of = self._sent.get, self._mean.get
+        # (metrics, tokens sent since its scrape, tokens sent within the first-token time) per candidate
         rows: list[tuple[object, float, float]] = []
         queued = 0.0
         for c, address in zip(candidates, addresses):
             m = c.metrics
-            flying = self._in_flight_tokens(c) if address in flights else 0.0
             if m is None:
-                rows.append((None, 0.0, flying))
+                rows.append((None, 0.0, 0.0))
                 queued += max(0.0, float(c.in_flight))
                 continue
+            observe(c)
             sent = sent_of(address)
-            pending = count = 0.0
+            unscraped = prefilling = count = 0.0
             if sent:
-                since = m.updated_at if m.updated_at > horizon else horizon
-                if sent[0][0] <= since:
-                    sent[:] = [x for x in sent if x[0] > since]
-                count = float(len(sent))
-                for _, t in sent:
-                    pending += t
-            rows.append((m, pending, flying))
+                recent = now - first_token.seconds
+                oldest = m.updated_at if m.updated_at < recent else recent
+                if oldest < horizon:
+                    oldest = horizon
+                if sent[0][0] <= oldest:
+                    sent[:] = [x for x in sent if x[0] > oldest]
+                for at, t in sent:
+                    if at > m.updated_at:
+                        unscraped += t
+                        count += 1.0
+                # newest first, and no more of them than are still in flight: a request that
+                # has finished is not prefilling, however long first tokens take elsewhere
+                left = c.in_flight
+                for at, t in reversed(sent):
+                    if left <= 0 or at <= recent:
+                        break
+                    prefilling += t
+                    left -= 1
+            rows.append((m, unscraped, prefilling))
             q = m.waiting + count
             queued += q if q > c.in_flight else float(c.in_flight)
         backlog = queued / len(candidates)
-        speed = self.speed.factors(candidates)
-        wait: dict[str, float] = {}
-        request.extras["cost_wait"] = wait
         costs = []
-        for address, mine, factor, (m, sent_tokens, flying) in zip(addresses, own, speed, rows):
+        for address, mine, (m, unscraped, prefilling) in zip(addresses, own, rows):
             if m is None:
                 costs.append(STALE_AHEAD + mine)
                 continue
-            ahead = m.waiting * mean_of(address, mine) + sent_tokens
-            if flying > ahead:
-                ahead = flying
+            ahead = m.waiting * mean_of(address, mine) + unscraped
+            if prefilling > ahead:
+                ahead = prefilling
             overflow = 0.0
             if m.kv_blocks and m.block_size:
-                room = m.kv_blocks * m.block_size * (1.0 - m.kv_usage) - sent_tokens
+                room = m.kv_blocks * m.block_size * (1.0 - m.kv_usage) - unscraped
                 overflow = max(0.0, mine + out_tokens - room)
-            wait[address] = ahead + mine
-            costs.append(factor * (ahead + (1.0 + backlog) * (mine + overflow)))
+            costs.append(ahead + (1.0 + backlog) * (mine + overflow))
         return costs
 
     def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
@@ -145,18 +152,4 @@ class CostScorer:
         own = request.extras.get("cost_own")
         tokens = int(own.get(address, 0)) if isinstance(own, dict) else prompt_tokens(request)
         self._sent.setdefault(address, []).append((self.clock(), tokens))
-        flight = self._flight.get(address)
-        if flight is None:
-            flight = self._flight[address] = _Flight()
-        flight.tokens.append(tokens)
-        flight.total += tokens
         self._mean[address] = MEAN_DECAY * self._mean.get(address, tokens) + (1 - MEAN_DECAY) * tokens
-        wait = request.extras.get("cost_wait")
-        self.speed.predicted(address, wait.get(address, tokens) if isinstance(wait, dict) else tokens)
-
-    def _in_flight_tokens(self, c: Candidate) -> float:
-        flight = self._flight[c.endpoint.address]
-        tokens = flight.tokens
-        while len(tokens) > c.in_flight:
-            flight.total -= tokens.popleft()
-        return float(flight.total)
