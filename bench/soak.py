@@ -237,7 +237,8 @@ def report(args: argparse.Namespace, capacity: float, rate: float, tally: Tally,
     print(f"latency p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms")
     print(f"{'':12}{'t (s)':>8}{'router RSS MB':>15}{'(heap':>7}{'anon)':>7}{'router fds':>12}{'envoy RSS MB':>14}"
           f"{'envoy fds':>11}{'index blocks':>14}")
-    rows = [("start", start), ("minute 2", base)] + ([("index full", full)] if filled else []) + [("end", end)]
+    rows = sorted([("start", start), ("minute 2", base)] + ([("index full", full)] if filled else []) + [("end", end)],
+                  key=lambda row: row[1].t)
     for name, s in rows:
         print(f"{name:12}{s.t:>8.0f}{s.router_rss:>15.1f}{s.router_heap:>7.1f}{s.router_anon:>7.1f}{s.router_fds:>12}"
               f"{s.envoy_rss:>14.1f}{s.envoy_fds:>11}{s.index_blocks:>14}")
