@@ -5,13 +5,15 @@ Feeds the soak's kind of prompts (200 conversations, 20-120 random words) into a
 of 4 pods × 28,125 blocks (the soak's capacity: 112,500 blocks), picking the pod that holds
 the longest prefix 80% of the time, and prints the process's RSS growth per block held. glibc's
 mmap threshold is pinned and the heap trimmed before each reading, as the router does
-(router/allocator.py), so freed memory is not counted. Deterministic (seeded); ~5 s.
+(router/allocator.py), so freed memory is not counted; `--glibc-defaults` leaves both alone,
+to show what they save. Deterministic (seeded); ~5 s.
 
-    .venv/bin/python -P bench/index_memory.py
+    .venv/bin/python -P bench/index_memory.py [--glibc-defaults]
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import random
 
@@ -33,14 +35,16 @@ def prompt(rng: random.Random) -> str:
     return f"system: conversation {rng.randrange(200)}: be brief.\nuser: {words}"
 
 
-def main() -> None:
-    allocator.pin_mmap_threshold()
+def main(housekeeping: bool) -> None:
+    trim = allocator.trim if housekeeping else (lambda: False)
+    if housekeeping:
+        allocator.pin_mmap_threshold()
     rng = random.Random(2)
     index = PrefixIndex()
     for pod in PODS:
         index.set_capacity(pod, CAPACITY)
     gc.disable()  # the index holds no cycles; keeps the readings steady
-    allocator.trim()
+    trim()
     base = rss_mb()
     print(f"{'requests':>9}{'blocks held':>13}{'index MB':>10}{'bytes/block':>13}")
     for n in range(1, READINGS[-1] + 1):
@@ -49,10 +53,12 @@ def main() -> None:
         pod = max(matched, key=matched.get) if matched and rng.random() < 0.8 else rng.choice(PODS)
         index.record(pod, hashes)
         if n in READINGS:
-            allocator.trim()
+            trim()
             grown = rss_mb() - base
             print(f"{n:>9}{len(index):>13}{grown:>10.1f}{grown * 2**20 / len(index):>13.0f}")
 
 
 if __name__ == "__main__":
-    main()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--glibc-defaults", action="store_true", help="no pinned mmap threshold, no malloc_trim")
+    main(not p.parse_args().glibc_defaults)
