@@ -17,7 +17,6 @@ case, and prints the server's malloc'd bytes in use (glibc's mallinfo2) per stre
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import multiprocessing
 import sys
 
@@ -26,6 +25,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 
 from inference_gateway.operator.ports import free_port
+from inference_gateway.router import allocator
 from inference_gateway.router.stream_end import await_peer_reset
 
 HOST = "127.14.0.1"
@@ -34,17 +34,9 @@ CONCURRENCY = 16
 ANSWER = pb.ProcessingResponse(request_headers=pb.HeadersResponse())
 
 
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-                 "fordblks", "keepcost")]
-
-
 def malloc_in_use() -> int:
-    fn = ctypes.CDLL(None).mallinfo2
-    fn.restype = MallInfo2
-    info = fn()
-    return info.uordblks + info.hblkhd
+    got = allocator.usage()
+    return got[0] if got else 0
 
 
 class Processor(pb_grpc.ExternalProcessorServicer):

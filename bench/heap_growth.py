@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import ctypes
 import gc
 import random
 import sys
@@ -35,6 +34,7 @@ import aiohttp
 from inference_gateway.cli.sim_fleet import SimFleet
 from inference_gateway.cli.standalone import Standalone, StandaloneSettings
 from inference_gateway.operator.ports import free_port
+from inference_gateway.router import allocator
 from inference_gateway.router.logs import configure
 from inference_gateway.router.server import RouterSettings
 
@@ -50,21 +50,10 @@ def rss_mb() -> float:
     return int(open("/proc/self/statm").read().split()[1]) * 4096 / 1024 / 1024
 
 
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-                 "fordblks", "keepcost")]
-
-
 def malloc_mb() -> tuple[float, float]:
     """glibc: (MB allocated and in use, arenas + mmapped blocks; MB free inside its arenas)."""
-    try:
-        fn = ctypes.CDLL(None).mallinfo2
-    except AttributeError:
-        return float("nan"), float("nan")
-    fn.restype = MallInfo2
-    m = fn()
-    return (m.uordblks + m.hblkhd) / 2**20, m.fordblks / 2**20
+    got = allocator.usage()
+    return (got[0] / 2**20, got[1] / 2**20) if got else (float("nan"), float("nan"))
 
 
 def frozen_garbage() -> collections.Counter:

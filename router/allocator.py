@@ -36,6 +36,24 @@ def pin_mmap_threshold() -> bool:
     return bool(_LIBC is not None and _LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                 "fordblks", "keepcost")]
+
+
+def usage() -> tuple[int, int] | None:
+    """glibc's own account (mallinfo2, all arenas): bytes allocated and in use (arenas and
+    mmapped blocks), and bytes free but kept in its arenas. Memory that Python's objects do not
+    explain shows here: live C allocations in the first, fragmentation in the second."""
+    fn = getattr(_LIBC, "mallinfo2", None)
+    if fn is None:
+        return None
+    fn.restype = _MallInfo2
+    info = fn()
+    return info.uordblks + info.hblkhd, info.fordblks
+
+
 def trim() -> bool:
     """Return the allocator's free pages to the kernel (all arenas)."""
     return bool(_LIBC is not None and _LIBC.malloc_trim(0))

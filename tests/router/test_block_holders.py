@@ -4,9 +4,7 @@ as a set of addresses per block did, for many endpoints and as endpoints come an
 from __future__ import annotations
 
 import random
-import sys
 
-from inference_gateway.router import allocator
 from inference_gateway.router.precise_index import PreciseIndex
 from inference_gateway.router.prefix_index import PrefixIndex
 
@@ -50,21 +48,3 @@ def test_precise_index_frees_the_bit_of_a_cleared_pod():
     index.clear("a")
     index.stored("c", [1, 2])  # takes a's freed bit: a must not match through it
     assert index.match([1, 2], ["a", "b", "c"]) == {"a": 0, "b": 1, "c": 2}
-
-
-def rss_mb() -> float:
-    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
-
-
-def test_trim_returns_the_holes_that_freed_blocks_leave_in_the_heap():
-    if allocator._LIBC is None:  # noqa: SLF001 (not glibc: both are no-ops)
-        assert not allocator.trim() and not allocator.pin_mmap_threshold()
-        return
-    assert allocator.pin_mmap_threshold()
-    churned = [bytes(1000) for _ in range(20_000)]  # 20 MB of malloc'd blocks (above pymalloc's 512 B)
-    kept = bytes(1000)  # allocated after them: the freed ones become a hole, not the heap's top
-    del churned
-    before = rss_mb()  # free() keeps a hole resident
-    assert allocator.trim()
-    assert before - rss_mb() > 10
-    assert kept == bytes(1000)
