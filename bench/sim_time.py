@@ -1,5 +1,5 @@
-"""The no-shared-prefix cell in simulated time: the simulator's own engine and KV cache, the
-router's real scheduler, no sockets and no machine noise.
+"""Bench cells in simulated time: the simulator's own engine and KV cache, the router's real
+scheduler, no sockets and no machine noise.
 
 `igw bench` measures routers on a 2-core machine shared with other work, where one run of the
 no-shared-prefix cell varied 1.5–7.6 s in TTFT p90 for the same seeded load. This model keeps
@@ -8,13 +8,17 @@ scheduling step (`_schedule` / `_complete`, vLLM V1 semantics, preemption includ
 `BlockCache`, stepped by an event queue instead of asyncio sleeps; the router's `Scheduler`
 picks with a simulated clock; metrics are "scraped" every 0.1 s (staggered per pod) and the
 router's in-flight count rises at the pick and falls when the pod's last token is out. The
-load is the bench cell's: prompts ~N(1024, 700) in [32, 4000] tokens, output ~N(128, 90) in
-[8, 512], Poisson 14 req/s for 60 s, h100-32b pods at time scale 3.
+default load is the no-shared-prefix cell's: prompts ~N(1024, 700) in [32, 4000] tokens, output
+~N(128, 90) in [8, 512], Poisson 14 req/s for 60 s, h100-32b pods at time scale 3. `--workload
+mixed-pods` makes 4 of the 8 pods step twice as slowly (at 10 req/s); `--workload shared-prefix`
+is the shared-prefix cell (24 groups × 12 prompts of a 2048-token system prompt + 128-token
+question, all sent within 0.1 s).
 
-    python -P bench/sim_time.py [--seeds 1,2,3] [--routers load-cost,round-robin,sglang]
+    python -P bench/sim_time.py [--workload no-shared-prefix] [--seeds 1,2,3] \
+        [--routers load-cost,round-robin,sglang]
 
-Per router: TTFT p50/p90 (s, wall at time scale 3), output tok/s, preemptions, and the busiest
-pod's requests and prompt tokens ÷ the mean. A router here is the scheduler profile named
+Per router: TTFT p50/p90 (s, wall at time scale 3), output tok/s, preemptions, the busiest
+pod's requests and prompt tokens ÷ the mean, and the prefix-cache hit rate. A router here is the scheduler profile named
 (`load-cost`, `legacy`), plain round robin, or `sglang`: sglang-router 0.3.2's cache_aware with
 no prefix ever matching, i.e. the worker with the least text routed to it (its approximate tree
 holds everything routed; no eviction within a minute), unless in-flight counts differ by more

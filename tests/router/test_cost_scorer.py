@@ -130,7 +130,7 @@ def report_first_tokens(pods: list[Candidate], clock: Clock, seconds: list[float
 def test_a_pod_that_was_slow_to_first_token_is_not_penalised_beyond_its_work():
     """On identical pods a higher TTFT is queueing the work terms already count. Scaling each
     pod's cost by a speed learned from its TTFT histogram starved the pods that had just been
-    slow and piled onto the rest (bench/sim_time.py: TTFT p90 2.4 s against 0.8 s). Here pod 1
+    slow and piled onto the rest (bench/sim_time.py: TTFT p90 3.2 s against 0.96 s). Here pod 1
     reported first tokens twice as slow over three windows, yet has less queued."""
     clock = Clock()
     scorer = CostScorer(clock=clock)
@@ -190,6 +190,39 @@ def test_a_finished_request_is_not_prefilling_however_slow_first_tokens_are_else
     for c in pods:
         c.metrics.updated_at = clock.now
     assert scorer.score(req("v" * 4000), pods) == [1.0, 0.0]
+
+
+def test_each_pool_has_its_own_time_to_first_token():
+    """Pools serve different models: a slow model's first tokens must not stretch the window in
+    which a fast pool's finished-prefill requests still count as prefill ahead."""
+    clock = Clock()
+    slow = [cand(10 + i, clock) for i in range(2)]
+    fast = [cand(20 + i, clock) for i in range(2)]
+    scorer = CostScorer(clock=clock)
+    for pool, pods in (("slow", slow), ("fast", fast)):
+        r = req("v")
+        r.pool = pool
+        scorer.costs(r, pods)
+    clock.now += 1
+    report_first_tokens(slow, clock, [30.0, 30.0], n=50)
+    report_first_tokens(fast, clock, [0.5, 0.5], n=5)
+    for pool, pods in (("slow", slow), ("fast", fast)):
+        r = req("v")
+        r.pool = pool
+        scorer.costs(r, pods)
+    for _ in range(4):
+        r = req("v" * 4000)
+        r.pool = "fast"
+        scorer.costs(r, fast)
+        scorer.picked(r, fast[0])
+        fast[0].in_flight += 1
+    clock.now += 2  # past the fast pool's first tokens: decoding now
+    for c in fast:
+        c.metrics.updated_at = clock.now
+    r = req("v" * 4000)
+    r.pool = "fast"
+    c0, c1 = scorer.costs(r, fast)
+    assert c0 == c1
 
 
 def test_the_pools_time_to_first_token_is_learned_from_the_histograms_the_pods_export():

@@ -7,16 +7,16 @@
   short one, whatever the ratios).
 - `ahead`: the prefill work in front of this request's first token: the uncached tokens this
   router sent the pod within the pool's time to first token (`first_token_time.py`, from the
-  TTFT histograms the pods export) and has not seen finish, or, if more, the pod's scraped waiting queue (times the
-  uncached tokens of the requests it has been sent) plus what was sent since that scrape. The
-  scraped queue alone misses what the pod has admitted and is still prefilling (it shows
-  nothing waiting), and the router records a pick at once, so the next request of a burst
-  already sees it, and sees the prefix the pick left there.
+  TTFT histograms the pods export) and has not seen finish, or, if more, the pod's scraped
+  waiting queue (times the uncached tokens of the requests it has been sent) plus what was sent
+  since that scrape. The scraped queue alone misses what the pod has admitted and is still
+  prefilling (it shows nothing waiting), and the router records a pick at once, so the next
+  request of a burst already sees it, and sees the prefix the pick left there.
   Requests past their first token are not counted: they decode, which barely slows a step, and
   the KV they hold is `overflow`'s. Counting every request in flight (as this scorer did) ranked
-  a pod that had just been sent a short prompt, still prefilling, as idle as one whose requests
-  were all decoding: TTFT p90 0.96 s against 0.67 s (`bench/sim_time.py`, 8 seeds), and in an
-  unpressured pool worse than round robin (0.61 s against 0.53 s).
+  a pod whose requests were all decoding as busy as one still prefilling: TTFT p90 0.96 s
+  against 0.67 s now (`bench/sim_time.py`, 8 seeds), and in an unpressured pool (its first
+  20 s) worse than round robin (0.61 s against 0.54 s; now 0.53 s).
 - `overflow`: the KV room the request needs (its uncached prompt plus `max_tokens`) beyond what
   the pod has free (its reported capacity × (1 − KV use), less what was sent since the scrape).
   Tokens that do not fit are waited for or preempted and recomputed: work either way.
@@ -33,11 +33,11 @@ strategy) `own` is the same on every pod, and the cost ranks queued prefill work
 Pods are not scaled by a speed learned from their TTFT. That was tried: on identical pods the
 TTFT differences are queueing, so the learned factors (0.57–2.0 within one run) outweighed 4×
 differences in work ahead, starved the pods that had just been slow and piled onto the others:
-TTFT p90 2.4 s against 0.8 s without it (`python -P bench/sim_time.py`, 6 seeds; the bench cell
-measured 3.69 s against sglang-router's 1.69 s). A pod that is really slower (another GPU)
+TTFT p90 3.22 s against 0.96 s without it (`python -P bench/sim_time.py`, 8 seeds; the bench
+cell measured 3.69 s against sglang-router's 1.69 s). A pod that is really slower (another GPU)
 needs no factor either: its requests stay waiting longer, which `ahead` counts. On 4 half-speed
-and 4 full-speed pods: TTFT p90 0.97 s, against 10.5 s for round robin and 12.6 s for
-sglang-router's policy (`bench/sim_time.py --workload mixed-pods`, 8 seeds).
+and 4 full-speed pods: TTFT p90 0.97 s (6.39 s with the factor), against 10.5 s for round
+robin and 12.6 s for sglang-router's policy (`bench/sim_time.py --workload mixed-pods`, 8 seeds).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class CostScorer:
         # address → (time, tokens) of the sends since its scrape or within the first-token time
         self._sent: dict[str, list[tuple[float, int]]] = {}
         self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
-        self.first_token = FirstTokenTime()
+        self._first_token: dict[str, FirstTokenTime] = {}     # pool → its time to first token
 
     def costs(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
         # One pass per candidate, every per-pod fact looked up once: at 1,000 pods this loop is
@@ -88,7 +88,8 @@ class CostScorer:
         out_tokens = request.output_tokens()
         now = self.clock()
         horizon = now - SENT_HORIZON_S
-        first_token, observe = self.first_token, self.first_token.observe
+        first_token = self.first_token(request.pool)
+        observe = first_token.observe
         sent_of, mean_of = self._sent.get, self._mean.get
         # (metrics, tokens sent since its scrape, tokens sent within the first-token time) per candidate
         rows: list[tuple[object, float, float]] = []
@@ -139,6 +140,15 @@ class CostScorer:
                 overflow = max(0.0, mine + out_tokens - room)
             costs.append(ahead + (1.0 + backlog) * (mine + overflow))
         return costs
+
+    def first_token(self, pool: str) -> FirstTokenTime:
+        """The pool's time to first token: pools serve different models at different speeds."""
+        ftt = self._first_token.get(pool)
+        if ftt is None:
+            if len(self._first_token) > 4096:  # pools come and go: forget them all rarely
+                self._first_token.clear()
+            ftt = self._first_token[pool] = FirstTokenTime()
+        return ftt
 
     def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
         costs = self.costs(request, candidates)
