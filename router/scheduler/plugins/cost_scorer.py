@@ -5,18 +5,21 @@
 - `own`: the prompt tokens the pod would have to compute, given the prefix it holds (absolute
   tokens, not a match ratio: saving 2,000 tokens of a long prompt outweighs saving 100 of a
   short one, whatever the ratios).
-- `ahead`: the prefill work in front of this request's first token: the uncached tokens this
-  router sent the pod within the pool's time to first token (`first_token_time.py`, from the
-  TTFT histograms the pods export) and has not seen finish, or, if more, the pod's scraped
-  waiting queue (times the uncached tokens of the requests it has been sent) plus what was sent
-  since that scrape. The scraped queue alone misses what the pod has admitted and is still
+- `ahead`: the prefill work in front of this request's first token: the uncached tokens of the
+  sends to the pod still before their first token (`pending`: counted from the pod's own TTFT
+  histogram `_count`, the first tokens it has produced, so no time window has to be learned),
+  or, if more, the pod's scraped waiting queue (times the uncached tokens of the requests it
+  has been sent) plus what was sent since that scrape. The scraped queue alone misses what the pod has admitted and is still
   prefilling (it shows nothing waiting), and the router records a pick at once, so the next
   request of a burst already sees it, and sees the prefix the pick left there.
   Requests past their first token are not counted: they decode, which barely slows a step, and
   the KV they hold is `overflow`'s. Counting every request in flight (as this scorer did) ranked
   a pod whose requests were all decoding as busy as one still prefilling: TTFT p90 0.96 s
-  against 0.67 s now (`bench/sim_time.py`, 8 seeds), and in an unpressured pool (its first
-  20 s) worse than round robin (0.61 s against 0.54 s; now 0.53 s).
+  against 0.67 s (`bench/sim_time.py`, 8 seeds), and in an unpressured pool (its first 20 s)
+  worse than round robin (0.61 s against 0.54 s). Counting a send as pending for the pool's
+  learned time to first token (the previous version) split shared-prefix bursts before that
+  time was learned (busiest pod 1.17× the mean, 2117 tok/s, against 1.00× and 2182 with the
+  count) and on 4 half-speed + 4 full-speed pods gave TTFT p90 0.97 s against 0.86 s.
 - `overflow`: the KV room the request needs (its uncached prompt plus `max_tokens`) beyond what
   the pod has free (its reported capacity × (1 − KV use), less what was sent since the scrape).
   Tokens that do not fit are waited for or preempted and recomputed: work either way.
@@ -36,7 +39,7 @@ differences in work ahead, starved the pods that had just been slow and piled on
 TTFT p90 3.22 s against 0.96 s without it (`python -P bench/sim_time.py`, 8 seeds; the bench
 cell measured 3.69 s against sglang-router's 1.69 s). A pod that is really slower (another GPU)
 needs no factor either: its requests stay waiting longer, which `ahead` counts. On 4 half-speed
-and 4 full-speed pods: TTFT p90 0.97 s (6.39 s with the factor), against 10.5 s for round
+and 4 full-speed pods: TTFT p90 0.86 s (6.39 s with the factor, on an older `ahead`), against 10.5 s for round
 robin and 12.6 s for sglang-router's policy (`bench/sim_time.py --workload mixed-pods`, 8 seeds).
 """
 
@@ -47,12 +50,12 @@ from typing import Protocol, Sequence
 
 from ...prefix_index import CHARS_PER_TOKEN
 from ..types import Candidate, SchedulingRequest
-from .first_token_time import FirstTokenTime
 from .normalize import inverse_minmax
 
 STALE_AHEAD = 1e9          # a pod without fresh metrics: assume it is the busiest
 MEAN_DECAY = 0.9           # weight of the history in each pod's mean uncached tokens per request
-SENT_HORIZON_S = 5.0       # a send older than this has surely been scraped (scrapes are 0.1 s apart)
+SENT_HORIZON_S = 5.0       # sends older than this are forgotten: surely scraped (0.1 s apart),
+                           # and a pod with prefill queued that long shows it as waiting
 
 
 class PrefixMatch(Protocol):
@@ -72,10 +75,12 @@ class CostScorer:
     def __init__(self, prefix: PrefixMatch | None = None, clock=time.monotonic) -> None:
         self.prefix = prefix
         self.clock = clock
-        # address → (time, tokens) of the sends since its scrape or within the first-token time
+        # address → (time, tokens) of the sends within SENT_HORIZON_S
         self._sent: dict[str, list[tuple[float, int]]] = {}
         self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
-        self._first_token: dict[str, FirstTokenTime] = {}     # pool → its time to first token
+        self._picks: dict[str, int] = {}                      # address → sends this router made
+        # address → (sends, first tokens the pod had counted) when it last had nothing in flight
+        self._base: dict[str, tuple[int, float]] = {}
 
     def costs(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
         # One pass per candidate, every per-pod fact looked up once: at 1,000 pods this loop is
@@ -88,10 +93,8 @@ class CostScorer:
         out_tokens = request.output_tokens()
         now = self.clock()
         horizon = now - SENT_HORIZON_S
-        first_token = self.first_token(request.pool)
-        observe = first_token.observe
         sent_of, mean_of = self._sent.get, self._mean.get
-        # (metrics, tokens sent since its scrape, tokens sent within the first-token time) per candidate
+        # (metrics, tokens sent since its scrape, tokens of the sends still before their first token) per candidate
         rows: list[tuple[object, float, float]] = []
         queued = 0.0
         for c, address in zip(candidates, addresses):
@@ -100,25 +103,19 @@ class CostScorer:
                 rows.append((None, 0.0, 0.0))
                 queued += max(0.0, float(c.in_flight))
                 continue
-            observe(c)
             sent = sent_of(address)
             unscraped = prefilling = count = 0.0
             if sent:
-                recent = now - first_token.seconds
-                oldest = m.updated_at if m.updated_at < recent else recent
-                if oldest < horizon:
-                    oldest = horizon
-                if sent[0][0] <= oldest:
-                    sent[:] = [x for x in sent if x[0] > oldest]
+                if sent[0][0] <= horizon:
+                    sent[:] = [x for x in sent if x[0] > horizon]
                 for at, t in sent:
                     if at > m.updated_at:
                         unscraped += t
                         count += 1.0
-                # newest first, and no more of them than are still in flight: a request that
-                # has finished is not prefilling, however long first tokens take elsewhere
-                left = c.in_flight
+                # the newest sends are the ones still waiting for their first token
+                left = self.pending(address, m, c.in_flight)
                 for at, t in reversed(sent):
-                    if left <= 0 or at <= recent:
+                    if left <= 0:
                         break
                     prefilling += t
                     left -= 1
@@ -141,14 +138,19 @@ class CostScorer:
             costs.append(ahead + (1.0 + backlog) * (mine + overflow))
         return costs
 
-    def first_token(self, pool: str) -> FirstTokenTime:
-        """The pool's time to first token: pools serve different models at different speeds."""
-        ftt = self._first_token.get(pool)
-        if ftt is None:
-            if len(self._first_token) > 4096:  # pools come and go: forget them all rarely
-                self._first_token.clear()
-            ftt = self._first_token[pool] = FirstTokenTime()
-        return ftt
+    def pending(self, address: str, m, in_flight: int) -> int:
+        """How many of this router's sends to the pod are still before their first token: the
+        sends since the last moment the pod had nothing in flight, less the first tokens its TTFT
+        histogram counted since then. That moment resets whatever drifted (first tokens served
+        to other clients, requests that failed before theirs); a pod whose counter went back
+        restarted. Never more than are in flight: a pod exporting no TTFT histogram counts every
+        request in flight as pending."""
+        picks = self._picks.get(address, 0)
+        base = self._base.get(address)
+        if base is None or in_flight <= 0 or m.ttft_count < base[1]:
+            base = self._base[address] = (picks - max(0, in_flight), m.ttft_count)
+        n = picks - base[0] - int(m.ttft_count - base[1])
+        return n if n < in_flight else in_flight
 
     def score(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float] | None:
         costs = self.costs(request, candidates)
@@ -162,4 +164,5 @@ class CostScorer:
         own = request.extras.get("cost_own")
         tokens = int(own.get(address, 0)) if isinstance(own, dict) else prompt_tokens(request)
         self._sent.setdefault(address, []).append((self.clock(), tokens))
+        self._picks[address] = self._picks.get(address, 0) + 1
         self._mean[address] = MEAN_DECAY * self._mean.get(address, tokens) + (1 - MEAN_DECAY) * tokens
