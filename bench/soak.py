@@ -6,9 +6,11 @@ at `--load` × that capacity for `--minutes`. Every 10 s it samples the RSS and 
 descriptors of the router process and of Envoy, and the size of the router's prefix index. It
 prints requests, errors (by status), shed rate, goodput, latency p50/p99, RSS and fds at start,
 at minute 2 (or a fifth of a shorter run), when the prefix index reached its capacity, and at
-the end, and the RSS growth from minute 2 and from the full index to the end. (The index fills
-at a pace set by the load: until then the router's RSS grows by design, by about 370 bytes per
-prompt block; then it holds.)
+the end, and the RSS growth from minute 2 and from the full index to the end. The router's RSS
+is split into glibc's brk heap and its anonymous mappings (/proc/PID/smaps): the prefix index
+lives in the mappings (pymalloc arenas, its big dict tables) and grows by design until it holds
+its capacity, at a pace set by the load and the routing; a heap that keeps growing is a leak in
+memory allocated in C.
 
     .venv/bin/python -P bench/soak.py                 # 10 minutes at 70% of capacity
     .venv/bin/python -P bench/soak.py --minutes 3     # shorter
@@ -52,6 +54,25 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def rss_parts_mb(pid: int) -> tuple[float, float]:
+    """Resident MB of the process's brk heap (glibc's main arena, where freed holes stay
+    resident) and of its anonymous mappings (pymalloc arenas, big blocks, threads' arenas)."""
+    heap = anon = 0
+    name = ""
+    for line in open(f"/proc/{pid}/smaps"):
+        first, _, rest = line.partition(" ")
+        if not first.endswith(":"):  # a mapping's header: address perms offset dev inode [name]
+            fields = rest.split()
+            name = fields[4] if len(fields) > 4 else ""
+        elif first == "Rss:":
+            kb = int(rest.split()[0])
+            if name == "[heap]":
+                heap += kb
+            elif not name:
+                anon += kb
+    return heap / 1024, anon / 1024
+
+
 def proc_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -77,6 +98,8 @@ class Sample:
     envoy_rss: float
     envoy_fds: int
     index_blocks: int  # the router's prefix index: it grows to its capacity, then holds
+    router_heap: float = 0.0  # of router_rss: glibc's brk heap
+    router_anon: float = 0.0  # of router_rss: anonymous mappings
 
 
 def index_blocks(metrics_url: str) -> int:
@@ -212,12 +235,13 @@ def report(args: argparse.Namespace, capacity: float, rate: float, tally: Tally,
           f"({', '.join(f'{k}: {v}' for k, v in tally.statuses.items() if k != '200') or 'none'}), "
           f"shed (429) {shed / max(1, tally.requests):.2%}, goodput {ok / elapsed:.0f} req/s")
     print(f"latency p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms")
-    print(f"{'':12}{'t (s)':>8}{'router RSS MB':>15}{'router fds':>12}{'envoy RSS MB':>14}{'envoy fds':>11}"
-          f"{'index blocks':>14}")
-    rows = [("start", start), ("minute 2", base)] + ([("index full", full)] if filled else []) + [("end", end)]
+    print(f"{'':12}{'t (s)':>8}{'router RSS MB':>15}{'(heap':>7}{'anon)':>7}{'router fds':>12}{'envoy RSS MB':>14}"
+          f"{'envoy fds':>11}{'index blocks':>14}")
+    rows = sorted([("start", start), ("minute 2", base)] + ([("index full", full)] if filled else []) + [("end", end)],
+                  key=lambda row: row[1].t)
     for name, s in rows:
-        print(f"{name:12}{s.t:>8.0f}{s.router_rss:>15.1f}{s.router_fds:>12}{s.envoy_rss:>14.1f}{s.envoy_fds:>11}"
-              f"{s.index_blocks:>14}")
+        print(f"{name:12}{s.t:>8.0f}{s.router_rss:>15.1f}{s.router_heap:>7.1f}{s.router_anon:>7.1f}{s.router_fds:>12}"
+              f"{s.envoy_rss:>14.1f}{s.envoy_fds:>11}{s.index_blocks:>14}")
     if not filled:
         print("the prefix index was still growing at the end: run longer to see it hold")
     for name, b in [(f"minute 2 (t={base.t:.0f}s)", base)] + [(f"the index full (t={full.t:.0f}s)", full)] * filled:
@@ -253,9 +277,10 @@ async def main(args: argparse.Namespace) -> int:
 
         def sample(t: float) -> None:
             samples.append(Sample(t, proc_rss_mb(proc.pid), proc_fds(proc.pid), proc_rss_mb(envoy), proc_fds(envoy),
-                                  index_blocks(metrics_url)))
+                                  index_blocks(metrics_url), *rss_parts_mb(proc.pid)))
             s = samples[-1]
-            print(f"  t={t:5.0f}s router {s.router_rss:6.1f} MB {s.router_fds} fds, "
+            print(f"  t={t:5.0f}s router {s.router_rss:6.1f} MB (heap {s.router_heap:.1f}, anon {s.router_anon:.1f}) "
+                  f"{s.router_fds} fds, "
                   f"envoy {s.envoy_rss:6.1f} MB {s.envoy_fds} fds, index {s.index_blocks} blocks", flush=True)
 
         print(f"capacity {capacity:.0f} req/s closed-loop at {args.concurrency} clients; "

@@ -42,6 +42,7 @@ from .fallbacks import CLUSTER_HEADER
 from .picker_protocol import (
     TEST_SELECTION_HEADER, TEST_SERVED_HEADER, full_duplex_answer, is_full_duplex, served_endpoint, subset_hint,
 )
+from .stream_end import await_peer_reset
 from .table import MODEL_HEADER, OBJECTIVE_HEADER
 
 log = structlog.get_logger("router")
@@ -134,6 +135,7 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             while True:
                 message = await read()
                 if message is grpc.aio.EOF:
+                    await await_peer_reset()  # Envoy resets right after: end there (router/stream_end.py)
                     break
                 kind = message.WhichOneof("request")
                 try:
