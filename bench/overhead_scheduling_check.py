@@ -49,12 +49,12 @@ def run(weights: dict, strategy: Strategy) -> list[tuple]:
                 continue
             t = ttft[ep.address]
             k = rng.randint(0, 8)
-            t[0] += k * rng.random() * (0.5 + i % 3)
+            t[0] += k * rng.random() * (0.5 + i % 3)  # the histogram's _sum (no scorer reads it)
             t[1] += k
             state.update(ep.address, EndpointMetrics(
                 waiting=rng.randint(0, 6), running=rng.randint(0, 50), kv_usage=rng.random() * 0.95,
                 kv_blocks=None if r < 0.1 else 2000, block_size=16, updated_at=clock[0],
-                ttft_sum=t[0], ttft_count=t[1]))
+                ttft_count=t[1]))
 
     scrape()
     index = PrefixIndex()

@@ -82,14 +82,12 @@ class _Filler:
 
 @dataclass
 class _Observer:
-    ttft_sum: float = 0.0
     ttft_count: int = 0
     preemptions: int = 0
     out_tokens: int = 0
 
     def on_admitted(self, req, cached, queue_time) -> None: ...
     def on_first_token(self, req, ttft) -> None:
-        self.ttft_sum += ttft
         self.ttft_count += 1
     def on_step(self, new_tokens, itls, prefill_tokens) -> None:
         self.out_tokens += new_tokens
@@ -223,7 +221,7 @@ def simulate(router: str, seed: int, load: Load = Load(), weights: dict | None =
             state.update(eps[i].address, EndpointMetrics(
                 waiting=len(e.waiting), running=len(e.running), kv_usage=e.kv.usage(),
                 kv_blocks=e.kv.num_blocks, block_size=e.kv.block_size, updated_at=now + 1e-9,
-                ttft_sum=o.ttft_sum, ttft_count=o.ttft_count))
+                ttft_count=o.ttft_count))
             push(now + SCRAPE_S, "scrape", i)
         elif kind == "arrive":
             rid, ids, n_out = payload

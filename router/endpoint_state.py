@@ -21,9 +21,8 @@ class EndpointMetrics:
     kv_blocks: int | None = None  # KV capacity in blocks, when the server reports it
     block_size: int | None = None
     updated_at: float = 0.0     # time.monotonic() of the scrape; 0 = never
-    # The pod's TTFT histogram, cumulative (scraped; no scheduler reads it since the speed
-    # factor was dropped: bench/sim_time.py)
-    ttft_sum: float = 0.0
+    # first tokens the pod has produced (its TTFT histogram's _count, cumulative): the cost
+    # scorer counts the sends still before theirs
     ttft_count: float = 0.0
 
 

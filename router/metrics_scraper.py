@@ -28,7 +28,7 @@ class MetricNames:
     kv_usage: tuple[str, ...]     # first present wins
     cache_info: str | None = None  # vLLM: labels block_size, num_gpu_blocks
     max_tokens: str | None = None  # SGLang: KV capacity in tokens
-    ttft: str | None = None        # the TTFT histogram (its _sum and _count are read)
+    ttft: str | None = None        # the TTFT histogram (its _count is read: first tokens produced)
 
 
 METRIC_NAMES = {
@@ -64,9 +64,9 @@ def parse_metrics(text: str, names: MetricNames, now: float) -> EndpointMetrics:
     kv: dict[str, float] = {}
     blocks = block_size = None
     wanted = set(names.waiting) | set(names.running) | set(names.kv_usage)
-    ttft_sum, ttft_count = (f"{names.ttft}_sum", f"{names.ttft}_count") if names.ttft else ("", "")
-    wanted |= {ttft_sum, ttft_count} - {""}
-    t_sum = t_count = 0.0
+    ttft_count = f"{names.ttft}_count" if names.ttft else ""
+    wanted |= {ttft_count} - {""}
+    t_count = 0.0
     for line in text.splitlines():
         if not line or line[0] == "#":
             continue
@@ -97,12 +97,10 @@ def parse_metrics(text: str, names: MetricNames, now: float) -> EndpointMetrics:
                 block_size = int(lab["block_size"])
         elif name == names.max_tokens:
             blocks, block_size = int(value), 1
-        elif name == ttft_sum:
-            t_sum += value
         elif name == ttft_count:
             t_count += value
     kv_usage = next((kv[n] for n in names.kv_usage if n in kv), 0.0)
-    return EndpointMetrics(waiting, running, kv_usage, blocks, block_size, now, t_sum, t_count)
+    return EndpointMetrics(waiting, running, kv_usage, blocks, block_size, now, t_count)
 
 
 class MetricsScraper:

@@ -51,7 +51,6 @@ class Scheduler:
             what = f"{pool.role} endpoint" if pool.role else "endpoint"
             raise unavailable(f"no ready {what} in pool {pool.namespace}/{pool.name}")
         profile: Profile = self.profiles[pool.strategy]
-        request.pool = pool.key
         down = self.state.down
         if down:  # unreachable pods are out, whatever they score (unless every pod is)
             candidates = [c for c in candidates if c.endpoint.address not in down] or candidates

@@ -32,9 +32,6 @@ class SchedulingRequest:
     # Set by the prefix plugin after the pick: share of the prompt's blocks the chosen pod held.
     prefix_hit_ratio: float | None = None
     extras: dict[str, object] = field(default_factory=dict)
-    # The pool being scheduled (its key), set by the scheduler: plugins that learn a figure per
-    # pool (the cost scorer's time to first token) keep pools with different models apart.
-    pool: str = ""
 
     def output_tokens(self) -> int:
         """The output room the request asks for (`max_completion_tokens`/`max_tokens`): the KV it

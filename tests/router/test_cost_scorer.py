@@ -9,7 +9,6 @@ from collections import Counter
 from inference_gateway.router.endpoint_state import EndpointMetrics, EndpointState
 from inference_gateway.router.prefix_index import PrefixIndex
 from inference_gateway.router.scheduler.plugins.cost_scorer import CostScorer
-from inference_gateway.router.scheduler.plugins.first_token_time import FirstTokenTime
 from inference_gateway.router.scheduler.plugins.max_score_picker import MaxScorePicker
 from inference_gateway.router.scheduler.plugins.prefix_scorer import PrefixScorer
 from inference_gateway.router.scheduler.profiles import default_profiles
@@ -119,126 +118,95 @@ def test_sends_since_the_scrape_are_forgotten_once_scraped():
     assert c[0] == c[1]
 
 
-def report_first_tokens(pods: list[Candidate], clock: Clock, seconds: list[float], n: int = 5) -> None:
-    """A scrape of every pod, each having served `n` more first tokens of `seconds[i]` each."""
-    for i, c in enumerate(pods):
-        m = c.metrics
-        c.metrics = EndpointMetrics(updated_at=clock.now, waiting=m.waiting, ttft_sum=m.ttft_sum + n * seconds[i],
-                                    ttft_count=m.ttft_count + n)
+def first_tokens(c: Candidate, clock: Clock, n: int) -> None:
+    """A scrape of the pod: `n` more first tokens produced, nothing waiting (all admitted)."""
+    c.metrics = EndpointMetrics(updated_at=clock.now, ttft_count=c.metrics.ttft_count + n)
+
+
+def send(scorer: CostScorer, pods: list[Candidate], to: int, n: int = 1) -> None:
+    for _ in range(n):
+        r = req("v" * 4000)
+        scorer.costs(r, pods)
+        scorer.picked(r, pods[to])
+        pods[to].in_flight += 1
+
+
+def test_sends_count_as_prefill_ahead_until_the_pod_counts_their_first_tokens():
+    """After a scrape, a pod that took a burst into its running batch shows no waiting queue;
+    the sends still before their first token (by the pod's own TTFT count) are prefill ahead,
+    however long they take. Once counted, they decode and the pod is as good as idle."""
+    clock = Clock()
+    pods = [cand(0, clock, ttft_count=40.0), cand(1, clock, ttft_count=7.0)]  # counts from before
+    scorer = CostScorer(clock=clock)
+    send(scorer, pods, 0, 12)
+    clock.now += 3  # far longer than any first token took before: still counted
+    first_tokens(pods[0], clock, 4)
+    first_tokens(pods[1], clock, 0)
+    costs = scorer.costs(req("v" * 4000), pods)
+    assert costs[0] - costs[1] == 8 * 1000  # 8 sends of 1,000 tokens still prefilling
+    clock.now += 0.1
+    first_tokens(pods[0], clock, 8)  # all 12 past their first token, still in flight
+    first_tokens(pods[1], clock, 0)
+    c0, c1 = scorer.costs(req("v" * 4000), pods)
+    assert c0 == c1
+
+
+def test_a_moment_with_nothing_in_flight_resets_the_count():
+    """First tokens served to other clients, or a pod restart, drift the count; when the pod
+    has nothing of ours in flight, none of ours is pending, whatever its counter says."""
+    clock = Clock()
+    pods = [cand(0, clock), cand(1, clock)]
+    scorer = CostScorer(clock=clock)
+    send(scorer, pods, 0, 3)
+    clock.now += 0.1
+    first_tokens(pods[0], clock, 20)  # 3 of ours and 17 of another client's
+    pods[0].in_flight = 0
+    scorer.costs(req("v"), pods)  # nothing in flight: the count starts again here
+    send(scorer, pods, 0, 2)
+    clock.now += 0.1
+    first_tokens(pods[0], clock, 0)
+    costs = scorer.costs(req("v" * 4000), pods)
+    assert costs[0] - costs[1] == 2 * 1000  # the 17 foreign first tokens hid nothing
+    pods[0].in_flight = 0
+    pods[0].metrics = EndpointMetrics(updated_at=clock.now)  # restarted: its counter began again
+    scorer.costs(req("v"), pods)
+    send(scorer, pods, 0, 1)
+    clock.now += 0.1
+    first_tokens(pods[0], clock, 0)
+    costs = scorer.costs(req("v" * 4000), pods)
+    assert costs[0] - costs[1] == 1000
+
+
+def test_a_pod_without_a_ttft_histogram_counts_every_request_in_flight_as_pending():
+    clock = Clock()
+    pods = [cand(0, clock), cand(1, clock)]
+    scorer = CostScorer(clock=clock)
+    send(scorer, pods, 0, 3)
+    pods[0].in_flight = 2  # one finished
+    clock.now += 0.1
+    for c in pods:
+        first_tokens(c, clock, 0)
+    costs = scorer.costs(req("v" * 4000), pods)
+    assert costs[0] - costs[1] == 2 * 1000
 
 
 def test_a_pod_that_was_slow_to_first_token_is_not_penalised_beyond_its_work():
     """On identical pods a higher TTFT is queueing the work terms already count. Scaling each
     pod's cost by a speed learned from its TTFT histogram starved the pods that had just been
     slow and piled onto the rest (bench/sim_time.py: TTFT p90 3.2 s against 0.96 s). Here pod 1
-    reported first tokens twice as slow over three windows, yet has less queued."""
+    served its first tokens later, yet has less queued."""
     clock = Clock()
     scorer = CostScorer(clock=clock)
     pods = [cand(0, clock), cand(1, clock)]
     for window in range(3):
+        send(scorer, pods, 0, 5)
+        send(scorer, pods, 1, 5)
+        clock.now += 0.1 if window == 0 else 0.2
+        first_tokens(pods[0], clock, 5)
+        clock.now += 0.1
+        first_tokens(pods[1], clock, 5)
+        clock.now += 10  # the sends above are long scraped, past their first token, done
         for c in pods:
-            for _ in range(5):
-                r = req("w" * 4000)
-                scorer.costs(r, pods)
-                scorer.picked(r, c)
-        clock.now += 10  # the sends above are long scraped and long past their first token
-        report_first_tokens(pods, clock, [0.1, 0.2])
+            c.in_flight = 0
     pods[0].metrics.waiting, pods[1].metrics.waiting = 6, 4
-    assert scorer.score(req("w" * 4000), pods) == [0.0, 1.0]
-
-
-def test_sends_count_as_prefill_ahead_for_the_pools_time_to_first_token():
-    """After a scrape, a pod that took a burst into its running batch shows no waiting queue;
-    the requests sent there within the pool's time to first token are still prefill ahead.
-    Past it they decode, and the pod is as good as idle for the next first token."""
-    clock = Clock()
-    pods = [cand(0, clock), cand(1, clock)]
-    scorer = CostScorer(clock=clock)
-    scorer.costs(req("v"), pods)  # the pods' histograms before: a baseline only
-    clock.now += 1
-    report_first_tokens(pods, clock, [2.0, 2.0])  # first tokens take 2 s
-    for _ in range(12):
-        r = req("v" * 4000)
-        scorer.costs(r, pods)
-        scorer.picked(r, pods[0])
-        pods[0].in_flight += 1
-    clock.now += 1
-    for c in pods:
-        c.metrics.updated_at = clock.now  # scraped: nothing waiting anywhere (all admitted)
     assert scorer.score(req("v" * 4000), pods) == [0.0, 1.0]
-    clock.now += 1.5  # 2.5 s after the sends: past their first tokens, still in flight
-    for c in pods:
-        c.metrics.updated_at = clock.now
-    c0, c1 = scorer.costs(req("v" * 4000), pods)
-    assert c0 == c1
-
-
-def test_a_finished_request_is_not_prefilling_however_slow_first_tokens_are_elsewhere():
-    """One stuck pod can stretch the pool's time to first token to many seconds; the requests a
-    healthy pod has already finished must not count as work ahead there."""
-    clock = Clock()
-    pods = [cand(0, clock), cand(1, clock, waiting=3)]
-    scorer = CostScorer(clock=clock)
-    scorer.costs(req("v"), pods)
-    clock.now += 1
-    report_first_tokens(pods, clock, [30.0, 30.0])
-    for _ in range(5):  # sent one after another, each finished before the next
-        r = req("v" * 4000)
-        scorer.costs(r, pods)
-        scorer.picked(r, pods[0])
-    clock.now += 1
-    for c in pods:
-        c.metrics.updated_at = clock.now
-    assert scorer.score(req("v" * 4000), pods) == [1.0, 0.0]
-
-
-def test_each_pool_has_its_own_time_to_first_token():
-    """Pools serve different models: a slow model's first tokens must not stretch the window in
-    which a fast pool's finished-prefill requests still count as prefill ahead."""
-    clock = Clock()
-    slow = [cand(10 + i, clock) for i in range(2)]
-    fast = [cand(20 + i, clock) for i in range(2)]
-    scorer = CostScorer(clock=clock)
-    for pool, pods in (("slow", slow), ("fast", fast)):
-        r = req("v")
-        r.pool = pool
-        scorer.costs(r, pods)
-    clock.now += 1
-    report_first_tokens(slow, clock, [30.0, 30.0], n=50)
-    report_first_tokens(fast, clock, [0.5, 0.5], n=5)
-    for pool, pods in (("slow", slow), ("fast", fast)):
-        r = req("v")
-        r.pool = pool
-        scorer.costs(r, pods)
-    for _ in range(4):
-        r = req("v" * 4000)
-        r.pool = "fast"
-        scorer.costs(r, fast)
-        scorer.picked(r, fast[0])
-        fast[0].in_flight += 1
-    clock.now += 2  # past the fast pool's first tokens: decoding now
-    for c in fast:
-        c.metrics.updated_at = clock.now
-    r = req("v" * 4000)
-    r.pool = "fast"
-    c0, c1 = scorer.costs(r, fast)
-    assert c0 == c1
-
-
-def test_the_pools_time_to_first_token_is_learned_from_the_histograms_the_pods_export():
-    clock = Clock()
-    pods = [cand(0, clock, ttft_sum=500.0, ttft_count=100.0), cand(1, clock)]
-    ftt = FirstTokenTime()
-    for c in pods:
-        ftt.observe(c)
-    assert ftt.seconds == 0.0  # the history before the router knew the pods is a baseline only
-    clock.now += 1
-    report_first_tokens(pods, clock, [1.0, 3.0], n=10)
-    for c in pods:
-        ftt.observe(c)
-    assert 1.0 < ftt.seconds < 3.0  # one figure for the pool, between its pods
-    clock.now += 1
-    pods[0].metrics = EndpointMetrics(updated_at=clock.now)  # pod 0 restarted: its counters began again
-    before = ftt.seconds
-    ftt.observe(pods[0])
-    assert ftt.seconds == before

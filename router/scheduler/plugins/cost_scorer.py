@@ -5,18 +5,21 @@
 - `own`: the prompt tokens the pod would have to compute, given the prefix it holds (absolute
   tokens, not a match ratio: saving 2,000 tokens of a long prompt outweighs saving 100 of a
   short one, whatever the ratios).
-- `ahead`: the prefill work in front of this request's first token: the uncached tokens this
-  router sent the pod within the pool's time to first token (`first_token_time.py`, from the
-  TTFT histograms the pods export) and has not seen finish, or, if more, the pod's scraped
-  waiting queue (times the uncached tokens of the requests it has been sent) plus what was sent
-  since that scrape. The scraped queue alone misses what the pod has admitted and is still
+- `ahead`: the prefill work in front of this request's first token: the uncached tokens of the
+  sends to the pod still before their first token (`pending`: counted from the pod's own TTFT
+  histogram `_count`, the first tokens it has produced, so no time window has to be learned),
+  or, if more, the pod's scraped waiting queue (times the uncached tokens of the requests it
+  has been sent) plus what was sent since that scrape. The scraped queue alone misses what the pod has admitted and is still
   prefilling (it shows nothing waiting), and the router records a pick at once, so the next
   request of a burst already sees it, and sees the prefix the pick left there.
   Requests past their first token are not counted: they decode, which barely slows a step, and
   the KV they hold is `overflow`'s. Counting every request in flight (as this scorer did) ranked
   a pod whose requests were all decoding as busy as one still prefilling: TTFT p90 0.96 s
-  against 0.67 s now (`bench/sim_time.py`, 8 seeds), and in an unpressured pool (its first
-  20 s) worse than round robin (0.61 s against 0.54 s; now 0.53 s).
+  against 0.67 s (`bench/sim_time.py`, 8 seeds), and in an unpressured pool (its first 20 s)
+  worse than round robin (0.61 s against 0.54 s). Counting a send as pending for the pool's
+  learned time to first token (the previous version) split shared-prefix bursts before that
+  time was learned (busiest pod 1.17× the mean, 2117 tok/s, against 1.00× and 2182 with the
+  count) and on 4 half-speed + 4 full-speed pods gave TTFT p90 0.97 s against 0.86 s.
 - `overflow`: the KV room the request needs (its uncached prompt plus `max_tokens`) beyond what
   the pod has free (its reported capacity × (1 − KV use), less what was sent since the scrape).
   Tokens that do not fit are waited for or preempted and recomputed: work either way.
@@ -36,26 +39,27 @@ differences in work ahead, starved the pods that had just been slow and piled on
 TTFT p90 3.22 s against 0.96 s without it (`python -P bench/sim_time.py`, 8 seeds; the bench
 cell measured 3.69 s against sglang-router's 1.69 s). A pod that is really slower (another GPU)
 needs no factor either: its requests stay waiting longer, which `ahead` counts. On 4 half-speed
-and 4 full-speed pods: TTFT p90 0.97 s (6.39 s with the factor), against 10.5 s for round
+and 4 full-speed pods: TTFT p90 0.86 s (6.39 s with the factor, on an older `ahead`), against 10.5 s for round
 robin and 12.6 s for sglang-router's policy (`bench/sim_time.py --workload mixed-pods`, 8 seeds).
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from itertools import repeat
 from operator import is_
 from typing import Protocol, Sequence
 
 from ...prefix_index import CHARS_PER_TOKEN
 from ..types import Candidate, SchedulingRequest
-from .first_token_time import FirstTokenTime
 from .normalize import inverse_minmax
 
 STALE_AHEAD = 1e9          # a pod without fresh metrics: assume it is the busiest
 STALE = -1.0               # a stale pod's load in costs(): its cost is STALE_AHEAD + its own tokens
 MEAN_DECAY = 0.9           # weight of the history in each pod's mean uncached tokens per request
-SENT_HORIZON_S = 5.0       # a send older than this has surely been scraped (scrapes are 0.1 s apart)
+SENT_HORIZON_S = 5.0       # sends older than this are forgotten: surely scraped (0.1 s apart),
+                           # and a pod with prefill queued that long shows it as waiting
 
 
 class PrefixMatch(Protocol):
@@ -69,16 +73,52 @@ def prompt_tokens(request: SchedulingRequest) -> int:
     return max(1, len(request.prompt) // CHARS_PER_TOKEN)
 
 
+class _Sends:
+    """A pod's recent sends, oldest first: their times and the running total of their tokens, so
+    the tokens of the newest k (sent since a scrape, or still before their first token) are one
+    subtraction, not a walk over every send of the last SENT_HORIZON_S (at 1,000 pods, walking
+    them was most of a pick's cost: bench/overhead_scheduling.py).
+
+    It also counts how many of them are still before their first token (`costs()` reads it
+    inline): the sends since the last moment the pod had nothing in flight, less the first
+    tokens its TTFT histogram counted since then. That moment resets whatever drifted (first
+    tokens served to other clients, requests that failed before theirs); a pod whose counter
+    went back restarted. Never more than are in flight: a pod exporting no TTFT histogram counts
+    every request in flight as pending."""
+
+    __slots__ = ("times", "ends", "start", "picks", "base_picks", "base_count")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.ends: list[float] = []   # tokens sent up to and including each send
+        self.start = 0.0              # tokens sent before the oldest kept
+        self.picks = 0                # sends this router made to the pod
+        # (sends, first tokens the pod had counted) when it last had nothing in flight
+        self.base_picks = 0
+        self.base_count = -1.0        # < 0: no baseline yet
+
+    def add(self, at: float, tokens: int) -> None:
+        self.times.append(at)
+        self.ends.append((self.ends[-1] if self.ends else self.start) + tokens)
+        self.picks += 1
+
+    def forget(self, k: int) -> None:
+        """Drop the k oldest."""
+        if k > 0:
+            self.start = self.ends[k - 1]
+            del self.times[:k]
+            del self.ends[:k]
+
+
 class CostScorer:
     name = "cost"
 
     def __init__(self, prefix: PrefixMatch | None = None, clock=time.monotonic) -> None:
         self.prefix = prefix
         self.clock = clock
-        # address → (time, tokens) of the sends since its scrape or within the first-token time
-        self._sent: dict[str, list[tuple[float, int]]] = {}
+        # address → (time, tokens) of the sends within SENT_HORIZON_S
+        self._sent: dict[str, _Sends] = {}
         self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
-        self._first_token: dict[str, FirstTokenTime] = {}     # pool → its time to first token
 
     def costs(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
         # One pass per candidate, every per-pod fact looked up once, no call and no dict per pod
@@ -90,9 +130,6 @@ class CostScorer:
         out_tokens = request.output_tokens()
         now = self.clock()
         horizon = now - SENT_HORIZON_S
-        first_token = self.first_token(request.pool)
-        observe = first_token.observe
-        seen_of = first_token.seen.get
         sent_of, mean_of = self._sent.get, self._mean.get
         aheads: list[float] = []  # the work ahead of the request (a stale pod: its whole cost)
         loads: list[float] = []   # its own tokens plus the KV room it lacks (STALE: no metrics)
@@ -110,30 +147,31 @@ class CostScorer:
                 loads.append(STALE)
                 queued += max(0.0, float(c.in_flight))
                 continue
-            seen = seen_of(address)
-            if seen is None or seen.updated_at != m.updated_at:  # a new scrape (else observe() does nothing)
-                observe(c)
-            sent = sent_of(address)
+            sends = sent_of(address)
             unscraped = prefilling = count = 0.0
-            if sent:
-                recent = now - first_token.seconds
-                oldest = m.updated_at if m.updated_at < recent else recent
-                if oldest < horizon:
-                    oldest = horizon
-                if sent[0][0] <= oldest:
-                    sent[:] = [x for x in sent if x[0] > oldest]
-                for at, t in sent:
-                    if at > m.updated_at:
-                        unscraped += t
-                        count += 1.0
-                # newest first, and no more of them than are still in flight: a request that
-                # has finished is not prefilling, however long first tokens take elsewhere
-                left = c.in_flight
-                for at, t in reversed(sent):
-                    if left <= 0 or at <= recent:
-                        break
-                    prefilling += t
-                    left -= 1
+            if sends is not None and sends.times:
+                times, ends = sends.times, sends.ends
+                if times[0] <= horizon:
+                    sends.forget(bisect_right(times, horizon))
+                n_sent = len(times)
+                if n_sent:
+                    last = ends[-1]
+                    if times[-1] > m.updated_at:  # sends since the scrape: the j-th and later
+                        j = bisect_right(times, m.updated_at)
+                        count = float(n_sent - j)
+                        unscraped = last - (ends[j - 1] if j else sends.start)
+                    # the newest sends are the ones still waiting for their first token
+                    # (counted as `_Sends` says; inline, since this loop runs once per pod per pick)
+                    first_tokens, in_flight = m.ttft_count, c.in_flight
+                    if in_flight <= 0 or first_tokens < sends.base_count or sends.base_count < 0.0:
+                        sends.base_picks = sends.picks - (in_flight if in_flight > 0 else 0)
+                        sends.base_count = first_tokens
+                    left = sends.picks - sends.base_picks - int(first_tokens - sends.base_count)
+                    if left > in_flight:
+                        left = in_flight
+                    if left > 0:
+                        k = n_sent - left
+                        prefilling = last - (ends[k - 1] if k > 0 else sends.start)
             n = float(c.in_flight)  # compared as floats (mixed int/float arithmetic is slower)
             waiting = m.waiting
             q = waiting + count
@@ -150,15 +188,6 @@ class CostScorer:
         if STALE in loads:
             return [a if load == STALE else a + scale * load for a, load in zip(aheads, loads)]
         return [a + scale * load for a, load in zip(aheads, loads)]
-
-    def first_token(self, pool: str) -> FirstTokenTime:
-        """The pool's time to first token: pools serve different models at different speeds."""
-        ftt = self._first_token.get(pool)
-        if ftt is None:
-            if len(self._first_token) > 4096:  # pools come and go: forget them all rarely
-                self._first_token.clear()
-            ftt = self._first_token[pool] = FirstTokenTime()
-        return ftt
 
     def _prefix(self, request: SchedulingRequest, candidates: list[Candidate]):
         """What costs() needs for each candidate's own tokens, total * (1 - share of the prompt
@@ -186,7 +215,10 @@ class CostScorer:
             self.prefix.picked(request, chosen)
         address = chosen.endpoint.address
         tokens = self._own_tokens(request, chosen)
-        self._sent.setdefault(address, []).append((self.clock(), tokens))
+        sends = self._sent.get(address)
+        if sends is None:
+            sends = self._sent[address] = _Sends()
+        sends.add(self.clock(), tokens)
         self._mean[address] = MEAN_DECAY * self._mean.get(address, tokens) + (1 - MEAN_DECAY) * tokens
 
     @staticmethod
