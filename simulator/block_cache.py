@@ -7,7 +7,13 @@ Semantics kept from vLLM V1's block pool:
   token (it must be computed to sample from it);
 - freed blocks keep their hash and go to the tail of the free queue; allocation takes from
   the head, so cached blocks are evicted least-recently-freed first;
-- KV usage counts cached-but-free blocks as free.
+- KV usage counts cached-but-free blocks as free;
+- a step's full blocks are registered when the step's slots are allocated, before the step
+  runs (vLLM V1's `KVCacheManager.allocate_slots` caches up to the tokens the step will have
+  computed), so a request scheduled after them, even in the same step, hits them. A burst of
+  requests sharing a prompt prefix computes that prefix once, not once per request that
+  happened to be admitted in the same step. KV that arrives by transfer (prefill/decode) is
+  registered only once it is there (vLLM's `delay_cache_blocks`), by `on_computed`.
 Store/evict events are queued for the KV-event publisher.
 """
 
@@ -120,10 +126,18 @@ class BlockCache:
         st.blocks.extend(self._pop_free() for _ in range(need))
         return True
 
+    def on_scheduled(self, req: SimRequest, num_tokens: int) -> None:
+        """Register the blocks the step just allocated for will fill: `num_tokens` is what the
+        request will have computed once the step runs (vLLM V1 caches at allocation)."""
+        self._commit(req, num_tokens)
+
     def on_computed(self, req: SimRequest) -> None:
         """Register blocks that became full of computed tokens in the prefix cache."""
+        self._commit(req, req.num_computed_tokens)
+
+    def _commit(self, req: SimRequest, num_tokens: int) -> None:
         st = self._state(req)
-        full = min(req.num_computed_tokens // self.block_size, len(st.blocks))
+        full = min(num_tokens // self.block_size, len(st.blocks))
         if full <= st.committed:
             return
         hashes = self._hashes_upto(req, full)

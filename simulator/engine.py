@@ -30,6 +30,7 @@ class KVCacheManager(Protocol):
     def lookup(self, req: SimRequest) -> int: ...
     def admit(self, req: SimRequest, num_new_tokens: int) -> bool: ...
     def allocate(self, req: SimRequest, num_new_tokens: int) -> bool: ...
+    def on_scheduled(self, req: SimRequest, num_tokens: int) -> None: ...
     def on_computed(self, req: SimRequest) -> None: ...
     def free(self, req: SimRequest) -> None: ...
     def usage(self) -> float: ...
@@ -172,6 +173,7 @@ class Engine:
                 ok = self.kv.allocate(req, n)
             if not ok:
                 break
+            self.kv.on_scheduled(req, req.num_computed_tokens + n)
             scheduled.append((req, n))
             budget -= n
             i += 1
@@ -196,6 +198,7 @@ class Engine:
             else:
                 req.num_computed_tokens = hits
                 n = n_alloc
+                self.kv.on_scheduled(req, hits + n)
             if not req.scheduled_once:
                 req.scheduled_once = True
                 req.num_cached_tokens = hits

@@ -189,6 +189,9 @@ class RadixCache:
         req.kv.private += num_new_tokens
         return True
 
+    def on_scheduled(self, req: SimRequest, num_tokens: int) -> None:
+        """SGLang puts tokens in the tree only once computed (`on_computed`), not when scheduled."""
+
     def on_computed(self, req: SimRequest) -> None:
         """While the prompt is being computed, move its computed tokens into the tree at once
         (SGLang's cache_unfinished_req after each prefill chunk), so concurrent requests with

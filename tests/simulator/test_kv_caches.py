@@ -86,3 +86,42 @@ def test_radix_cache_shares_a_prompt_while_it_is_still_running():
     second.num_computed_tokens = 51
     c.free(second)
     assert c.usage() == 0.0 and c.private == 0 and c.tree_tokens == c.evictable
+
+
+def test_block_cache_registers_blocks_when_scheduled_so_the_same_step_hits_them():
+    # vLLM V1 caches a step's full blocks at allocation: a request scheduled after another in
+    # the same step reuses that one's prefix instead of computing it again.
+    c = BlockCache(capacity_tokens=16 * 20, block_size=16)
+    prefix = list(range(64))
+    first, second = _req(prefix + [1, 2, 3], "first"), _req(prefix + [4, 5, 6], "second")
+    assert c.lookup(first) == 0 and c.admit(first, first.num_tokens)
+    c.on_scheduled(first, first.num_tokens)  # nothing computed yet
+    assert c.lookup(second) == 64
+    # SGLang's radix tree holds tokens only once computed.
+    r = RadixCache(capacity_tokens=400)
+    first, second = _req(prefix + [1, 2, 3], "first"), _req(prefix + [4, 5, 6], "second")
+    assert r.lookup(first) == 0 and r.admit(first, first.num_tokens)
+    r.on_scheduled(first, first.num_tokens)
+    assert r.lookup(second) == 0
+
+
+def test_engine_step_computes_a_shared_prefix_once():
+    from inference_gateway.simulator.engine import Engine
+    from inference_gateway.simulator.profiles import get_profile
+
+    class Quiet:
+        def on_admitted(self, req, cached_tokens, queue_time): ...
+        def on_first_token(self, req, ttft): ...
+        def on_step(self, new_tokens, itls, prefill_tokens): ...
+        def on_finished(self, req, e2e): ...
+        def on_preempted(self, req): ...
+
+    profile = get_profile("h100-32b")
+    engine = Engine(profile, BlockCache(profile.kv_capacity_tokens), filler=None, observer=Quiet())
+    prefix = list(range(2048))
+    reqs = [_req(prefix + [10_000 + i] * 128, f"r{i}") for i in range(3)]
+    for r in reqs:
+        engine.submit(r)
+    plan = engine._schedule(0.0)
+    assert [n for _, n in plan.scheduled] == [2176, 128, 128]  # 2176 = 2048 + 128
+    assert [r.num_cached_tokens for r in reqs] == [0, 2048, 2048]
