@@ -118,8 +118,14 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
             # plain Envoy round robin cannot pair a prefill pod with a decode pod
             cell_routers = [r for r in router_names if not (pd and r == "envoy-round-robin")]
             progress[1] -= (len(router_names) - len(cell_routers)) * args.repeats
-            rows = (rerender_cell(w, cell_routers, out_dir, slo) if args.rerender
-                    else await run_cell(w, cell_routers, settings, out_dir, args.repeats, slo, progress))
+            if args.rerender:
+                rows = rerender_cell(w, cell_routers, out_dir, slo)
+                if not rows:
+                    say(f"  (no raw results in {out_dir}: cell left out)")
+                    continue
+                cell_meta = dict(cell_meta, command=_recorded_command(out_dir, meta["command"]))
+            else:
+                rows = await run_cell(w, cell_routers, settings, out_dir, args.repeats, slo, progress)
             text = workload_report(w, rows, cell_meta)
             (out_dir / "REPORT.md").write_text(text)
             (out_dir / "summary.json").write_text(json.dumps(
@@ -178,13 +184,23 @@ def rerender_cell(w: Any, router_names: list[str], out_dir: Path, slo: float) ->
     """The rows of a cell from the `result.json` its runs left in raw/ (reports change; runs are dear)."""
     results = {name: [json.loads(p.read_text()) for p in sorted((out_dir / "raw" / name).glob("**/result.json"))]
                for name in router_names}
-    missing = [name for name, rs in results.items() if not rs]
-    if missing:
-        raise SystemExit(f"--rerender: no raw results for {missing} in {out_dir}")
-    rows = [router_row(results[name], w, slo) for name in router_names]
+    # A cell is assembled from what was run: each cell of a matrix may have been run on its own,
+    # with the routers that matter there (e.g. the default strategy where nothing is shared).
+    present = [name for name in router_names if results[name]]
+    if not present:
+        return []
+    rows = [router_row(results[name], w, slo) for name in present]
     add_ratios(rows)
     plot(w, rows, out_dir)
     return rows
+
+
+def _recorded_command(out_dir: Path, default: str) -> str:
+    """The command that ran a cell's raw results, as its summary recorded it."""
+    try:
+        return json.loads((out_dir / "summary.json").read_text())["meta"]["command"]
+    except (OSError, ValueError, KeyError):
+        return default
 
 
 def write_summary(path: Path, meta: dict[str, Any], summaries: list[tuple[Any, Path, str, str, list]],

@@ -192,3 +192,33 @@ def test_top_level_summary_links_each_workload_and_states_shared_facts_once(tmp_
     assert "](results/b/ttft.png)" in summary and "`igw bench --quick`, 1.5 min" in summary
     # the matrix at a glance: one line per cell and router, hit rate with its spread over repeats
     assert "| h100-32b | burst | igw PREFIX_CACHE | 100 | 1.50 | 3.00 | 0.0% | 0 | 80.0% (±1.0) | 1.02× |" in summary
+
+
+def test_rerender_assembles_a_matrix_from_cells_run_on_their_own(tmp_path):
+    """`igw bench --matrix --rerender` builds the matrix from whichever cells and routers were run,
+    each cell's report keeping the command that ran it."""
+    from inference_gateway.bench import cli
+
+    def result(router: str, label: str, p90: float) -> dict:
+        return {"router": router, "label": label, "ok": True, "ttfts": [0.1, p90],
+                "summary": {"requests": 10, "successes": 10, "failures": 0, "ttft_p50": 0.1, "ttft_p90": p90,
+                            "ttft_p99": p90, "itl_p50": 0.01, "output_tok_s": 100.0, "benchmark_s": 5.0},
+                "pods": [{"prefix_queries": 100.0, "prefix_hits": 0.0, "requests": 5.0}] * 2,
+                "cpu": {"machine_busy_pct": 20.0}, "per_model": {}}
+
+    import datetime as dt
+    cell = tmp_path / f"{dt.date.today().isoformat()}-h100-8b-no-shared-prefix"
+    for router, label, p90 in (("igw-load-aware", "igw default (load-aware)", 0.5),
+                               ("sglang-cache-aware", "sglang-router cache_aware", 1.0)):
+        raw = cell / "raw" / router / "run0"
+        raw.mkdir(parents=True)
+        (raw / "result.json").write_text(json.dumps(result(router, label, p90)))
+    (cell / "summary.json").write_text(json.dumps({"meta": {"command": "igw bench --profile h100-8b ..."}}))
+    summary = tmp_path / "REPORT.md"
+    assert cli.main(["--matrix", "--rerender", "--out", str(tmp_path), "--summary", str(summary),
+                     "--routers", "igw-load-aware,igw-prefix-cache,envoy-round-robin,sglang-cache-aware"]) == 0
+    text = summary.read_text()
+    assert "| h100-8b | no-shared-prefix | igw default (load-aware) |" in text
+    assert "igw PREFIX_CACHE" not in text and "| h100-32b |" not in text
+    assert "0.50×" in text  # TTFT p90 against sglang-router's, in the one cell that was run
+    assert "`igw bench --profile h100-8b ...`" in (cell / "REPORT.md").read_text()
