@@ -241,7 +241,7 @@ def matrix_table(cells: list[tuple[str, str, list[dict[str, Any]]]]) -> str:
 
 
 def workload_report(w: Workload, rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    targets = check_targets(w, rows)
+    targets = check_targets(w, rows, pd=" PD" in str(meta.get("profile", "")))
     parts = [
         f"# {w.title}",
         "",

@@ -137,8 +137,22 @@ def test_burst_targets_read_per_model_outcomes():
     bad = _result("igw-prefix-cache", 100, 1.0, per_model={CRITICAL_MODEL: {"ok": 45, "503": 5}, SHEDDABLE_MODEL: {"ok": 50}})
     rows = [report.router_row([good], w), report.router_row([bad], w)]
     verdicts = [r for _, r, _ in check_targets(w, rows)]
-    assert verdicts == ["PASS", "PASS", "FAIL", "FAIL"]
+    # against sglang-router: n.a. without its row; then each strategy's shedding
+    assert verdicts == ["n.a.", "n.a.", "PASS", "PASS", "FAIL", "FAIL"]
     assert "| 30 |" in report.per_model_table(rows, w.models)
+    # Pods that kept up shed nothing, and that is no failure to shed first.
+    calm = _result("igw-load-aware", 100, 1.0, per_model={CRITICAL_MODEL: {"ok": 50}, SHEDDABLE_MODEL: {"ok": 50}})
+    sgl = _result("sglang-cache-aware", 100, 1.1)
+    rows = [report.router_row([calm], w), report.router_row([sgl], w)]
+    report.add_ratios(rows)
+    assert [r for _, r, _ in check_targets(w, rows)] == ["PASS", "PASS", "PASS", "n.a."]
+
+
+def test_prefill_decode_cells_do_not_judge_the_one_pod_hit_bound():
+    w = workloads(quick=True)["shared-prefix"]
+    rows = [report.router_row([_result("igw-prefix-cache", 200, 1.0, 100, 1000)], w)]
+    assert {t: r for t, r, _ in check_targets(w, rows)}["PREFIX_CACHE cache hit rate within 5 points of the best achievable"] == "FAIL"
+    assert {t: r for t, r, _ in check_targets(w, rows, pd=True)}["PREFIX_CACHE cache hit rate within 5 points of the best achievable"] == "n.a."
 
 
 def test_workload_report_and_plots(tmp_path: Path):
