@@ -13,7 +13,7 @@ from typing import Any
 
 from .fmt import _hit, _model_counts, _n, _pct, _s, _x
 from .targets import check_targets
-from .workloads import BLOCK, Workload, best_prefix_hit_rate
+from .workloads import BLOCK, CRITICAL_MODEL, Workload, best_prefix_hit_rate
 
 RR = "envoy-round-robin"
 SGL = "sglang-cache-aware"
@@ -39,19 +39,28 @@ def _model_of(entry: dict[str, Any]) -> str:
     return (req or {}).get("model", "?") if isinstance(req, dict) else "?"
 
 
+def _p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10, method="inclusive")[-1] if len(values) > 1 else values[0]
+
+
 def summarize_requests(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """Per-request facts: TTFTs, statuses per model, and multi-turn caching after turn 1."""
     ttfts: list[float] = []
     per_model: dict[str, dict[str, int]] = {}
+    model_ttfts: dict[str, list[float]] = {}
+    model_output: dict[str, int] = {}
     later_prompt = later_cached = 0
     first_prompt = first_cached = 0
     for e in entries:
         status = _status(e.get("error"))
-        counts = per_model.setdefault(_model_of(e), {})
+        model = _model_of(e)
+        counts = per_model.setdefault(model, {})
         counts[status] = counts.get(status, 0) + 1
         cm = e.get("computed_metrics") or {}
         if status == "ok" and cm.get("time_to_first_token") is not None:
             ttfts.append(float(cm["time_to_first_token"]))
+            model_ttfts.setdefault(model, []).append(float(cm["time_to_first_token"]))
+            model_output[model] = model_output.get(model, 0) + int(cm.get("output_tokens") or 0)
         info = e.get("info") or {}
         usage = ((info.get("response_metrics") or {}).get("server_usage") or {})
         turn = (info.get("extra_info") or {}).get("chat_round")
@@ -62,7 +71,9 @@ def summarize_requests(entries: list[dict[str, Any]]) -> dict[str, Any]:
                 later_prompt, later_cached = later_prompt + prompt, later_cached + cached
             else:
                 first_prompt, first_cached = first_prompt + prompt, first_cached + cached
-    out: dict[str, Any] = {"ttfts": ttfts, "per_model": per_model}
+    # per model (a burst's Critical and Sheddable traffic): TTFT p90 and output tokens served
+    out: dict[str, Any] = {"ttfts": ttfts, "per_model": per_model, "per_model_output_tokens": model_output,
+                           "per_model_ttft_p90": {m: _p90(ts) for m, ts in model_ttfts.items()}}
     if later_prompt:
         out["multi_turn"] = {"later_turn_prompt_tokens": later_prompt, "later_turn_cached_tokens": later_cached,
                              "later_turn_cached_frac": later_cached / later_prompt,
@@ -146,12 +157,18 @@ def router_row(results: list[dict[str, Any]], w: Workload, ttft_slo: float | Non
         reqs = [p.get("requests", 0) for p in pods]
         r["pod_spread"] = (max(reqs) / (sum(reqs) / len(reqs))) if reqs and sum(reqs) else None
         r["multi_turn_frac"] = (r.get("multi_turn") or {}).get("later_turn_cached_frac")
+        if w.lora_split:  # the Critical traffic, which every router serves in full
+            secs = (r.get("summary") or {}).get("benchmark_s")
+            r["critical_ttft_p90"] = (r.get("per_model_ttft_p90") or {}).get(CRITICAL_MODEL)
+            tokens = (r.get("per_model_output_tokens") or {}).get(CRITICAL_MODEL)
+            r["critical_output_tok_s"] = tokens / secs if tokens is not None and secs else None
     row: dict[str, Any] = {"router": results[0]["router"], "label": results[0].get("label", results[0]["router"]),
                            "runs": len(results), "ok_runs": len(ok),
                            "errors": [r["error"] for r in results if r.get("error")]}
     for key in ("ttft_p50", "ttft_p90", "ttft_p99", "itl_p50", "output_tok_s", "requests", "successes", "failures"):
         row[key] = median_of(ok, f"summary.{key}")
-    for key in ("hit_rate", "pod_spread", "multi_turn_frac", "prompt_tokens_pods", "goodput", "shed_rate"):
+    for key in ("hit_rate", "pod_spread", "multi_turn_frac", "prompt_tokens_pods", "goodput", "shed_rate",
+                "critical_ttft_p90", "critical_output_tok_s"):
         row[key] = median_of(ok, key)
     for key in ("client_cores", "router_cores", "pods_cores", "machine_busy_pct"):
         row[key] = median_of(ok, f"cpu.{key}")
@@ -179,7 +196,7 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         for ref, tag in ((RR, "rr"), (SGL, "sgl")):
             base = by.get(ref)
-            for key in ("output_tok_s", "ttft_p90"):
+            for key in ("output_tok_s", "ttft_p90", "critical_ttft_p90"):
                 a, b = row.get(key), (base or {}).get(key)
                 row[f"{key}_x_{tag}"] = (a / b) if a is not None and b else None
 
@@ -215,14 +232,18 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def per_model_table(rows: list[dict[str, Any]], models: dict[str, str]) -> str:
-    lines = ["| router | model (criticality) | ok | 429 | other errors |", "|---|---|---|---|---|"]
+    lines = ["| router | model (criticality) | ok | 429 | other errors | Critical TTFT p90 (s) | Critical output tok/s |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         for model, crit in models.items():
             c = _model_counts(r, model)
             if not c:
                 continue
             other = sum(n for s, n in c.items() if s not in ("ok", "429"))
-            lines.append(f"| {r['label']} | `{model}` ({crit}) | {c.get('ok', 0)} | {c.get('429', 0)} | {other} |")
+            critical = model == CRITICAL_MODEL  # medians over repeats, as router_row took them
+            lines.append(f"| {r['label']} | `{model}` ({crit}) | {c.get('ok', 0)} | {c.get('429', 0)} | {other} | "
+                         f"{_s(r.get('critical_ttft_p90')) if critical else ''} | "
+                         f"{_n(r.get('critical_output_tok_s')) if critical else ''} |")
     return "\n".join(lines)
 
 

@@ -137,15 +137,21 @@ def test_burst_targets_read_per_model_outcomes():
     bad = _result("igw-prefix-cache", 100, 1.0, per_model={CRITICAL_MODEL: {"ok": 45, "503": 5}, SHEDDABLE_MODEL: {"ok": 50}})
     rows = [report.router_row([good], w), report.router_row([bad], w)]
     verdicts = [r for _, r, _ in check_targets(w, rows)]
-    # against sglang-router: n.a. without its row; then each strategy's shedding
-    assert verdicts == ["n.a.", "n.a.", "PASS", "PASS", "FAIL", "FAIL"]
+    # against sglang-router (all, then Critical only): n.a. without its row; then each strategy's shedding
+    assert verdicts == ["n.a."] * 3 + ["PASS", "PASS", "FAIL", "FAIL"]
     assert "| 30 |" in report.per_model_table(rows, w.models)
-    # Pods that kept up shed nothing, and that is no failure to shed first.
-    calm = _result("igw-load-aware", 100, 1.0, per_model={CRITICAL_MODEL: {"ok": 50}, SHEDDABLE_MODEL: {"ok": 50}})
-    sgl = _result("sglang-cache-aware", 100, 1.1)
+    # Pods that kept up shed nothing, and that is no failure to shed first. The Critical half is
+    # compared on its own: the shedding router's overall output is lower, its Critical TTFT not.
+    calm = dict(_result("igw-load-aware", 90, 1.0, per_model={CRITICAL_MODEL: {"ok": 50}, SHEDDABLE_MODEL: {"ok": 50}}),
+                per_model_ttft_p90={CRITICAL_MODEL: 0.5}, per_model_output_tokens={CRITICAL_MODEL: 1000})
+    sgl = dict(_result("sglang-cache-aware", 100, 1.1), per_model_ttft_p90={CRITICAL_MODEL: 0.8},
+               per_model_output_tokens={CRITICAL_MODEL: 1000})
+    for r in (calm, sgl):
+        r["summary"]["benchmark_s"] = 10.0
     rows = [report.router_row([calm], w), report.router_row([sgl], w)]
     report.add_ratios(rows)
-    assert [r for _, r, _ in check_targets(w, rows)] == ["PASS", "PASS", "PASS", "n.a."]
+    assert rows[0]["critical_ttft_p90_x_sgl"] == pytest.approx(0.625)
+    assert [r for _, r, _ in check_targets(w, rows)] == ["FAIL", "PASS", "PASS", "PASS", "n.a."]
 
 
 def test_prefill_decode_cells_do_not_judge_the_one_pod_hit_bound():
@@ -236,3 +242,14 @@ def test_rerender_assembles_a_matrix_from_cells_run_on_their_own(tmp_path):
     assert "igw PREFIX_CACHE" not in text and "| h100-32b |" not in text
     assert "0.50×" in text  # TTFT p90 against sglang-router's, in the one cell that was run
     assert "`igw bench --profile h100-8b ...`" in (cell / "REPORT.md").read_text()
+
+
+def test_per_request_facts_per_model():
+    def entry(model: str, ttft: float | None, error=None) -> dict:
+        return {"request": json.dumps({"model": model}), "error": error,
+                "computed_metrics": {} if ttft is None else {"time_to_first_token": ttft, "output_tokens": 8}}
+    out = report.summarize_requests([entry(CRITICAL_MODEL, t) for t in (0.1, 0.2, 0.3, 0.4, 1.0)]
+                                    + [entry(SHEDDABLE_MODEL, None, {"error_type": "HTTP 429"})])
+    assert out["per_model"] == {CRITICAL_MODEL: {"ok": 5}, SHEDDABLE_MODEL: {"429": 1}}
+    assert out["per_model_output_tokens"] == {CRITICAL_MODEL: 40}
+    assert out["per_model_ttft_p90"][CRITICAL_MODEL] == pytest.approx(0.76)
