@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-quick bench-deps bench-overhead bench-faults bench-soak clean
+.PHONY: demo test bench bench-quick bench-deps bench-matrix bench-overhead bench-faults bench-soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -P -m venv $(VENV) || python3 -P -m venv $(VENV)
@@ -41,6 +41,25 @@ bench: bench-deps
 
 bench-quick: bench-deps
 	$(BIN)/igw bench --quick
+
+# Issue 16's matrix as bench/REPORT.md reports it (~2.5 hours on 2 cores): each cell run on its own
+# with the strategy that matters there (the default where nothing is shared, prefix-cache where
+# prompts share prefixes), prefill/decode pools, the load sweep; then the matrix assembled from
+# the raw results. Run it within one day: cells are found by today's date.
+MATRIX_OUT ?= bench/results
+MATRIX_RUN = $(BIN)/igw bench --repeats 3 --out $(MATRIX_OUT) --summary $(MATRIX_OUT)/.summary-$@.md
+LOAD_AWARE := igw-load-aware,envoy-round-robin,sglang-cache-aware
+PREFIX := igw-prefix-cache,envoy-round-robin,sglang-cache-aware
+bench-matrix: bench-deps
+	$(MATRIX_RUN) --profile h100-32b --workloads no-shared-prefix,burst --routers $(LOAD_AWARE)
+	$(MATRIX_RUN) --profile h100-32b --workloads shared-prefix,multi-turn --routers $(PREFIX)
+	$(MATRIX_RUN) --profile h100-8b --workloads no-shared-prefix,burst --routers $(LOAD_AWARE)
+	$(MATRIX_RUN) --profile h100-8b --workloads shared-prefix,multi-turn --routers $(PREFIX)
+	$(MATRIX_RUN) --profile h100-32b --pd --pods 4 --workloads shared-prefix,no-shared-prefix \
+	  --routers igw-prefix-cache,sglang-cache-aware
+	$(MATRIX_RUN) --profile h100-32b --workloads no-shared-prefix --sweep 75,100,115,130 --routers $(LOAD_AWARE)
+	$(BIN)/igw bench --matrix --rerender --repeats 3 --out $(MATRIX_OUT) \
+	  --routers igw-load-aware,igw-prefix-cache,envoy-round-robin,sglang-cache-aware --summary $(MATRIX_OUT)/MATRIX.md
 
 bench-overhead: $(STAMP)
 	$(BIN)/python -P bench/overhead.py
