@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .fmt import _hit, _model_counts, _n, _pct, _s, _x
-from .targets import check_targets
+from .targets import KV_CONSTRAINED_PROFILES, check_targets
 from .workloads import BLOCK, CRITICAL_MODEL, Workload, best_prefix_hit_rate
 
 RR = "envoy-round-robin"
@@ -262,7 +262,9 @@ def matrix_table(cells: list[tuple[str, str, list[dict[str, Any]]]]) -> str:
 
 
 def workload_report(w: Workload, rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    targets = check_targets(w, rows, pd=" PD" in str(meta.get("profile", "")))
+    profile = str(meta.get("profile", ""))
+    targets = check_targets(w, rows, pd=" PD" in profile,
+                            kv_constrained=profile.split(" ")[0] in KV_CONSTRAINED_PROFILES)
     parts = [
         f"# {w.title}",
         "",

@@ -10,7 +10,13 @@ from .workloads import CRITICAL_MODEL, SHEDDABLE_MODEL, Workload
 
 
 # -- targets ----------------------------------------------------------------------------------
-def check_targets(w: Workload, rows: list[dict[str, Any]], pd: bool = False) -> list[tuple[str, str, str]]:
+# Pods with KV room for only a few prompts (Qwen3-32B on one H100, ~34k tokens), where load and
+# placement decide TTFT. Issue 16 asks the "win where load matters" targets of these cells.
+KV_CONSTRAINED_PROFILES = frozenset({"h100-32b"})
+
+
+def check_targets(w: Workload, rows: list[dict[str, Any]], pd: bool = False,
+                  kv_constrained: bool = True) -> list[tuple[str, str, str]]:
     """(target, PASS/FAIL/n.a., what was measured) for the workload's targets. Each cell judges
     the strategy that was run for it (the default where nothing is shared, unless only
     `prefix-cache` was run, as in prefill/decode cells)."""
@@ -38,7 +44,11 @@ def check_targets(w: Workload, rows: list[dict[str, Any]], pd: bool = False) -> 
     def win(r: dict[str, Any], label: str) -> None:
         for tag, name in (("sgl", "sglang-router cache_aware"), ("rr", "round robin")):
             v = r.get(f"ttft_p90_x_{tag}")
-            judge(f"{label} TTFT p90 <= 0.7x {name}", v, v is not None and v <= 0.7, _x(v))
+            if kv_constrained:
+                judge(f"{label} TTFT p90 <= 0.7x {name}", v, v is not None and v <= 0.7, _x(v))
+            else:  # shown, not judged: with ample KV room the target is not asked here
+                judge(f"{label} TTFT p90 <= 0.7x {name}", None, None,
+                      f"{_x(v)} (ample KV room: asked of KV-constrained pods only)")
 
     if w.name == "shared-prefix" and px:
         never_lose(px, "PREFIX_CACHE")

@@ -167,7 +167,7 @@ def test_workload_report_and_plots(tmp_path: Path):
     rows = [report.router_row([dict(_result("envoy-round-robin", 100, 2.0), ttfts=[0.1, 0.2])], w),
             report.router_row([dict(_result("igw-load-aware", 110, 1.0), ttfts=[0.1, 0.15])], w)]
     report.add_ratios(rows)
-    meta = {"date": "2026-11-25", "command": "igw bench --quick", "quick": True, "pods": 4, "profile": "a100-8b",
+    meta = {"date": "2026-11-25", "command": "igw bench --quick", "quick": True, "pods": 4, "profile": "h100-32b",
             "time_scale": 2.0, "repeats": 1, "versions": {"inference-perf": "0.7.0"}}
     text = report.workload_report(w, rows, meta)
     assert "Quick run" in text and "| default (load-aware) TTFT p90 <= 0.7x round robin | PASS | 0.50× |" in text
@@ -253,3 +253,13 @@ def test_per_request_facts_per_model():
     assert out["per_model"] == {CRITICAL_MODEL: {"ok": 5}, SHEDDABLE_MODEL: {"429": 1}}
     assert out["per_model_output_tokens"] == {CRITICAL_MODEL: 40}
     assert out["per_model_ttft_p90"][CRITICAL_MODEL] == pytest.approx(0.76)
+
+
+def test_win_targets_are_asked_of_kv_constrained_pods_only():
+    w = workloads(quick=True)["no-shared-prefix"]
+    rows = [report.router_row([_result(r, 100, p90)], w)
+            for r, p90 in (("igw-load-aware", 1.0), ("envoy-round-robin", 1.0), ("sglang-cache-aware", 1.0))]
+    report.add_ratios(rows)
+    win = "default (load-aware) TTFT p90 <= 0.7x sglang-router cache_aware"
+    assert {t: r for t, r, _ in check_targets(w, rows)}[win] == "FAIL"
+    assert {t: r for t, r, _ in check_targets(w, rows, kv_constrained=False)}[win] == "n.a."
