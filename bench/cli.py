@@ -50,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep", default=None,
                    help="load sweep: comma list of percentages of the measured capacity (e.g. 25,50,75,100,120), "
                         "for the Poisson workloads; writes sweep.png (TTFT p90 and goodput against offered load)")
+    p.add_argument("--sweep-extend", action="store_true",
+                   help="add the --sweep points to the sweep already in --out (its measured capacity "
+                        "and points kept), e.g. one between two points to place a knee")
     p.add_argument("--rerender", action="store_true",
                    help="run nothing: rebuild the reports from the raw results of an earlier run of the same command")
     p.add_argument("--ttft-slo", type=float, default=None,

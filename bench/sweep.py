@@ -59,19 +59,26 @@ async def run_sweep(ws: list[Workload], router_names: list[str], percents: list[
         _, duration = poisson_rate(w)
         out_dir = args.out / f"{meta['date']}-{settings.profile}-{w.name}-sweep{'-quick' if meta['quick'] else ''}"
         out_dir.mkdir(parents=True, exist_ok=True)
-        if args.rerender:  # the reports again, from an earlier run's raw results
-            capacity = json.loads((out_dir / "summary.json").read_text())["capacity"]
+        extend = getattr(args, "sweep_extend", False)
+        earlier = json.loads((out_dir / "summary.json").read_text()) if args.rerender or extend else None
+        if earlier is not None:  # the reports again, or more points: the earlier run's capacity
+            capacity = earlier["capacity"]
+            recorded = (earlier.get("meta") or {}).get("command", meta["command"])
+            meta = dict(meta, command=recorded if args.rerender else f"{recorded}` then `{meta['command']}")
         else:
             capacity = await measure_capacity(w, settings, out_dir, say)
         say(f"  capacity {capacity:.2f} req/s")
+        run_now = set() if args.rerender else set(percents)
+        if extend and earlier is not None:
+            percents = sorted(set(percents) | {p["percent"] for p in earlier["points"]})
         points: list[dict[str, Any]] = []
         for pct in percents:
             wl = at_rate(w, capacity * pct / 100, duration)
             results: dict[str, list[dict[str, Any]]] = {r: [] for r in router_names}
-            for name in router_names if args.rerender else ():
+            for name in router_names if pct not in run_now else ():
                 results[name] = [json.loads(p.read_text())
                                  for p in sorted((out_dir / "raw" / f"{pct:g}" / name).glob("run*/result.json"))]
-            for rep in range(0 if args.rerender else args.repeats):
+            for rep in range(args.repeats if pct in run_now else 0):
                 routers = make_routers(router_names, w.models, out_dir / "raw" / "routers" / f"{pct:g}-{rep}",
                                        settings.bench_bin / "sglang-router")
                 for router in routers:
