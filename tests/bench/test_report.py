@@ -214,11 +214,9 @@ def test_top_level_summary_links_each_workload_and_states_shared_facts_once(tmp_
     assert "| h100-32b | burst | igw PREFIX_CACHE | 100 | 1.50 | 3.00 | 0.0% | 0 | 80.0% (±1.0) | 1.02× |" in summary
 
 
-def test_rerender_assembles_a_matrix_from_cells_run_on_their_own(tmp_path):
+def test_rerender_assembles_a_matrix_from_cells_run_on_their_own(tmp_path, igw_bench):
     """`igw bench --matrix --rerender` builds the matrix from whichever cells and routers were run,
     each cell's report keeping the command that ran it."""
-    from inference_gateway.bench import cli
-
     def result(router: str, label: str, p90: float) -> dict:
         return {"router": router, "label": label, "ok": True, "ttfts": [0.1, p90],
                 "summary": {"requests": 10, "successes": 10, "failures": 0, "ttft_p50": 0.1, "ttft_p90": p90,
@@ -235,7 +233,7 @@ def test_rerender_assembles_a_matrix_from_cells_run_on_their_own(tmp_path):
         (raw / "result.json").write_text(json.dumps(result(router, label, p90)))
     (cell / "summary.json").write_text(json.dumps({"meta": {"command": "igw bench --profile h100-8b ..."}}))
     summary = tmp_path / "REPORT.md"
-    assert cli.main(["--matrix", "--rerender", "--out", str(tmp_path), "--summary", str(summary),
+    assert igw_bench(["--matrix", "--rerender", "--out", str(tmp_path), "--summary", str(summary),
                      "--routers", "igw-load-aware,igw-prefix-cache,envoy-round-robin,sglang-cache-aware"]) == 0
     text = summary.read_text()
     assert "| h100-8b | no-shared-prefix | igw default (load-aware) |" in text

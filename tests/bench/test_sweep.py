@@ -31,13 +31,11 @@ def test_the_knee_is_the_first_load_that_misses_the_objective_and_is_reported():
     assert "- a: 3.00 req/s (30% of capacity)" in text and "- b: –" in text
 
 
-def test_sweep_extend_adds_points_to_the_earlier_sweep_with_its_capacity(tmp_path):
+def test_sweep_extend_adds_points_to_the_earlier_sweep_with_its_capacity(tmp_path, igw_bench):
     """`--sweep 50 --sweep-extend` adds a point to the sweep in --out: the earlier capacity and
     points are kept, and the report names both commands (here with --rerender: nothing runs)."""
     import datetime as dt
     import json
-
-    from inference_gateway.bench import cli
 
     out = tmp_path / f"{dt.date.today().isoformat()}-h100-32b-no-shared-prefix-sweep"
     for pct, p90 in (("25", 0.5), ("50", 4.0), ("75", 9.0)):
@@ -49,7 +47,7 @@ def test_sweep_extend_adds_points_to_the_earlier_sweep_with_its_capacity(tmp_pat
     earlier = {"meta": {"command": "igw bench --sweep 25,75"}, "capacity": 10.0,
                "points": [{"percent": 25.0}, {"percent": 75.0}]}
     (out / "summary.json").write_text(json.dumps(earlier))
-    assert cli.main(["--profile", "h100-32b", "--workloads", "no-shared-prefix", "--routers", "igw-load-aware",
+    assert igw_bench(["--profile", "h100-32b", "--workloads", "no-shared-prefix", "--routers", "igw-load-aware",
                      "--sweep", "50", "--sweep-extend", "--rerender", "--out", str(tmp_path)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["capacity"] == 10.0 and [p["percent"] for p in summary["points"]] == [25.0, 50.0, 75.0]
