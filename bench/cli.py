@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .env import BENCH_VENV, PEERS, REPO, ensure_bench_venv, write_tokenizer
-from .report import add_ratios, matrix_table, parse_client_reports, plot, router_row, workload_report
+from .report import add_ratios, matrix_table, plot, read_result, router_row, workload_report
 from .routers import ROUTERS, make_routers
 from .runner import Settings, run_one
 from .workloads import workloads
@@ -185,7 +185,7 @@ def _reproducing(argv: list[str]) -> list[str]:
 
 def rerender_cell(w: Any, router_names: list[str], out_dir: Path, slo: float) -> list[dict[str, Any]]:
     """The rows of a cell from the `result.json` its runs left in raw/ (reports change; runs are dear)."""
-    results = {name: [_reparsed(p, w) for p in sorted((out_dir / "raw" / name).glob("**/result.json"))]
+    results = {name: [read_result(p, w) for p in sorted((out_dir / "raw" / name).glob("**/result.json"))]
                for name in router_names}
     # A cell is assembled from what was run: each cell of a matrix may have been run on its own,
     # with the routers that matter there (e.g. the default strategy where nothing is shared).
@@ -196,14 +196,6 @@ def rerender_cell(w: Any, router_names: list[str], out_dir: Path, slo: float) ->
     add_ratios(rows)
     plot(w, rows, out_dir)
     return rows
-
-
-def _reparsed(result_json: Path, w: Any) -> dict[str, Any]:
-    """A run's result, with the client's figures read again from inference-perf's own reports
-    beside it (so what a newer report shows is there for older runs too)."""
-    result = json.loads(result_json.read_text())
-    result.update(parse_client_reports(result_json.parent, w))
-    return result
 
 
 def _recorded_command(out_dir: Path, default: str) -> str:

@@ -81,6 +81,14 @@ def summarize_requests(entries: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def read_result(result_json: Path, w: Workload) -> dict[str, Any]:
+    """A run's `result.json`, with the client's figures read again from inference-perf's own
+    reports beside it (so what a newer report shows is there for older runs too)."""
+    result = json.loads(result_json.read_text())
+    result.update(parse_client_reports(result_json.parent, w))
+    return result
+
+
 def parse_client_reports(raw_dir: Path, w: Workload) -> dict[str, Any]:
     """inference-perf's summary (+ per-request file) → the numbers our table needs."""
     out: dict[str, Any] = {}

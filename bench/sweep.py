@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .fmt import _n, _pct, _s
-from .report import router_row
+from .report import read_result, router_row
 from .routers import make_routers
 from .runner import Settings, run_one
 from .workloads import Workload
@@ -59,7 +59,9 @@ async def run_sweep(ws: list[Workload], router_names: list[str], percents: list[
         _, duration = poisson_rate(w)
         out_dir = args.out / f"{meta['date']}-{settings.profile}-{w.name}-sweep{'-quick' if meta['quick'] else ''}"
         out_dir.mkdir(parents=True, exist_ok=True)
-        extend = getattr(args, "sweep_extend", False)
+        extend = args.sweep_extend
+        if (args.rerender or extend) and not (out_dir / "summary.json").exists():
+            raise SystemExit(f"no earlier sweep in {out_dir} to {'rerender' if args.rerender else 'extend'}")
         earlier = json.loads((out_dir / "summary.json").read_text()) if args.rerender or extend else None
         if earlier is not None:  # the reports again, or more points: the earlier run's capacity
             capacity = earlier["capacity"]
@@ -69,14 +71,14 @@ async def run_sweep(ws: list[Workload], router_names: list[str], percents: list[
             capacity = await measure_capacity(w, settings, out_dir, say)
         say(f"  capacity {capacity:.2f} req/s")
         run_now = set() if args.rerender else set(percents)
-        if extend and earlier is not None:
+        if extend:  # every point run so far, and the new ones
             percents = sorted(set(percents) | {p["percent"] for p in earlier["points"]})
         points: list[dict[str, Any]] = []
         for pct in percents:
             wl = at_rate(w, capacity * pct / 100, duration)
             results: dict[str, list[dict[str, Any]]] = {r: [] for r in router_names}
             for name in router_names if pct not in run_now else ():
-                results[name] = [json.loads(p.read_text())
+                results[name] = [read_result(p, wl)
                                  for p in sorted((out_dir / "raw" / f"{pct:g}" / name).glob("run*/result.json"))]
             for rep in range(args.repeats if pct in run_now else 0):
                 routers = make_routers(router_names, w.models, out_dir / "raw" / "routers" / f"{pct:g}-{rep}",
