@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--routers", default=None,
                    help=f"comma list (default all: {','.join(ROUTERS)}; --quick leaves out sglang-round-robin, "
                         "which duplicates Envoy round robin)")
-    p.add_argument("--pods", type=int, default=None, help="simulated pods (default 8; 4 with --quick)")
+    p.add_argument("--pods", type=int, default=None, help="simulated pods (default 8; 4 with --quick); the load scales with it")
     p.add_argument("--profile", default="a100-8b",
                    help="simulator profile, or a comma list run one after another (default a100-8b: the SGLang "
                         "benchmark's GPU; h100-32b: Qwen3-32B on one H100, KV room for ~34k tokens per pod)")
@@ -75,7 +75,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
     quick = args.quick
     pods = args.pods or (4 if quick else 8)
     time_scale = args.time_scale or (2.0 if quick else 3.0)
-    all_w = workloads(quick)
+    all_w = workloads(quick, pods)
     names = args.workloads.split(",") if args.workloads else list(all_w)
     unknown = [n for n in names if n not in all_w]
     if unknown:
@@ -114,8 +114,9 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
         settings = Settings(pods=pods if not (pd and args.matrix) else min(pods, 4), profile=profile,
                             time_scale=time_scale, bench_bin=bench_bin, tokenizer_dir=tokenizer_dir, pd=pd)
         cell_meta = dict(meta, profile=profile + (" PD" if pd else ""), pods=settings.pods)
+        layout_w = workloads(quick, settings.pods)  # the load scaled to this layout's pod count
         for wname in names:
-            w = all_w[wname]
+            w = layout_w[wname]
             tag = (f"{profile}-" if len(layouts) > 1 or profile != "a100-8b" else "") + ("pd-" if pd else "")
             out_dir = args.out / f"{date}-{tag}{wname}{'-quick' if quick else ''}"
             # plain Envoy round robin cannot pair a prefill pod with a decode pod

@@ -3,6 +3,9 @@
 Each workload says what inference-perf generates (`data`), how it is sent (`load`), which
 models the gateway declares (and with what criticality), and what the report checks. `scale()`
 gives the full size (`make bench`) or the quick one (`--quick`): same shapes, fewer requests.
+The full size is meant for 8 pods and the quick one for 4; on another pod count the load scales
+with it (`pods=`), so that, e.g., 2 + 2 prefill/decode pods get half the full size instead of a
+load sized for 8 that no router can serve.
 """
 
 from __future__ import annotations
@@ -87,14 +90,23 @@ def _fixed(n: int) -> dict[str, Any]:
     return {"type": "fixed", "mean": n, "std_dev": 0, "min": n, "max": n}
 
 
-def workloads(quick: bool) -> dict[str, Workload]:
-    """All workloads at full or quick size (quick: fewer requests and pods, same shapes)."""
+SIZED_FOR_PODS = {False: 8, True: 4}  # quick → the pod count its size is meant for
+
+
+def workloads(quick: bool, pods: int | None = None) -> dict[str, Workload]:
+    """All workloads at full or quick size (quick: fewer requests and pods, same shapes), their
+    rates and group counts scaled to `pods` (default: the count the size is meant for)."""
     q = quick
+    f = (pods or SIZED_FOR_PODS[q]) / SIZED_FOR_PODS[q]
+
+    def rate(r: float) -> float:
+        return max(0.5, round(r * f, 2))
     # Shared prefix: SGLang's router benchmark (64 groups x 16 prompts, 2048-token system
     # prompt, 128-token question, 256 output, every request sent at once) scaled to 2 cores:
     # fewer groups and shorter outputs, and every request still in flight at once (a closed
     # loop as wide as the workload), so prefill, which prefix caching saves, dominates.
     sp_groups, sp_per_group, sp_out = (8, 6, 64) if q else (24, 12, 128)
+    sp_groups = max(1, round(sp_groups * f))
     sp_conc = sp_groups * sp_per_group
     shared = Workload(
         name="shared-prefix", title="Shared prefix (SGLang router benchmark shape, scaled)",
@@ -115,6 +127,7 @@ def workloads(quick: bool) -> dict[str, Workload]:
     # last, and turns of one conversation never overlap. The conversation count is coprime with
     # the pod count, so round robin cannot keep a conversation on one pod by accident.
     mt_convs, mt_rate, mt_dur = (15, 5.0, 9) if q else (35, 5.0, 60)
+    mt_rate = rate(mt_rate)
     multi = Workload(
         name="multi-turn", title="Multi-turn chat (each turn extends the last)",
         description=(f"{mt_convs} conversations: 256-token system prompt shared by all + 512 tokens of "
@@ -132,6 +145,7 @@ def workloads(quick: bool) -> dict[str, Workload]:
     )
     # No shared prefix, mixed lengths: load balancing alone decides TTFT.
     np_rate, np_dur = (7.0, 8) if q else (14.0, 60)
+    np_rate = rate(np_rate)
     np_out = _dist(64, 40, 8, 160) if q else _dist(128, 90, 8, 512)  # quick: a shorter tail
     noshare = Workload(
         name="no-shared-prefix", title="No shared prefix, mixed lengths",
@@ -146,6 +160,7 @@ def workloads(quick: bool) -> dict[str, Workload]:
     )
     # A burst above capacity: half the traffic is Critical, half Sheddable.
     b_rate, b_dur = (40.0, 5) if q else (60.0, 10)
+    b_rate = rate(b_rate)
     burst = Workload(
         name="burst", title="Burst above capacity (Critical vs Sheddable)",
         description=(f"random prompts ~N(1500, 500) tokens, 128 output; constant {b_rate} req/s for {b_dur} s "

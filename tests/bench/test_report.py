@@ -53,6 +53,18 @@ def test_full_is_bigger_than_quick():
         assert full[name].expected_requests > quick[name].expected_requests
 
 
+def test_load_scales_with_the_pod_count_it_runs_on():
+    # 2 + 2 prefill/decode pods get half the full size, not a load sized for 8 pods.
+    full, half = workloads(False), workloads(False, pods=4)
+    assert workloads(False, pods=8) == full
+    for name in ("no-shared-prefix", "multi-turn", "burst"):
+        assert half[name].load["stages"][0]["rate"] == full[name].load["stages"][0]["rate"] / 2
+    sp = half["shared-prefix"]
+    assert sp.data["shared_prefix"]["num_groups"] == full["shared-prefix"].data["shared_prefix"]["num_groups"] / 2
+    assert sp.expected_requests == full["shared-prefix"].expected_requests / 2
+    assert f"{sp.data['shared_prefix']['num_groups']} groups" in sp.description
+
+
 def test_best_prefix_hit_rate_counts_each_group_prefix_once_in_whole_blocks():
     # 4 groups x 10 prompts, 100-token prefix (96 reusable in 16-token blocks), 20-token questions
     total = 40 * 120
