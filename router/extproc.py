@@ -40,10 +40,10 @@ from .director import Director, Observer, RequestInfo, Route
 from .errors import GatewayError, internal
 from .fallbacks import CLUSTER_HEADER
 from .picker_protocol import (
-    TEST_SELECTION_HEADER, TEST_SERVED_HEADER, full_duplex_answer, is_full_duplex, served_endpoint, subset_hint,
+    TEST_SERVED_HEADER, full_duplex_answer, is_full_duplex, served_endpoint, subset_hint,
 )
 from .stream_end import await_peer_reset
-from .table import MODEL_HEADER, OBJECTIVE_HEADER
+from .table import MODEL_HEADER, OBJECTIVE_HEADER, TEST_SELECTION_HEADER
 
 log = structlog.get_logger("router")
 

@@ -30,7 +30,6 @@ SUBSET_NAMESPACE = "envoy.lb.subset_hint"
 SUBSET_KEY = "x-gateway-destination-endpoint-subset"
 SERVED_NAMESPACE = "envoy.lb"
 SERVED_KEY = "x-gateway-destination-endpoint-served"
-TEST_SELECTION_HEADER = "test-epp-endpoint-selection"
 TEST_SERVED_HEADER = "x-conformance-test-served-endpoint"
 
 

@@ -146,6 +146,12 @@ def pool_key(namespace: str, name: str) -> str:
 
 MODEL_HEADER = "x-gateway-model-name"
 OBJECTIVE_HEADER = "x-gateway-inference-objective"  # names an InferenceObjective of the pool
+# Conformance only: restricts the picker to these endpoints (router/picker_protocol.py).
+TEST_SELECTION_HEADER = "test-epp-endpoint-selection"
+# Every header the router reads (router/extproc.py): of requests, then of responses (renamed
+# models only). Our Envoy forwards only these to it (operator/translate/envoy.py,
+# `forward_rules`): the rest would be encoded by Envoy and decoded by the router for nothing.
+ROUTER_READS_HEADERS = (":path", "x-request-id", OBJECTIVE_HEADER, TEST_SELECTION_HEADER, ":status", "content-type")
 ANY_MODEL = "*"  # key of a pool's catch-all model rule (no model is named "*")
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inference_gateway.router.fallbacks import pool_cluster as pool_cluster_name  # the router names it too
-from inference_gateway.router.table import RoutingTable
+from inference_gateway.router.table import ROUTER_READS_HEADERS, RoutingTable
 
 from .edge_limits import EdgeLimits
 from .features import FEATURES
@@ -263,6 +263,8 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             # The router turns on response processing per request (model rewrite back to the
             # name the client asked for, token usage) instead of paying for it on every request.
             "allow_mode_override": True,
+            # Only the headers the router reads: Envoy encodes, and the router decodes, no more.
+            "forward_rules": {"allowed_headers": {"patterns": [{"exact": h} for h in ROUTER_READS_HEADERS]}},
         }},
         picker_filter(settings.ext_proc_message_timeout, settings.ext_proc_max_message_timeout),
         served_to_metadata_filter(),

@@ -82,3 +82,24 @@ async def test_shed_queue_and_priority_while_saturated(tmp_path, start_gateway):
         assert depth(Criticality.STANDARD) == depth(Criticality.CRITICAL) == 0
     finally:
         await fleet.stop()
+
+
+async def test_the_objective_header_reaches_the_router_through_envoy(tmp_path, start_gateway):
+    # Our Envoy forwards the router only the headers it reads (forward_rules): the objective
+    # header must be one of them, or every request would keep its model's criticality.
+    fleet = SimFleet(count=1, labels={"app": "sim"}, port=free_port("127.0.0.2"), extra_args=["--served-model-name", "std"])
+    await fleet.start()
+    try:
+        objective = {"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferenceObjective",
+                     "metadata": {"name": "batch"}, "spec": {"priority": -1, "poolRef": {"name": POOL}}}
+        docs = [pool_doc(POOL, fleet.port, {"app": "sim"}), model_doc("std", POOL, "Standard"), objective]
+        gw = await start(tmp_path, start_gateway, [fleet], docs)
+        async with aiohttp.ClientSession() as session:
+            for rid, headers in (("plain", {}), ("batch", {"x-gateway-inference-objective": "batch"})):
+                async with session.post(gw.url + "/v1/chat/completions", json=chat("std", "hi"),
+                                        headers={"x-request-id": rid, **headers}) as resp:
+                    assert resp.status == 200, await resp.text()
+        assert gw.decisions["plain"].criticality == Criticality.STANDARD.value
+        assert gw.decisions["batch"].criticality == Criticality.SHEDDABLE.value
+    finally:
+        await fleet.stop()
