@@ -12,10 +12,11 @@ default load is the no-shared-prefix cell's: prompts ~N(1024, 700) in [32, 4000]
 ~N(128, 90) in [8, 512], Poisson 14 req/s for 60 s, h100-32b pods at time scale 3. `--workload
 mixed-pods` makes 4 of the 8 pods step twice as slowly (at 10 req/s); `--workload shared-prefix`
 is the shared-prefix cell (24 groups × 12 prompts of a 2048-token system prompt + 128-token
-question, all sent within 0.1 s).
+question, all sent within 0.1 s); `--workload hot-prefix` puts one 2048-token system prompt on
+every request (600 over 45 s, ~13 req/s), a prefix every pod should come to hold.
 
     python -P bench/sim_time.py [--workload no-shared-prefix] [--seeds 1,2,3] \
-        [--routers load-cost,round-robin,sglang]
+        [--routers load-cost,round-robin,sglang] [--profile h100-8b]
 
 Per router: TTFT p50/p90 (s, wall at time scale 3), output tok/s, preemptions, the busiest
 pod's requests and prompt tokens ÷ the mean, and the prefix-cache hit rate. A router here is the scheduler profile named
@@ -28,6 +29,7 @@ than 64 and 1.5×, which 8 pods at this load never reach.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import heapq
 import random
 import statistics
@@ -66,6 +68,7 @@ class Load:
     system: int = 2048
     question: int = 128
     answer: int = 128
+    spread_s: float = 0.1     # the group prompts' arrivals, uniform over this many seconds
     slow_pods: int = 0        # the first N pods take `slowdown`× as long per step (another GPU)
     slowdown: float = 2.0
 
@@ -185,7 +188,7 @@ def simulate(router: str, seed: int, load: Load = Load(), weights: dict | None =
                    for _ in range(load.per_group)]
         rng.shuffle(prompts)
         for ids in prompts:
-            push(rng.random() * 0.1, "arrive", (n, ids, load.answer))
+            push(rng.random() * load.spread_s, "arrive", (n, ids, load.answer))
             n += 1
     else:
         t = 0.0
@@ -262,6 +265,9 @@ LOADS = {
     # the pool has 3/4 of the capacity)
     "mixed-pods": Load(slow_pods=4, rate=10.0),
     "shared-prefix": Load(groups=24),
+    # one application's system prompt on every request, ~13 req/s over 45 s: a prefix every pod
+    # should end up holding, since one pod cannot serve the whole load
+    "hot-prefix": Load(groups=1, per_group=600, spread_s=45.0),
 }
 
 
@@ -269,12 +275,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--workload", default="no-shared-prefix", choices=sorted(LOADS))
+    p.add_argument("--profile", default=None, help="pod profile (default h100-32b)")
+    p.add_argument("--rate", type=float, default=None, help="Poisson arrivals per second (no-shared-prefix, mixed-pods)")
     p.add_argument("--routers", default="load-cost,round-robin,sglang",
                    help="scorer names (load-cost, prefix-cost, …), legacy, round-robin, sglang")
     args = p.parse_args(argv)
     configure("warning")
     seeds = [int(s) for s in args.seeds.split(",")]
     load = LOADS[args.workload]
+    if args.profile:
+        load = dataclasses.replace(load, profile=args.profile)
+    if args.rate:
+        load = dataclasses.replace(load, rate=args.rate)
     print(f"{args.workload}: medians over seeds {args.seeds}")
     print(f"{'router':<14}{'TTFT p50':>9}{'p90':>7}{'tok/s':>7}{'preempt':>8}{'max req':>8}{'max tok':>8}{'hit %':>7}")
     for router in args.routers.split(","):
