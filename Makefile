@@ -57,7 +57,7 @@ bench-matrix: bench-deps
 	$(MATRIX_RUN) --profile h100-8b --workloads shared-prefix,multi-turn --routers $(PREFIX)
 	$(MATRIX_RUN) --profile h100-32b --pd --pods 4 --workloads shared-prefix,no-shared-prefix \
 	  --routers igw-prefix-cache,sglang-cache-aware
-	$(MATRIX_RUN) --profile h100-32b --workloads no-shared-prefix --sweep 75,100,115,122,130 --routers $(LOAD_AWARE)
+	$(MATRIX_RUN) --profile h100-32b --workloads no-shared-prefix --sweep 75,100,115,122,126,130 --routers $(LOAD_AWARE)
 	$(BIN)/igw bench --matrix --rerender --repeats 3 --out $(MATRIX_OUT) \
 	  --routers igw-load-aware,igw-prefix-cache,envoy-round-robin,sglang-cache-aware --summary $(MATRIX_OUT)/MATRIX.md
 
