@@ -88,6 +88,7 @@ class Route:
     # For Envoy: the chosen pool's cluster and `pod,fallback,…` (fallbacks.py).
     cluster: str | None = None
     destination: str = ""
+    kv_tokens: float = 0.0  # KV promised to the pod by its end (EndpointState.committed)
 
     @property
     def address(self) -> str:
@@ -312,7 +313,9 @@ class Director:
 
     def _record_start(self, route: Route, sreq: SchedulingRequest) -> None:
         d, t = route.decision, self.telemetry
-        self.state.started(d.address)
+        kv = sreq.extras.get("kv_tokens")
+        route.kv_tokens = kv if isinstance(kv, float) else 0.0
+        self.state.started(d.address, route.kv_tokens)
         if d.prefill_address:
             # Prefill/decode: the prefill pod works on this request too; both count it until the
             # HTTP request ends (the prefill part ends earlier, but nothing tells us when).
@@ -329,8 +332,8 @@ class Director:
         d = route.decision
         if not address or address == d.address:
             return
-        self.state.finished(d.address)
-        self.state.started(address)
+        self.state.finished(d.address, route.kv_tokens)
+        self.state.started(address, route.kv_tokens)
         route.decision = dataclasses.replace(d, address=address)
 
     def response_status(self, route: Route, status: int) -> None:
@@ -352,7 +355,7 @@ class Director:
     def finish(self, route: Route) -> None:
         """The HTTP request is over (Envoy ended the stream): the pod has one fewer."""
         d, t = route.decision, self.telemetry
-        self.state.finished(d.address)
+        self.state.finished(d.address, route.kv_tokens)
         if d.prefill_address:
             self.state.finished(d.prefill_address)
         t.child(t.running, d.model).dec()

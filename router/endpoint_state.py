@@ -33,6 +33,9 @@ class EndpointState:
     stale_after: float = 1.0
     metrics: dict[str, EndpointMetrics] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)
+    # The KV tokens those requests will hold by their end (uncached prompt + output room), as
+    # the cost scorer counted them at the pick: what the pod has promised, not what it holds yet.
+    committed: dict[str, float] = field(default_factory=dict)
     # Requests sent to each endpoint since its last scrape: its scraped queue cannot show them
     # yet, so admission adds them to the queue it sees (else a freed slot would release the
     # whole waiting queue onto the pod before the next scrape).
@@ -63,16 +66,21 @@ class EndpointState:
             return None
         return m
 
-    def started(self, address: str) -> None:
+    def started(self, address: str, kv_tokens: float = 0.0) -> None:
         self.in_flight[address] = self.in_flight.get(address, 0) + 1
         self.since_scrape[address] = self.since_scrape.get(address, 0) + 1
+        if kv_tokens:
+            self.committed[address] = self.committed.get(address, 0.0) + kv_tokens
 
-    def finished(self, address: str) -> None:
+    def finished(self, address: str, kv_tokens: float = 0.0) -> None:
         n = self.in_flight.get(address, 0) - 1
         if n > 0:
             self.in_flight[address] = n
-        else:
+            if kv_tokens:
+                self.committed[address] = max(0.0, self.committed.get(address, 0.0) - kv_tokens)
+        else:  # nothing in flight: nothing promised either (no drift survives an idle moment)
             self.in_flight.pop(address, None)
+            self.committed.pop(address, None)
 
     def forget_except(self, addresses: set[str]) -> None:
         for addr in [a for a in self.metrics if a not in addresses]:

@@ -37,12 +37,15 @@ class Scheduler:
             cached = self._candidates[pool.key] = (pool.endpoints, fresh, [(c, c.endpoint.address) for c in fresh])
         out = cached[1]
         oldest = time.monotonic() - self.state.stale_after
-        metrics, in_flight, since = self.state.metrics.get, self.state.in_flight.get, self.state.since_scrape.get
+        state = self.state
+        metrics, in_flight, since, committed = (state.metrics.get, state.in_flight.get, state.since_scrape.get,
+                                                state.committed.get)
         for c, a in cached[2]:
             m = metrics(a)
             c.metrics = None if m is None or m.updated_at < oldest or m.updated_at == 0.0 else m
             c.in_flight = in_flight(a, 0)
             c.since_scrape = since(a, 0)
+            c.committed = committed(a, 0.0)
         return out
 
     def pick(self, pool: Pool, request: SchedulingRequest) -> Endpoint:

@@ -17,6 +17,7 @@ class Candidate:
     metrics: EndpointMetrics | None  # None: never scraped or stale, so assume the worst
     in_flight: int = 0               # requests this router sent there that have not finished
     since_scrape: int = 0            # requests this router sent there since its last scrape
+    committed: float = 0.0           # KV tokens those in flight will hold by their end (EndpointState)
 
 
 @dataclass(slots=True)

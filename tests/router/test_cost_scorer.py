@@ -210,3 +210,39 @@ def test_a_pod_that_was_slow_to_first_token_is_not_penalised_beyond_its_work():
             c.in_flight = 0
     pods[0].metrics.waiting, pods[1].metrics.waiting = 6, 4
     assert scorer.score(req("v" * 4000), pods) == [0.0, 1.0]
+
+
+def test_a_pod_promised_full_is_passed_over_while_another_can_hold_the_request():
+    """The pod holding the prefix has room free at its scrape, but its requests in flight will
+    grow into it: the request goes where it fits to its end, prefix or not; when no pod fits,
+    the ordinary cost decides again."""
+    clock = Clock()
+    index = PrefixIndex()
+    scorer = CostScorer(PrefixScorer(index), clock=clock)
+    pods = [cand(0, clock, kv_blocks=625, block_size=16), cand(1, clock, kv_blocks=625, block_size=16)]  # 10,000 tokens
+    index.record(pods[0].endpoint.address, PrefixScorer(index).hashes(req(SYSTEM + "first question")))
+    r = lambda: req(SYSTEM + "next question", max_tokens=500)  # noqa: E731
+    assert scorer.score(r(), pods) == [1.0, 0.0]  # the prefix holder, while it can hold it
+    pods[0].committed = 9_800.0  # what its requests in flight will hold by their end
+    assert scorer.score(r(), pods) == [0.0, 1.0]
+    pods[1].committed = 9_000.0  # neither can: the prefix holder's cheaper prefill wins again
+    assert scorer.score(r(), pods) == [1.0, 0.0]
+
+
+def test_a_prefix_on_every_request_gets_a_second_home_before_its_pod_overcommits():
+    state = EndpointState()
+    eps = tuple(Endpoint(f"pod-{i}", "default", f"10.2.3.{i}", 8000) for i in range(3))
+    p = Pool("default", "p", 8000, strategy=Strategy.PREFIX_CACHE, endpoints=eps)
+    for ep in eps:  # 10,000 tokens of KV each, nothing used at the last scrape
+        state.update(ep.address, EndpointMetrics(updated_at=time.monotonic() + 3600, kv_blocks=625, block_size=16))
+    index = PrefixIndex()
+    sched = Scheduler(state, index, default_profiles(index, MaxScorePicker(random.Random(5))))
+    where = Counter()
+    for i in range(30):
+        r = req(SYSTEM + f" user question {i}", max_tokens=500)
+        ep = sched.pick(p, r)
+        state.started(ep.address, r.extras["kv_tokens"])  # as the director books it
+        where[ep.name] += 1
+    assert len(where) >= 2, where  # not all on the pod that first held the prefix
+    assert all(state.committed[ep.address] <= 10_000 for ep in eps if ep.name in where)
+    assert max(where.values()) >= 10  # and it stays grouped: affinity, not round robin

@@ -69,3 +69,17 @@ async def test_prefill_decode_counts_the_request_on_both_pods_until_it_finishes(
     assert state.in_flight == {"10.0.1.1:8000": 1, "10.0.2.1:8000": 1}
     d.finish(route)
     assert state.in_flight == {}
+
+
+async def test_the_kv_a_request_promises_its_pod_is_booked_until_it_ends_and_follows_a_retry():
+    d = director()  # default strategy: the cost scorer counts the uncached prompt + output room
+    first = await d.decide(RequestInfo("default/a=1"), body("other", max_tokens=100), never_waits)
+    second = await d.decide(RequestInfo("default/a=1"), body("other", max_tokens=300), never_waits)
+    assert isinstance(first, Route) and isinstance(second, Route)
+    assert first.kv_tokens >= 100 and second.kv_tokens >= 300
+    assert d.state.committed == {"10.0.0.1:8000": first.kv_tokens + second.kv_tokens}
+    d.served(first, "10.0.0.9:8000")  # Envoy retried it on a fallback: the promise moves with it
+    assert d.state.committed == {"10.0.0.1:8000": second.kv_tokens, "10.0.0.9:8000": first.kv_tokens}
+    d.finish(first)
+    d.finish(second)
+    assert d.state.committed == {}
