@@ -52,9 +52,9 @@ LOAD_AWARE := igw-load-aware,envoy-round-robin,sglang-cache-aware
 PREFIX := igw-prefix-cache,envoy-round-robin,sglang-cache-aware
 bench-matrix: bench-deps
 	$(MATRIX_RUN) --profile h100-32b --workloads no-shared-prefix,burst --routers $(LOAD_AWARE)
-	$(MATRIX_RUN) --profile h100-32b --workloads shared-prefix,multi-turn --routers $(PREFIX)
+	$(MATRIX_RUN) --profile h100-32b --workloads shared-prefix,multi-turn,hot-prefix --routers $(PREFIX)
 	$(MATRIX_RUN) --profile h100-8b --workloads no-shared-prefix,burst --routers $(LOAD_AWARE)
-	$(MATRIX_RUN) --profile h100-8b --workloads shared-prefix,multi-turn --routers $(PREFIX)
+	$(MATRIX_RUN) --profile h100-8b --workloads shared-prefix,multi-turn,hot-prefix --routers $(PREFIX)
 	$(MATRIX_RUN) --profile h100-32b --pd --pods 4 --workloads shared-prefix,no-shared-prefix \
 	  --routers igw-prefix-cache,sglang-cache-aware
 	$(MATRIX_RUN) --profile h100-32b --workloads no-shared-prefix --sweep 75,100,115,122,126,130 --routers $(LOAD_AWARE)

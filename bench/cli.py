@@ -35,7 +35,7 @@ MATRIX_PROFILES = ("h100-32b", "h100-8b")  # KV room ~34k tokens per pod, and ~4
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small workloads on 4 pods: a ~5 minute smoke run")
     p.add_argument("--workloads", default=None,
-                   help="comma list (default all): shared-prefix,multi-turn,no-shared-prefix,burst")
+                   help="comma list (default all): shared-prefix,multi-turn,no-shared-prefix,burst,hot-prefix")
     p.add_argument("--routers", default=None,
                    help=f"comma list (default all: {','.join(ROUTERS)}; --quick leaves out sglang-round-robin, "
                         "which duplicates Envoy round robin)")

@@ -201,7 +201,7 @@ def simulate(router: str, seed: int, load: Load = Load(), weights: dict | None =
             n += 1
     for i in range(load.pods):
         push(-rng.random() * SCRAPE_S, "scrape", i)  # every pod scraped before the first request
-    sent: dict[int, tuple[int, SimRequest]] = {}
+    sent: dict[int, tuple[int, SimRequest, float]] = {}
     remaining = n
 
     def kick(i: int) -> None:
@@ -232,12 +232,13 @@ def simulate(router: str, seed: int, load: Load = Load(), weights: dict | None =
             prompt = "".join(f"{t:04x}" for t in ids)  # CHARS_PER_TOKEN characters a token
             req = SchedulingRequest("m", "m", prompt, body={"max_tokens": n_out})
             ep = sched.pick(pool, req)
-            state.started(ep.address)
+            kv = req.extras.get("kv_tokens", 0.0)  # booked as the director books it
+            state.started(ep.address, kv)
             i = eps.index(ep)
             result.requests[i] += 1
             result.prompt_tokens[i] += n_in
             sim = SimRequest(str(rid), ids, n_out, arrival_time=now, seed=rid)
-            sent[rid] = (i, sim)
+            sent[rid] = (i, sim, kv)
             engines[i].submit(sim)
             kick(i)
         else:  # step
@@ -249,8 +250,7 @@ def simulate(router: str, seed: int, load: Load = Load(), weights: dict | None =
                     result.ttfts.append(now - req.arrival_time)
                     result.cached_tokens += req.num_cached_tokens
                 if req.finish_time == now:
-                    state.finished(eps[i].address)
-                    sent.pop(int(req.request_id))
+                    state.finished(eps[i].address, sent.pop(int(req.request_id))[2])
                     remaining -= 1
             kick(i)
     result.span = now

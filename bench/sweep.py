@@ -35,7 +35,7 @@ def at_rate(w: Workload, rate: float, duration: float | None = None) -> Workload
 def poisson_rate(w: Workload) -> tuple[float, float]:
     stage = w.load["stages"][0]
     if w.load.get("type") != "poisson" or "rate" not in stage:
-        raise SystemExit(f"--sweep needs a Poisson workload (multi-turn, no-shared-prefix), not {w.name}")
+        raise SystemExit(f"--sweep needs a Poisson workload (multi-turn, no-shared-prefix, hot-prefix), not {w.name}")
     return float(stage["rate"]), float(stage["duration"])
 
 

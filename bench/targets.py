@@ -64,6 +64,12 @@ def check_targets(w: Workload, rows: list[dict[str, Any]], pd: bool = False,
         spread = (max(rates) - min(rates)) if len(rates) > 1 else None
         judge("PREFIX_CACHE hit rate spread over repeats <= 3 points", spread,
               spread is not None and spread <= 0.03, "–" if spread is None else f"{100 * spread:.1f} points")
+    elif w.name == "hot-prefix" and px:
+        never_lose(px, "PREFIX_CACHE")
+        hr, best = px.get("hit_rate"), px.get("best_hit_rate")
+        judge("PREFIX_CACHE cache hit rate within 5 points of the best achievable",
+              hr if best is not None else None, hr is not None and best is not None and hr >= best - 0.05,
+              f"{_pct(hr)} vs best {_pct(best)}")
     elif w.name == "multi-turn" and px:
         never_lose(px, "PREFIX_CACHE")
         win(px, "PREFIX_CACHE")

@@ -174,4 +174,21 @@ def workloads(quick: bool, pods: int | None = None) -> dict[str, Workload]:
         lora_split=((CRITICAL_MODEL, 0.5), (SHEDDABLE_MODEL, 0.5)),
         targets=("no Critical request fails", "Sheddable requests are shed first, with 429"),
     )
-    return {w.name: w for w in (shared, multi, noshare, burst)}
+    # One application's system prompt on every request, arriving steadily: more than one pod
+    # can serve, so the prefix needs a few homes (issue 16: "on one pod, or a few when it is
+    # hot") without being sprayed over all of them.
+    hp_prompts, hp_rate, hp_dur = (120, 6.0, 10) if q else (600, 13.0, 45)
+    hp_rate = rate(hp_rate)
+    hot = Workload(
+        name="hot-prefix", title="One hot prefix (a system prompt on every request)",
+        description=(f"1 group x {hp_prompts} prompts: one 2048-token system prompt shared by every request, "
+                     f"128-token question, 128 output tokens; Poisson {hp_rate} req/s for {hp_dur} s."),
+        api="completion",
+        data={"type": "shared_prefix", "shared_prefix": {
+            "num_groups": 1, "num_prompts_per_group": hp_prompts, "system_prompt_len": 2048,
+            "question_len": 128, "output_len": 128, "seed": 13}},
+        load={"type": "poisson", "stages": [{"rate": hp_rate, "duration": hp_dur}]},
+        targets=("PREFIX_CACHE output tok/s >= 0.97x sglang cache_aware", "PREFIX_CACHE TTFT p90 <= sglang cache_aware's",
+                 "no errors", "PREFIX_CACHE hit rate >= best achievable - 5 points"),
+    )
+    return {w.name: w for w in (shared, multi, noshare, burst, hot)}
