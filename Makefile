@@ -42,7 +42,7 @@ bench: bench-deps
 bench-quick: bench-deps
 	$(BIN)/igw bench --quick
 
-# Issue 16's matrix as bench/REPORT.md reports it (~2.5 hours on 2 cores): each cell run on its own
+# Issue 16's matrix as bench/REPORT.md reports it (~3 hours on 2 cores): each cell run on its own
 # with the strategy that matters there (the default where nothing is shared, prefix-cache where
 # prompts share prefixes), prefill/decode pools, the load sweep; then the matrix assembled from
 # the raw results. Run it within one day: cells are found by today's date.

@@ -29,8 +29,9 @@
   free at the last scrape, not the room the requests already running will still grow into, so
   without this a pod holding a prefix every request shares kept taking them all until its
   growing requests preempted one another: in simulated time (`python -P bench/sim_time.py
-  --workload hot-prefix`, 3 seeds) TTFT p90 4.23 s against round robin's 0.18 s, the busiest
-  pod 4.0× the mean, 29 preemptions; with it 0.35 s, 3.2×, none. Where nothing is shared it
+  --workload hot-prefix`, 3 seeds, at commit 3bf1edf) TTFT p90 4.23 s against round robin's
+  0.18 s, the busiest pod 4.0× the mean, 29 preemptions; with it 0.35 s, 3.2×, none (the
+  bench's hot-prefix cell: 49–54 s before, 0.37–0.39 s after). Where nothing is shared it
   moves little (no shared prefix, 8 seeds: p90 0.74 s against 0.67 s, preemptions 14 against
   20; mixed pods 0.82 s against 0.86 s, none against 5), and the shared-prefix cell is
   unchanged. It counts output room as if every request in flight ran to its end at once (an
