@@ -114,7 +114,9 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
         settings = Settings(pods=pods if not (pd and args.matrix) else min(pods, 4), profile=profile,
                             time_scale=time_scale, bench_bin=bench_bin, tokenizer_dir=tokenizer_dir, pd=pd)
         cell_meta = dict(meta, profile=profile + (" PD" if pd else ""), pods=settings.pods)
-        layout_w = workloads(quick, settings.pods)  # the load scaled to this layout's pod count
+        # The load scaled to the pods that prefill: all of them, or the prefill half of PD pools
+        # (the decode half only decodes, so 2 + 2 pods prefill what 2 plain pods would).
+        layout_w = workloads(quick, settings.pods // 2 if pd else settings.pods)
         for wname in names:
             w = layout_w[wname]
             tag = (f"{profile}-" if len(layouts) > 1 or profile != "a100-8b" else "") + ("pd-" if pd else "")
