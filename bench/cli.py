@@ -26,7 +26,7 @@ from .env import BENCH_VENV, PEERS, REPO, ensure_bench_venv, write_tokenizer
 from .report import add_ratios, matrix_table, plot, read_result, router_row, workload_report
 from .routers import ROUTERS, make_routers
 from .runner import Settings, run_one
-from .workloads import workloads
+from .workloads import pods_that_prefill, workloads
 
 RESULTS = REPO / "bench" / "results"
 MATRIX_PROFILES = ("h100-32b", "h100-8b")  # KV room ~34k tokens per pod, and ~450k
@@ -114,9 +114,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
         settings = Settings(pods=pods if not (pd and args.matrix) else min(pods, 4), profile=profile,
                             time_scale=time_scale, bench_bin=bench_bin, tokenizer_dir=tokenizer_dir, pd=pd)
         cell_meta = dict(meta, profile=profile + (" PD" if pd else ""), pods=settings.pods)
-        # The load scaled to the pods that prefill: all of them, or the prefill half of PD pools
-        # (the decode half only decodes, so 2 + 2 pods prefill what 2 plain pods would).
-        layout_w = workloads(quick, settings.pods // 2 if pd else settings.pods)
+        layout_w = workloads(quick, pods_that_prefill(settings.pods, pd))
         for wname in names:
             w = layout_w[wname]
             tag = (f"{profile}-" if len(layouts) > 1 or profile != "a100-8b" else "") + ("pd-" if pd else "")

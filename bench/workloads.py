@@ -1,11 +1,12 @@
 """The benchmark's workloads, as inference-perf configurations (pure data: no I/O here).
 
 Each workload says what inference-perf generates (`data`), how it is sent (`load`), which
-models the gateway declares (and with what criticality), and what the report checks. `scale()`
-gives the full size (`make bench`) or the quick one (`--quick`): same shapes, fewer requests.
-The full size is meant for 8 pods and the quick one for 4; on another pod count the load scales
-with it (`pods=`), so that, e.g., 2 + 2 prefill/decode pods get half the full size instead of a
-load sized for 8 that no router can serve.
+models the gateway declares (and with what criticality), and what the report checks.
+`workloads()` gives the full size (`make bench`) or the quick one (`--quick`): same shapes,
+fewer requests. The full size is meant for 8 pods and the quick one for 4; on other pods the
+load scales with the pods that prefill (`pods_that_prefill()`), so that, e.g., 2 + 2
+prefill/decode pods get a quarter of the full size instead of a load sized for 8 that no router
+can serve.
 """
 
 from __future__ import annotations
@@ -93,6 +94,19 @@ def _fixed(n: int) -> dict[str, Any]:
 SIZED_FOR_PODS = {False: 8, True: 4}  # quick → the pod count its size is meant for
 
 
+def pods_that_prefill(pods: int, pd: bool) -> int:
+    """The pods a layout's load is scaled to: all of them, or the prefill half of PD pools (the
+    decode half only decodes, so 2 + 2 pods prefill what 2 plain pods would)."""
+    return pods // 2 if pd else pods
+
+
+def _shared_prefix(groups: int, per_group: int, output: int, seed: int) -> dict[str, Any]:
+    """inference-perf `shared_prefix` data: a 2048-token system prompt per group, 128-token questions."""
+    return {"type": "shared_prefix", "shared_prefix": {
+        "num_groups": groups, "num_prompts_per_group": per_group, "system_prompt_len": 2048,
+        "question_len": 128, "output_len": output, "seed": seed}}
+
+
 def workloads(quick: bool, pods: int | None = None) -> dict[str, Workload]:
     """All workloads at full or quick size (quick: fewer requests and pods, same shapes), their
     rates and group counts scaled to `pods` (default: the count the size is meant for)."""
@@ -113,9 +127,7 @@ def workloads(quick: bool, pods: int | None = None) -> dict[str, Workload]:
         description=(f"{sp_groups} groups x {sp_per_group} prompts; 2048-token system prompt shared in a group, "
                      f"128-token question, {sp_out} output tokens; all {sp_conc} requests in flight at once."),
         api="completion",
-        data={"type": "shared_prefix", "shared_prefix": {
-            "num_groups": sp_groups, "num_prompts_per_group": sp_per_group, "system_prompt_len": 2048,
-            "question_len": 128, "output_len": sp_out, "seed": 7}},
+        data=_shared_prefix(sp_groups, sp_per_group, sp_out, seed=7),
         load={"type": "concurrent", "stages": [{"num_requests": sp_groups * sp_per_group,
                                                 "concurrency_level": sp_conc}]},
         targets=("PREFIX_CACHE output tok/s >= 0.97x sglang cache_aware", "PREFIX_CACHE TTFT p90 <= sglang cache_aware's",
@@ -184,9 +196,7 @@ def workloads(quick: bool, pods: int | None = None) -> dict[str, Workload]:
         description=(f"1 group x {hp_prompts} prompts: one 2048-token system prompt shared by every request, "
                      f"128-token question, 128 output tokens; Poisson {hp_rate} req/s for {hp_dur} s."),
         api="completion",
-        data={"type": "shared_prefix", "shared_prefix": {
-            "num_groups": 1, "num_prompts_per_group": hp_prompts, "system_prompt_len": 2048,
-            "question_len": 128, "output_len": 128, "seed": 13}},
+        data=_shared_prefix(1, hp_prompts, 128, seed=13),
         load={"type": "poisson", "stages": [{"rate": hp_rate, "duration": hp_dur}]},
         targets=("PREFIX_CACHE output tok/s >= 0.97x sglang cache_aware", "PREFIX_CACHE TTFT p90 <= sglang cache_aware's",
                  "no errors", "PREFIX_CACHE hit rate >= best achievable - 5 points"),

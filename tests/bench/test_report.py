@@ -13,7 +13,8 @@ from inference_gateway.bench.targets import check_targets
 from inference_gateway.bench.probes import counters_delta, parse_pod_metrics
 from inference_gateway.bench.routers import envoy_round_robin_bootstrap, gateway_manifests
 from inference_gateway.bench.workloads import (
-    CRITICAL_MODEL, SHEDDABLE_MODEL, best_prefix_hit_rate, inference_perf_config, workloads,
+    CRITICAL_MODEL, SHEDDABLE_MODEL, best_prefix_hit_rate, inference_perf_config, pods_that_prefill,
+    workloads,
 )
 from inference_gateway.cli.sim_fleet import SimPod
 
@@ -53,8 +54,9 @@ def test_full_is_bigger_than_quick():
         assert full[name].expected_requests > quick[name].expected_requests
 
 
-def test_load_scales_with_the_pod_count_it_runs_on():
-    # 2 + 2 prefill/decode pods get half the full size, not a load sized for 8 pods.
+def test_load_scales_with_the_pods_that_prefill():
+    # 4 plain pods get half the full size, 2 + 2 prefill/decode pods a quarter: not a load sized for 8.
+    assert pods_that_prefill(4, pd=False) == 4 and pods_that_prefill(4, pd=True) == 2
     full, half = workloads(False), workloads(False, pods=4)
     assert workloads(False, pods=8) == full
     for name in ("no-shared-prefix", "multi-turn", "burst"):
