@@ -88,12 +88,18 @@ class _Observer:
     ttft_count: int = 0
     preemptions: int = 0
     out_tokens: int = 0
+    itl_sum: float = 0.0      # what a vLLM pod's ITL histogram and prefix-cache counters export
+    itl_count: int = 0
+    prefill_tokens: int = 0
 
     def on_admitted(self, req, cached, queue_time) -> None: ...
     def on_first_token(self, req, ttft) -> None:
         self.ttft_count += 1
     def on_step(self, new_tokens, itls, prefill_tokens) -> None:
         self.out_tokens += new_tokens
+        self.itl_sum += sum(itls)
+        self.itl_count += len(itls)
+        self.prefill_tokens += prefill_tokens
     def on_finished(self, req, e2e) -> None: ...
     def on_preempted(self, req) -> None:
         self.preemptions += 1
@@ -224,7 +230,8 @@ def simulate(router: str, seed: int, load: Load = Load(), weights: dict | None =
             state.update(eps[i].address, EndpointMetrics(
                 waiting=len(e.waiting), running=len(e.running), kv_usage=e.kv.usage(),
                 kv_blocks=e.kv.num_blocks, block_size=e.kv.block_size, updated_at=now + 1e-9,
-                ttft_count=o.ttft_count))
+                ttft_count=o.ttft_count, itl_sum=o.itl_sum, itl_count=o.itl_count,
+                prefill_tokens=o.prefill_tokens))
             push(now + SCRAPE_S, "scrape", i)
         elif kind == "arrive":
             rid, ids, n_out = payload

@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from .step_cost import StepCostFit, StepSample
+
 
 @dataclass(slots=True)
 class EndpointMetrics:
@@ -24,6 +26,11 @@ class EndpointMetrics:
     # first tokens the pod has produced (its TTFT histogram's _count, cumulative): the cost
     # scorer counts the sends still before theirs
     ttft_count: float = 0.0
+    # cumulative: the ITL histogram's _sum and _count, and the prompt tokens computed (vLLM's
+    # prefix-cache queries − hits; None where not exported): what `step_cost` fits
+    itl_sum: float = 0.0
+    itl_count: float = 0.0
+    prefill_tokens: float | None = None
 
 
 @dataclass
@@ -42,8 +49,13 @@ class EndpointState:
     since_scrape: dict[str, int] = field(default_factory=dict)
     # Endpoints whose last connection attempt failed → time.monotonic() of the first failure.
     down: dict[str, float] = field(default_factory=dict)
+    # What one more running request costs a pod's steps, fitted from consecutive scrapes.
+    step_cost: StepCostFit = field(default_factory=StepCostFit)
 
     def update(self, address: str, metrics: EndpointMetrics) -> None:
+        before = self.metrics.get(address)
+        if before is not None and metrics.prefill_tokens is not None and before.prefill_tokens is not None:
+            self.step_cost.observe(_sample(before), _sample(metrics))
         self.metrics[address] = metrics
         self.since_scrape.pop(address, None)
         self.down.pop(address, None)
@@ -89,3 +101,7 @@ class EndpointState:
             del self.since_scrape[addr]
         for addr in [a for a in self.down if a not in addresses]:
             del self.down[addr]
+
+
+def _sample(m: EndpointMetrics) -> StepSample:
+    return StepSample(m.updated_at, m.running, m.itl_sum, m.itl_count, m.prefill_tokens)

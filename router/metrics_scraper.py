@@ -29,6 +29,11 @@ class MetricNames:
     cache_info: str | None = None  # vLLM: labels block_size, num_gpu_blocks
     max_tokens: str | None = None  # SGLang: KV capacity in tokens
     ttft: str | None = None        # the TTFT histogram (its _count is read: first tokens produced)
+    itl: tuple[str, ...] = ()      # the ITL histogram, first present wins (its _sum and _count)
+    # prompt tokens looked up and found in the prefix cache, counted as they are scheduled: their
+    # difference is the prompt tokens computed (router/step_cost.py)
+    prefix_queries: str | None = None
+    prefix_hits: str | None = None
 
 
 METRIC_NAMES = {
@@ -38,6 +43,9 @@ METRIC_NAMES = {
         kv_usage=("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"),
         cache_info="vllm:cache_config_info",
         ttft="vllm:time_to_first_token_seconds",
+        itl=("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"),
+        prefix_queries="vllm:prefix_cache_queries_total",
+        prefix_hits="vllm:prefix_cache_hits_total",
     ),
     Runtime.SGLANG: MetricNames(
         waiting=("sglang:num_queue_reqs",),
@@ -45,6 +53,7 @@ METRIC_NAMES = {
         kv_usage=("sglang:token_usage",),
         max_tokens="sglang:max_total_num_tokens",
         ttft="sglang:time_to_first_token_seconds",
+        itl=("sglang:inter_token_latency_seconds",),
     ),
 }
 
@@ -66,7 +75,14 @@ def parse_metrics(text: str, names: MetricNames, now: float) -> EndpointMetrics:
     wanted = set(names.waiting) | set(names.running) | set(names.kv_usage)
     ttft_count = f"{names.ttft}_count" if names.ttft else ""
     wanted |= {ttft_count} - {""}
+    itl_sums = {f"{n}_sum": n for n in names.itl}
+    itl_counts = {f"{n}_count": n for n in names.itl}
+    wanted |= set(itl_sums) | set(itl_counts)
+    counters = {names.prefix_queries, names.prefix_hits} - {None}
+    wanted |= counters
     t_count = 0.0
+    itl: dict[str, list[float]] = {}   # histogram → [sum, count]
+    found: dict[str, float] = {}       # prefix-cache counter → its total over series
     for line in text.splitlines():
         if not line or line[0] == "#":
             continue
@@ -99,8 +115,18 @@ def parse_metrics(text: str, names: MetricNames, now: float) -> EndpointMetrics:
             blocks, block_size = int(value), 1
         elif name == ttft_count:
             t_count += value
+        elif name in itl_sums:
+            itl.setdefault(itl_sums[name], [0.0, 0.0])[0] += value
+        elif name in itl_counts:
+            itl.setdefault(itl_counts[name], [0.0, 0.0])[1] += value
+        elif name in counters:
+            found[name] = found.get(name, 0.0) + value
     kv_usage = next((kv[n] for n in names.kv_usage if n in kv), 0.0)
-    return EndpointMetrics(waiting, running, kv_usage, blocks, block_size, now, t_count)
+    itl_sum, itl_count = next((itl[n] for n in names.itl if n in itl), (0.0, 0.0))
+    prefill = None
+    if names.prefix_queries in found and names.prefix_hits in found:
+        prefill = found[names.prefix_queries] - found[names.prefix_hits]
+    return EndpointMetrics(waiting, running, kv_usage, blocks, block_size, now, t_count, itl_sum, itl_count, prefill)
 
 
 class MetricsScraper:

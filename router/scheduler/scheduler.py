@@ -54,6 +54,7 @@ class Scheduler:
             what = f"{pool.role} endpoint" if pool.role else "endpoint"
             raise unavailable(f"no ready {what} in pool {pool.namespace}/{pool.name}")
         profile: Profile = self.profiles[pool.strategy]
+        request.tokens_per_running = self.state.step_cost.tokens_per_running()
         down = self.state.down
         if down:  # unreachable pods are out, whatever they score (unless every pod is)
             candidates = [c for c in candidates if c.endpoint.address not in down] or candidates

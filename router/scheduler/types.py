@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 from ..endpoint_state import EndpointMetrics
+from ..step_cost import DEFAULT_TOKENS_PER_RUNNING
 from ..table import Criticality, Endpoint
 
 DEFAULT_OUTPUT_TOKENS = 256  # assumed when a request does not bound its output
@@ -33,6 +34,9 @@ class SchedulingRequest:
     # Set by the prefix plugin after the pick: share of the prompt's blocks the chosen pod held.
     prefix_hit_ratio: float | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    # What one more running request costs a pod's steps, in prefill tokens (router/step_cost.py,
+    # fitted from the pods' metrics): the scheduler sets it before scoring.
+    tokens_per_running: float = DEFAULT_TOKENS_PER_RUNNING
 
     def output_tokens(self) -> int:
         """The output room the request asks for (`max_completion_tokens`/`max_tokens`): the KV it

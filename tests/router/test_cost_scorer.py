@@ -30,8 +30,11 @@ def cand(i: int, clock: Clock, **metrics) -> Candidate:
     return Candidate(ep, EndpointMetrics(updated_at=clock.now - 0.05, **metrics))
 
 
-def req(prompt: str, max_tokens: int = 16) -> SchedulingRequest:
-    return SchedulingRequest(model="m", target_model="m", prompt=prompt, body={"max_tokens": max_tokens})
+def req(prompt: str, max_tokens: int = 16, per_running: float = 0.0) -> SchedulingRequest:
+    """A request; the decode term (`per_running` prefill tokens per running request per step)
+    is off unless a test is about it, so the other terms' arithmetic stays exact."""
+    return SchedulingRequest(model="m", target_model="m", prompt=prompt, body={"max_tokens": max_tokens},
+                             tokens_per_running=per_running)
 
 
 SYSTEM = "".join(f"word{i:05d} " for i in range(800))  # 8,000 characters: ~2,000 tokens
@@ -246,3 +249,42 @@ def test_a_prefix_on_every_request_gets_a_second_home_before_its_pod_overcommits
     assert len(where) >= 2, where  # not all on the pod that first held the prefix
     assert all(state.committed[ep.address] <= 10_000 for ep in eps if ep.name in where)
     assert max(where.values()) >= 10  # and it stays grouped: affinity, not round robin
+
+
+def test_the_decode_term_prefers_the_pod_with_fewer_requests_running():
+    """Each request running on a pod makes every step longer: `per_running` prefill tokens'
+    worth per step, for the request's `max_tokens` steps."""
+    clock = Clock()
+    scorer = CostScorer(clock=clock)
+    pods = [cand(0, clock, running=30.0), cand(1, clock, running=5.0)]
+    costs = scorer.costs(req("x" * 4000, max_tokens=100, per_running=2.0), pods)
+    assert costs[0] - costs[1] == 100 * 2.0 * 25
+    assert len(set(scorer.costs(req("x" * 4000, max_tokens=100), pods))) == 1  # without it: a tie
+
+
+def _prefix_history(scorer: CostScorer, index: PrefixIndex, holder: Candidate, clock: Clock, n: int, gap: float):
+    for i in range(n):
+        r = req(SYSTEM + f"earlier question {i}", max_tokens=128, per_running=3.0)
+        scorer.costs(r, [holder])
+        scorer.picked(r, holder)
+        clock.now += gap
+
+
+def test_a_prefix_that_keeps_coming_gets_another_home_and_a_burst_does_not():
+    """The holder of a ~2,000-token prefix runs 40 requests; another pod runs none. Recomputing
+    the prefix there costs more than the holder's longer steps for one request, but a prefix
+    that kept coming for 10 s will keep coming, and the new home serves its next requests from
+    cache: the idle pod wins. The same 40 requests in one burst predict nothing: the holder keeps
+    the prefix. A conversation's history (seen once) stays too."""
+    for gap, holder_wins in ((0.25, False), (0.0, True)):
+        clock = Clock()
+        index = PrefixIndex()
+        scorer = CostScorer(PrefixScorer(index), clock=clock)
+        busy, idle = cand(0, clock, running=40.0), cand(1, clock)
+        busy.in_flight = 40
+        index.record(busy.endpoint.address, PrefixScorer(index).hashes(req(SYSTEM + "first question")))
+        _prefix_history(scorer, index, busy, clock, 40, gap)
+        for pod in (busy, idle):
+            pod.metrics.updated_at = clock.now
+        costs = scorer.costs(req(SYSTEM + "the next question", max_tokens=128, per_running=3.0), [busy, idle])
+        assert (costs[0] < costs[1]) is holder_wins, (gap, costs)

@@ -50,3 +50,21 @@ def test_the_ttft_histogram_count_is_read_for_the_cost_model():
     assert m.ttft_count == 8.0
     s = parse_metrics('sglang:time_to_first_token_seconds_count{model_name="m"} 2.0\n', METRIC_NAMES[Runtime.SGLANG], 0)
     assert s.ttft_count == 2.0
+
+
+def test_step_time_counters_are_read_for_the_decode_term():
+    """What router/step_cost.py fits: the ITL histogram's sum and count (the current name wins
+    over the older one) and the prompt tokens computed (prefix-cache queries − hits)."""
+    text = ('vllm:inter_token_latency_seconds_sum{model_name="a"} 3.0\n'
+            'vllm:inter_token_latency_seconds_count{model_name="a"} 100.0\n'
+            'vllm:time_per_output_token_seconds_sum{model_name="a"} 9.0\n'
+            'vllm:time_per_output_token_seconds_count{model_name="a"} 900.0\n'
+            'vllm:prefix_cache_queries_total{model_name="a"} 5000.0\n'
+            'vllm:prefix_cache_hits_total{model_name="a"} 3000.0\n')
+    m = parse_metrics(text, METRIC_NAMES[Runtime.VLLM], 0)
+    assert (m.itl_sum, m.itl_count, m.prefill_tokens) == (3.0, 100.0, 2000.0)
+    older = parse_metrics(text.split("\n", 2)[2], METRIC_NAMES[Runtime.VLLM], 0)
+    assert (older.itl_sum, older.itl_count) == (9.0, 900.0)
+    # SGLang counts prompt tokens when a request ends: no per-step prefill to fit against
+    assert parse_metrics(SGLANG, METRIC_NAMES[Runtime.SGLANG], 0).prefill_tokens is None
+    assert parse_metrics(VLLM, METRIC_NAMES[Runtime.VLLM], 0).prefill_tokens is None

@@ -35,8 +35,9 @@ def idle_pool(n: int, state: EndpointState, strategy: Strategy = Strategy.DEFAUL
     return p
 
 
-def req(prompt: str = "") -> SchedulingRequest:
-    return SchedulingRequest(model="m", target_model="m", prompt=prompt)
+def req(prompt: str = "", max_tokens: int | None = None) -> SchedulingRequest:
+    body = None if max_tokens is None else {"max_tokens": max_tokens}
+    return SchedulingRequest(model="m", target_model="m", prompt=prompt, body=body)
 
 
 def test_shortest_queue_wins():
@@ -85,13 +86,15 @@ def test_in_flight_requests_spread_a_burst_between_scrapes():
 
 
 def test_prefix_sticks_to_the_pod_that_served_it_but_not_onto_a_saturated_pod():
+    """A ~2,000-token prefix with short answers: recomputing it elsewhere costs more than the
+    holder's growing batch (the decode term), so a group of requests stays on one pod."""
     state = EndpointState()
     p = idle_pool(4, state, Strategy.PREFIX_CACHE)
     s = scheduler(state)
-    system = "You are a helpful assistant. " * 40
-    first = s.pick(p, req(system + "question one"))
-    for i in range(10):
-        assert s.pick(p, req(system + f"question {i}")).name == first.name
+    system = "You are a helpful assistant. " * 280
+    first = s.pick(p, req(system + "question one", max_tokens=64))
+    for i in range(8):
+        assert s.pick(p, req(system + f"question {i}", max_tokens=64)).name == first.name
     # The holder becomes overloaded: load outweighs the prefix.
     fresh(state, first.address, waiting=50, kv_usage=0.99)
     for ep in p.endpoints:

@@ -1,0 +1,115 @@
+"""What one more running request costs a pod, in prefill tokens, fitted from the pods' metrics.
+
+A model server's engine step takes about `a + d·running + p·prefill tokens in the step`: a fixed
+part (reading the weights), a part per decoding sequence (its token, and attention over its
+context), and a part per prompt token computed. The cost scorer counts work in prefill tokens,
+so what a decoding request costs is `d / p` prefill tokens per running request per step.
+
+Each scrape of a pod, against the one before, gives one sample of that line:
+- the mean step time: Δ(ITL histogram `_sum`) / Δ(`_count`), one observation per sequence
+  per step;
+- the running requests (the mean of the two scrapes' gauges);
+- the prompt tokens computed per step: Δ(prefix-cache queries − hits), vLLM's counters in
+  tokens, over the steps (ITL observations ÷ running).
+
+A weighted least-squares fit over every pod's samples (weighted by the steps each covers,
+older samples fading with FIT_HALF_LIFE_S) gives `d` and `p`. Until it has MIN_SAMPLES of
+them, or if it comes out non-physical (a slope ≤ 0), the ratio is DEFAULT_TOKENS_PER_RUNNING.
+SGLang pods count prompt tokens only when a request ends, so their samples are not used.
+
+One fit per router process: the decode term compares pods within one pool, where only the
+ratio's size matters (`bench/sim_time.py --workload hot-prefix`: a ratio anywhere from 1 to 8
+gives the same placement on both pod profiles).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+FIT_HALF_LIFE_S = 60.0
+MIN_SAMPLES = 30
+# The ratio before the fit has samples: h100-32b's simulated pods at ~1k tokens of context
+# (simulator/profiles.py: (12 µs + 1,100 × 110 ns) / 68 µs ≈ 2).
+DEFAULT_TOKENS_PER_RUNNING = 2.0
+MAX_TOKENS_PER_RUNNING = 64.0
+
+
+@dataclass(frozen=True, slots=True)
+class StepSample:
+    """One pod's cumulative counters at one scrape (None: the pod does not export them)."""
+
+    at: float
+    running: float
+    itl_sum: float
+    itl_count: float
+    prefill_tokens: float | None
+
+
+@dataclass(slots=True)
+class StepCostFit:
+    # the normal equations' sums, for regressors (1, running, prefill per step)
+    _xx: list[float] = field(default_factory=lambda: [0.0] * 6)  # upper triangle of XᵀWX
+    _xy: list[float] = field(default_factory=lambda: [0.0] * 3)
+    _samples: int = 0
+    _last: float | None = None
+    _ratio: float = DEFAULT_TOKENS_PER_RUNNING
+
+    def observe(self, before: StepSample, after: StepSample) -> None:
+        if before.prefill_tokens is None or after.prefill_tokens is None:
+            return
+        n = after.itl_count - before.itl_count
+        running = (before.running + after.running) / 2.0
+        prefill = after.prefill_tokens - before.prefill_tokens
+        if n <= 0.0 or running < 1.0 or prefill < 0.0 or after.itl_sum < before.itl_sum:
+            return  # idle, or a restarted pod's counters
+            return
+        steps = n / running
+        x1, x2, y = running, prefill / steps, (after.itl_sum - before.itl_sum) / n
+        if self._last is not None and after.at > self._last:
+            fade = 0.5 ** ((after.at - self._last) / FIT_HALF_LIFE_S)
+            self._xx = [v * fade for v in self._xx]
+            self._xy = [v * fade for v in self._xy]
+        self._last = after.at if self._last is None else max(self._last, after.at)
+        w = steps
+        xx, xy = self._xx, self._xy
+        xx[0] += w
+        xx[1] += w * x1
+        xx[2] += w * x2
+        xx[3] += w * x1 * x1
+        xx[4] += w * x1 * x2
+        xx[5] += w * x2 * x2
+        xy[0] += w * y
+        xy[1] += w * x1 * y
+        xy[2] += w * x2 * y
+        self._samples += 1
+        if self._samples >= MIN_SAMPLES:
+            self._ratio = self._solve()
+
+    def _solve(self) -> float:
+        s0, s1, s2, s11, s12, s22 = self._xx
+        a = ((s0, s1, s2), (s1, s11, s12), (s2, s12, s22))
+        det = _det(a)
+        if not math.isfinite(det) or abs(det) <= 1e-12 * max(1.0, s0 * s11 * s22):
+            return self._ratio  # the samples do not separate the terms (yet)
+        # Cramer's rule for d (column 1) and p (column 2)
+        b = self._xy
+        d = _det(tuple(tuple(b[r] if c == 1 else a[r][c] for c in range(3)) for r in range(3))) / det
+        p = _det(tuple(tuple(b[r] if c == 2 else a[r][c] for c in range(3)) for r in range(3))) / det
+        if d <= 0.0 or p <= 0.0:
+            return self._ratio
+        return min(MAX_TOKENS_PER_RUNNING, d / p)
+
+    @property
+    def samples(self) -> int:
+        return self._samples
+
+    def tokens_per_running(self) -> float:
+        """Prefill tokens' worth of step time that one running request adds to each step."""
+        return self._ratio
+
+
+def _det(m) -> float:
+    return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
