@@ -19,7 +19,9 @@ every request (600 over 45 s, ~13 req/s), a prefix every pod should come to hold
         [--routers load-cost,round-robin,sglang] [--profile h100-8b]
 
 Per router: TTFT p50/p90 (s, wall at time scale 3), output tok/s, preemptions, the busiest
-pod's requests and prompt tokens ÷ the mean, and the prefix-cache hit rate. A router here is the scheduler profile named
+pod's requests and prompt tokens ÷ the mean, the prefix-cache hit rate, and the decode term's
+unit as `router/step_cost.py` fitted it from the pods' counters (prefill tokens per running
+request per step; every router's pods feed the fit, only the cost profiles use it). A router here is the scheduler profile named
 (`load-cost`, `legacy`), plain round robin, or `sglang`: sglang-router 0.3.2's cache_aware with
 no prefix ever matching, i.e. the worker with the least text routed to it (its approximate tree
 holds everything routed; no eviction within a minute), unless in-flight counts differ by more
@@ -90,6 +92,7 @@ class _Observer:
     out_tokens: int = 0
     itl_sum: float = 0.0      # what a vLLM pod's ITL histogram and prefix-cache counters export
     itl_count: int = 0
+    steps: int = 0            # and its iteration-tokens histogram's count
     prefill_tokens: int = 0
 
     def on_admitted(self, req, cached, queue_time) -> None: ...
@@ -99,6 +102,7 @@ class _Observer:
         self.out_tokens += new_tokens
         self.itl_sum += sum(itls)
         self.itl_count += len(itls)
+        self.steps += 1
         self.prefill_tokens += prefill_tokens
     def on_finished(self, req, e2e) -> None: ...
     def on_preempted(self, req) -> None:
@@ -114,6 +118,7 @@ class Result:
     requests: list[int] = field(default_factory=list)
     prompt_tokens: list[int] = field(default_factory=list)
     cached_tokens: int = 0
+    decode_unit: float = 0.0  # the decode term's fitted unit at the end (router/step_cost.py)
 
     def row(self) -> tuple[float, ...]:
         t = sorted(self.ttfts)
@@ -122,7 +127,7 @@ class Result:
         mean_p = statistics.mean(self.prompt_tokens)
         return (statistics.median(t), p90, self.out_tokens / self.span, self.preemptions,
                 max(self.requests) / mean_r, max(self.prompt_tokens) / mean_p,
-                100 * self.cached_tokens / sum(self.prompt_tokens))
+                100 * self.cached_tokens / sum(self.prompt_tokens), self.decode_unit)
 
 
 class _RoundRobin:
@@ -230,7 +235,7 @@ def simulate(router: str, seed: int, load: Load = Load(), weights: dict | None =
             state.update(eps[i].address, EndpointMetrics(
                 waiting=len(e.waiting), running=len(e.running), kv_usage=e.kv.usage(),
                 kv_blocks=e.kv.num_blocks, block_size=e.kv.block_size, updated_at=now + 1e-9,
-                ttft_count=o.ttft_count, itl_sum=o.itl_sum, itl_count=o.itl_count,
+                ttft_count=o.ttft_count, itl_sum=o.itl_sum, itl_count=o.itl_count, steps=o.steps,
                 prefill_tokens=o.prefill_tokens))
             push(now + SCRAPE_S, "scrape", i)
         elif kind == "arrive":
@@ -261,6 +266,7 @@ def simulate(router: str, seed: int, load: Load = Load(), weights: dict | None =
                     remaining -= 1
             kick(i)
     result.span = now
+    result.decode_unit = state.step_cost.tokens_per_running()
     result.out_tokens = sum(o.out_tokens for o in observers)
     result.preemptions = sum(o.preemptions for o in observers)
     return result
@@ -295,13 +301,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate:
         load = dataclasses.replace(load, rate=args.rate)
     print(f"{args.workload}: medians over seeds {args.seeds}")
-    print(f"{'router':<14}{'TTFT p50':>9}{'p90':>7}{'tok/s':>7}{'preempt':>8}{'max req':>8}{'max tok':>8}{'hit %':>7}")
+    print(f"{'router':<14}{'TTFT p50':>9}{'p90':>7}{'tok/s':>7}{'preempt':>8}{'max req':>8}{'max tok':>8}{'hit %':>7}{'decode':>7}")
     for router in args.routers.split(","):
         rows = [simulate(router, s, load).row() for s in seeds]
-        med = [statistics.median(r[k] for r in rows) for k in range(7)]
+        med = [statistics.median(r[k] for r in rows) for k in range(8)]
         per = " ".join(f"{r[1]:.2f}" for r in rows)
         print(f"{router:<14}{med[0]:>9.2f}{med[1]:>7.2f}{med[2]:>7.0f}{med[3]:>8.0f}{med[4]:>8.2f}{med[5]:>8.2f}"
-              f"{med[6]:>7.1f}   p90 per seed {per}", flush=True)
+              f"{med[6]:>7.1f}{med[7]:>7.1f}   p90 per seed {per}", flush=True)
     return 0
 
 

@@ -26,10 +26,12 @@ class EndpointMetrics:
     # first tokens the pod has produced (its TTFT histogram's _count, cumulative): the cost
     # scorer counts the sends still before theirs
     ttft_count: float = 0.0
-    # cumulative: the ITL histogram's _sum and _count, and the prompt tokens computed (vLLM's
-    # prefix-cache queries − hits; None where not exported): what `step_cost` fits
+    # cumulative: the ITL histogram's _sum and _count, the engine steps (vLLM's iteration-tokens
+    # histogram _count) and the prompt tokens computed (its prefix-cache queries − hits); None
+    # where not exported: what `step_cost` fits
     itl_sum: float = 0.0
     itl_count: float = 0.0
+    steps: float | None = None
     prefill_tokens: float | None = None
 
 
@@ -54,7 +56,7 @@ class EndpointState:
 
     def update(self, address: str, metrics: EndpointMetrics) -> None:
         before = self.metrics.get(address)
-        if before is not None and metrics.prefill_tokens is not None and before.prefill_tokens is not None:
+        if before is not None and metrics.steps is not None and before.steps is not None:
             self.step_cost.observe(_sample(before), _sample(metrics))
         self.metrics[address] = metrics
         self.since_scrape.pop(address, None)
@@ -104,4 +106,4 @@ class EndpointState:
 
 
 def _sample(m: EndpointMetrics) -> StepSample:
-    return StepSample(m.updated_at, m.running, m.itl_sum, m.itl_count, m.prefill_tokens)
+    return StepSample(m.updated_at, m.itl_sum, m.itl_count, m.steps, m.prefill_tokens)

@@ -34,6 +34,7 @@ class MetricNames:
     # difference is the prompt tokens computed (router/step_cost.py)
     prefix_queries: str | None = None
     prefix_hits: str | None = None
+    steps: str | None = None       # a histogram observed once per engine step (its _count is read)
 
 
 METRIC_NAMES = {
@@ -46,6 +47,7 @@ METRIC_NAMES = {
         itl=("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"),
         prefix_queries="vllm:prefix_cache_queries_total",
         prefix_hits="vllm:prefix_cache_hits_total",
+        steps="vllm:iteration_tokens_total",
     ),
     Runtime.SGLANG: MetricNames(
         waiting=("sglang:num_queue_reqs",),
@@ -78,7 +80,8 @@ def parse_metrics(text: str, names: MetricNames, now: float) -> EndpointMetrics:
     itl_sums = {f"{n}_sum": n for n in names.itl}
     itl_counts = {f"{n}_count": n for n in names.itl}
     wanted |= set(itl_sums) | set(itl_counts)
-    counters = {names.prefix_queries, names.prefix_hits} - {None}
+    steps_count = f"{names.steps}_count" if names.steps else None
+    counters = {names.prefix_queries, names.prefix_hits, steps_count} - {None}
     wanted |= counters
     t_count = 0.0
     itl: dict[str, list[float]] = {}   # histogram → [sum, count]
@@ -126,7 +129,8 @@ def parse_metrics(text: str, names: MetricNames, now: float) -> EndpointMetrics:
     prefill = None
     if names.prefix_queries in found and names.prefix_hits in found:
         prefill = found[names.prefix_queries] - found[names.prefix_hits]
-    return EndpointMetrics(waiting, running, kv_usage, blocks, block_size, now, t_count, itl_sum, itl_count, prefill)
+    return EndpointMetrics(waiting, running, kv_usage, blocks, block_size, now, t_count, itl_sum, itl_count,
+                           found.get(steps_count) if steps_count else None, prefill)
 
 
 class MetricsScraper:

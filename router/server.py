@@ -102,7 +102,8 @@ class Router:
         self.service = ExtProcService(self.director, test_selection=settings.test_endpoint_selection)
         self.peer_sync = PeerSync(self.prefix_index, settings.peer_listen, settings.peers,
                                   registry=self.telemetry.registry) if settings.peer_listen else None
-        self.telemetry.watch_pools(self._pool_gauges, lambda: len(self.prefix_index))
+        self.telemetry.watch_pools(self._pool_gauges, lambda: len(self.prefix_index),
+                                   self.state.step_cost.tokens_per_running)
         self.scraper = MetricsScraper(self.state, interval=settings.scrape_interval,
                                       on_metrics=self.accounting.on_metrics if self.accounting else None)
         self._grpc: grpc.aio.Server | None = None

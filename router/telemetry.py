@@ -72,6 +72,7 @@ class Telemetry:
         self._children: dict[tuple, object] = {}
         self._pool_source: Callable[[], list[tuple[str, int, float, float]]] | None = None
         self._index_size: Callable[[], int] | None = None
+        self._decode_cost: Callable[[], float] | None = None
         r.register(_PoolCollector(self))
 
     def child(self, metric, *labels: str):
@@ -83,10 +84,12 @@ class Telemetry:
         return c
 
     def watch_pools(self, source: Callable[[], list[tuple[str, int, float, float]]],
-                    index_size: Callable[[], int]) -> None:
-        """`source()` → [(pool key, ready pods, average KV use, average queue)]."""
+                    index_size: Callable[[], int], decode_cost: Callable[[], float] | None = None) -> None:
+        """`source()` → [(pool key, ready pods, average KV use, average queue)]; `decode_cost()`
+        → the cost model's prefill tokens per running request per step (router/step_cost.py)."""
         self._pool_source = source
         self._index_size = index_size
+        self._decode_cost = decode_cost
 
 
 class TokenHistogram:
@@ -154,7 +157,15 @@ class _PoolCollector:
         size = GaugeMetricFamily("inference_extension_prefix_indexer_size",
                                  "Prefix blocks held in the router's prefix index (all pods).")
         size.add_metric([], self.t._index_size() if self.t._index_size else 0)
-        return [ready, kv, queue, size]
+        families = [ready, kv, queue, size]
+        if self.t._decode_cost is not None:
+            decode = GaugeMetricFamily(
+                "igw_scheduler_decode_tokens_per_running_request",
+                "What one running request adds to each step of its pod, in prefill tokens: the cost "
+                "model's decode term, fitted from the pods' ITL histograms and prefix-cache counters.")
+            decode.add_metric([], self.t._decode_cost())
+            families.append(decode)
+        return families
 
     def describe(self):
         return []

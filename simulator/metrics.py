@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # Bucket boundaries as vLLM declares them (vllm/v1/metrics/loggers.py).
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5,
                 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
+ITERATION_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)  # vLLM's
 ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0,
                7.5, 10.0, 20.0, 40.0, 80.0)
 # SGLang's default bounds of its token histograms (sglang/srt/metrics/collector.py).
@@ -134,6 +135,8 @@ class SimMetrics:
         self.prefix_queries = Counter("vllm:prefix_cache_queries", "Prefix cache queries, in tokens.", lbl, registry=r).labels(model_name)
         self.prefix_hits = Counter("vllm:prefix_cache_hits", "Prefix cache hits, in tokens.", lbl, registry=r).labels(model_name)
         self.preemptions = Counter("vllm:num_preemptions", "Cumulative number of preemptions.", lbl, registry=r).labels(model_name)
+        self.iteration_tokens = Histogram("vllm:iteration_tokens_total", "Histogram of number of tokens per engine_step.",
+                                          lbl, buckets=ITERATION_BUCKETS, registry=r).labels(model_name)
         self.success = Counter("vllm:request_success", "Successfully processed requests.",
                                ["model_name", "finished_reason"], registry=r)
 
@@ -164,8 +167,10 @@ class SimMetrics:
         self.ttft.observe(ttft)
 
     def on_step(self, new_tokens: int, itls: list[float], prefill_tokens: int) -> None:
-        if new_tokens and self.runtime != "sglang":
-            self.generation_tokens.inc(new_tokens)
+        if self.runtime != "sglang":
+            self.iteration_tokens.observe(prefill_tokens + len(itls))  # prompt + decode tokens of the step
+            if new_tokens:
+                self.generation_tokens.inc(new_tokens)
         for v in itls:
             self.itl.observe(v)
             if self.runtime != "sglang":

@@ -25,10 +25,11 @@ class Scheduler:
         # pool key → (its endpoints, their Candidates, (candidate, address) pairs to refresh)
         self._candidates: dict[str, tuple[tuple[Endpoint, ...], list[Candidate], list[tuple[Candidate, str]]]] = {}
 
-    def candidates(self, pool: Pool) -> list[Candidate]:
+    def candidates(self, pool: Pool, since_scrape: bool = True) -> list[Candidate]:
         """The pool's endpoints with their current state. The Candidate objects are reused
         from request to request (scheduling is synchronous); only their values are refreshed
-        here, the hot loop at 1,000 endpoints (EndpointState.fresh() inlined)."""
+        here, the hot loop at 1,000 endpoints (EndpointState.fresh() inlined). Only the
+        saturation filter reads `since_scrape`: profiles without filters skip its lookup."""
         cached = self._candidates.get(pool.key)
         if cached is None or cached[0] is not pool.endpoints:
             if len(self._candidates) > 4096:
@@ -44,16 +45,18 @@ class Scheduler:
             m = metrics(a)
             c.metrics = None if m is None or m.updated_at < oldest or m.updated_at == 0.0 else m
             c.in_flight = in_flight(a, 0)
-            c.since_scrape = since(a, 0)
             c.committed = committed(a, 0.0)
+        if since_scrape:
+            for c, a in cached[2]:
+                c.since_scrape = since(a, 0)
         return out
 
     def pick(self, pool: Pool, request: SchedulingRequest) -> Endpoint:
-        candidates = self.candidates(pool)
+        profile: Profile = self.profiles[pool.strategy]
+        candidates = self.candidates(pool, since_scrape=bool(profile.filters))
         if not candidates:
             what = f"{pool.role} endpoint" if pool.role else "endpoint"
             raise unavailable(f"no ready {what} in pool {pool.namespace}/{pool.name}")
-        profile: Profile = self.profiles[pool.strategy]
         request.tokens_per_running = self.state.step_cost.tokens_per_running()
         down = self.state.down
         if down:  # unreachable pods are out, whatever they score (unless every pod is)

@@ -145,6 +145,8 @@ async def test_weighted_canary_rewrites_model_both_ways(tmp_path, start_gateway)
         assert count == n + 1, count
         assert 'inference_pool_ready_pods{name="default/qwen-inference-pool"} 2.0' in text
         assert "inference_extension_scheduler_e2e_duration_seconds_bucket" in text
+        decode = re.search(r"^igw_scheduler_decode_tokens_per_running_request (\S+)$", text, re.M)
+        assert decode and 0 < float(decode.group(1)) <= 64, decode
     finally:
         await fleet.stop()
 

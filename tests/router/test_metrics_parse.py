@@ -60,11 +60,13 @@ def test_step_time_counters_are_read_for_the_decode_term():
             'vllm:time_per_output_token_seconds_sum{model_name="a"} 9.0\n'
             'vllm:time_per_output_token_seconds_count{model_name="a"} 900.0\n'
             'vllm:prefix_cache_queries_total{model_name="a"} 5000.0\n'
-            'vllm:prefix_cache_hits_total{model_name="a"} 3000.0\n')
+            'vllm:prefix_cache_hits_total{model_name="a"} 3000.0\n'
+            'vllm:iteration_tokens_total_sum{model_name="a"} 9000.0\n'
+            'vllm:iteration_tokens_total_count{model_name="a"} 40.0\n')
     m = parse_metrics(text, METRIC_NAMES[Runtime.VLLM], 0)
-    assert (m.itl_sum, m.itl_count, m.prefill_tokens) == (3.0, 100.0, 2000.0)
+    assert (m.itl_sum, m.itl_count, m.steps, m.prefill_tokens) == (3.0, 100.0, 40.0, 2000.0)
     older = parse_metrics(text.split("\n", 2)[2], METRIC_NAMES[Runtime.VLLM], 0)
     assert (older.itl_sum, older.itl_count) == (9.0, 900.0)
     # SGLang counts prompt tokens when a request ends: no per-step prefill to fit against
     assert parse_metrics(SGLANG, METRIC_NAMES[Runtime.SGLANG], 0).prefill_tokens is None
-    assert parse_metrics(VLLM, METRIC_NAMES[Runtime.VLLM], 0).prefill_tokens is None
+    assert parse_metrics(VLLM, METRIC_NAMES[Runtime.VLLM], 0).steps is None

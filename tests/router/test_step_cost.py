@@ -14,7 +14,7 @@ class FakePod:
 
     def __init__(self, rng: random.Random, a: float, d: float, p: float) -> None:
         self.rng, self.a, self.d, self.p = rng, a, d, p
-        self.itl_sum = self.itl_count = self.prefill = 0.0
+        self.itl_sum = self.itl_count = self.prefill = self.steps = 0.0
         self.running = 10
 
     def scrape(self, at: float) -> EndpointMetrics:
@@ -28,10 +28,11 @@ class FakePod:
             self.itl_sum += step * running  # one observation per running sequence
             self.itl_count += running
             self.prefill += tokens
+            self.steps += 1
             elapsed += step
         self.running = after
         return EndpointMetrics(running=float(after), updated_at=at, itl_sum=self.itl_sum,
-                               itl_count=self.itl_count, prefill_tokens=self.prefill)
+                               itl_count=self.itl_count, steps=self.steps, prefill_tokens=self.prefill)
 
 
 def scrape_all(state: EndpointState, pods: list[FakePod], rounds: int, start: float = 0.0) -> None:
@@ -74,7 +75,7 @@ def test_pods_that_do_not_count_prompt_tokens_per_step_give_no_sample():
         state.update("10.4.1.1:8000", m)
     assert state.step_cost.samples == 0
     state.update("10.4.1.2:8000", pod.scrape(10.0))
-    pod.itl_sum = pod.itl_count = pod.prefill = 0.0  # restarted
+    pod.itl_sum = pod.itl_count = pod.prefill = pod.steps = 0.0  # restarted
     state.update("10.4.1.2:8000", pod.scrape(10.1))
     assert state.step_cost.samples == 0
     state.update("10.4.1.2:8000", pod.scrape(10.2))
@@ -83,16 +84,16 @@ def test_pods_that_do_not_count_prompt_tokens_per_step_give_no_sample():
 
 
 def test_a_fit_that_makes_no_physical_sense_is_not_used():
-    """Samples where step time falls as requests run (a pod sharing its GPU, say) give a slope
-    below zero: the ratio stays what it was."""
+    """Samples where step time falls as more requests decode (a pod sharing its GPU, say) give a
+    slope below zero: the ratio stays what it was."""
     state = EndpointState()
-    itl_sum = itl_count = prefill = 0.0
+    itl_sum = itl_count = prefill = steps = 0.0
     for r in range(3 * MIN_SAMPLES):
-        running = 10 + (r % 7) * 10
-        steps = 5.0
-        itl_sum += (0.05 - 0.0004 * running + 0.00007 * (r % 3) * 500) * running * steps
-        itl_count += running * steps
-        prefill += (r % 3) * 500 * steps
-        state.update("10.4.2.1:8000", EndpointMetrics(running=float(running), updated_at=0.1 * r, itl_sum=itl_sum,
-                                                      itl_count=itl_count, prefill_tokens=prefill))
+        decoding = 10 + (r % 7) * 10
+        itl_sum += (0.05 - 0.0004 * decoding + 0.00007 * (r % 3) * 500) * decoding * 5
+        itl_count += decoding * 5
+        prefill += (r % 3) * 500 * 5
+        steps += 5
+        state.update("10.4.2.1:8000", EndpointMetrics(updated_at=0.1 * r, itl_sum=itl_sum, itl_count=itl_count,
+                                                      steps=steps, prefill_tokens=prefill))
     assert state.step_cost.tokens_per_running() == DEFAULT_TOKENS_PER_RUNNING
