@@ -251,15 +251,15 @@ def test_a_prefix_on_every_request_gets_a_second_home_before_its_pod_overcommits
     assert max(where.values()) >= 10  # and it stays grouped: affinity, not round robin
 
 
-def test_the_decode_term_prefers_the_pod_with_fewer_requests_running():
+def test_the_decode_term_weighs_only_against_a_shared_recomputation():
     """Each request running on a pod makes every step longer: `per_running` prefill tokens'
-    worth per step, for the request's `max_tokens` steps."""
+    worth per step, for the request's `max_tokens` steps. That is counted where a prefix that
+    keeps coming could get another home, not for a request whose prompt no pod holds (the
+    first-token terms decide there, as for a conversation's next turn)."""
     clock = Clock()
     scorer = CostScorer(clock=clock)
     pods = [cand(0, clock, running=30.0), cand(1, clock, running=5.0)]
-    costs = scorer.costs(req("x" * 4000, max_tokens=100, per_running=2.0), pods)
-    assert costs[0] - costs[1] == 100 * 2.0 * 25
-    assert len(set(scorer.costs(req("x" * 4000, max_tokens=100), pods))) == 1  # without it: a tie
+    assert len(set(scorer.costs(req("x" * 4000, max_tokens=100, per_running=2.0), pods))) == 1
 
 
 def _prefix_history(scorer: CostScorer, index: PrefixIndex, holder: Candidate, clock: Clock, n: int, gap: float):

@@ -11,13 +11,20 @@
 - `decode`: each request running on a pod lengthens every step by what the pods' own metrics
   say (`request.tokens_per_running`, fitted by `router/step_cost.py`, in prefill tokens), and
   this request would run `max_tokens` steps there: `max_tokens × tokens_per_running × running`.
+  That is the inter-token latency the pod's batch pays over the request's life, a persistent
+  cost, so it is weighed only where the alternative is a recomputation shared with a prefix's
+  next requests (a second home, above). Everywhere else the terms of the first token decide, as
+  before: counted for every request, at low load it outweighed a conversation's history by the
+  difference of two running requests, and on the bench's h100-8b multi-turn cell (commit
+  4b85ddc) our share of prompt tokens cached after the first turn fell from 90.1 % to 86.1 %,
+  TTFT p90 1.20× sglang-router's.
   Without it, and without the amortized `own`, one prefix on every request stayed on the few
   pods that held it, whose batches grew (ITL p50 148 ms against round robin's 80 in the bench's
   hot-prefix cell); with both, in simulated time (`python -P bench/sim_time.py --workload
-  hot-prefix`, 3 seeds), TTFT p90 0.18 s on h100-32b (0.35 s before, round robin 0.18 s) and
+  hot-prefix`, 3 seeds), TTFT p90 0.20 s on h100-32b (0.35 s before, round robin 0.18 s) and
   0.04 s on h100-8b (0.13 s before, every request on one pod; round robin 0.04 s). Either term
-  alone does half of it (0.27 s and 0.28 s on h100-32b). The shared-prefix cell is unchanged
-  (86.3 % hit, p90 3.04 s) and no shared prefix within noise (16 seeds: p90 0.70 s against 0.72 s).
+  alone does half of it (0.27 s and 0.28 s on h100-32b, with a fixed unit of 3). The
+  shared-prefix cell is unchanged (86.3 % hit, p90 3.04 s).
 - `ahead`: the prefill work in front of this request's first token: the uncached tokens of the
   sends to the pod still before their first token (`pending`: counted from the pod's own TTFT
   histogram `_count`, the first tokens it has produced, so no time window has to be learned),
@@ -211,11 +218,12 @@ class CostScorer:
         whole = float(total)  # a pod's own tokens when it holds none of the prompt
         hits, blocks, best = self._prefix(request, candidates)
         out_tokens = request.output_tokens()
-        decoding = out_tokens * request.tokens_per_running  # per request running on the pod
         now = self.clock()
         # the prefix a holder has that a pod lacks is computed there once, then serves the
         # prefix's next requests too: charged ÷ the share of them the pod would get
         share = self._homes.share(request.extras.get("prefix_key"), request.extras.get("prefix_homes"), now) if best else 1.0
+        # per request running on the pod; weighed only against such a shared recomputation
+        decoding = out_tokens * request.tokens_per_running if share > 1.0 else 0.0
         fresh = total * (1.0 - best / blocks)  # tokens no pod holds
         own_whole = whole if share == 1.0 else fresh + (whole - fresh) / share  # a pod holding none
         horizon = now - SENT_HORIZON_S
