@@ -51,12 +51,11 @@ async def test_prefix_groups_stick_to_their_pod_while_load_spreads(tmp_path, sta
     assert len({gw.decisions[f"g{g}-first"].pod for g in range(4)}) == 4
 
 
-@pytest.mark.xfail(strict=False, reason=(
+@pytest.mark.xfail(strict=True, reason=(
     "known gap of the cost model (issue 16): a pod limited by running slots (--max-num-seqs 2) "
-    "with a queue of cache hits looks cheap: the queue is counted in prefill tokens and the decode "
-    "term in step time, but a request waiting for a slot waits for whole requests to finish, which "
-    "no term counts (and a burst predicts no second home). Not strict: in some runs the decode "
-    "term alone spreads this burst, depending on when the scrapes land"))
+    "with a queue of cache hits looks cheap: the queue is counted in prefill tokens, but a request "
+    "waiting for a slot waits for whole requests to finish, which no term counts; and a burst "
+    "predicts no second home, so the decode term is not weighed for it"))
 async def test_a_hot_prefix_does_not_pile_onto_one_pod(tmp_path, start_gateway):
     fleet = SimFleet(count=3, labels={"app": "sim"}, port=free_port("127.0.0.2"),
                      extra_args=["--max-num-seqs", "2"])
