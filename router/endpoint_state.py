@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .step_cost import StepCostFit, StepSample
+from .step_cost import StepCostFit
 
 
 @dataclass(slots=True)
@@ -56,8 +56,8 @@ class EndpointState:
 
     def update(self, address: str, metrics: EndpointMetrics) -> None:
         before = self.metrics.get(address)
-        if before is not None and metrics.steps is not None and before.steps is not None:
-            self.step_cost.observe(_sample(before), _sample(metrics))
+        if before is not None:
+            self.step_cost.observe(before, metrics)
         self.metrics[address] = metrics
         self.since_scrape.pop(address, None)
         self.down.pop(address, None)
@@ -103,7 +103,3 @@ class EndpointState:
             del self.since_scrape[addr]
         for addr in [a for a in self.down if a not in addresses]:
             del self.down[addr]
-
-
-def _sample(m: EndpointMetrics) -> StepSample:
-    return StepSample(m.updated_at, m.itl_sum, m.itl_count, m.steps, m.prefill_tokens)

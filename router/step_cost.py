@@ -10,8 +10,8 @@ Each scrape of a pod, against the one before, gives one sample of that line:
   sequence per step;
 - the steps: Δ(`vllm:iteration_tokens_total_count`), one observation per engine step;
 - the decoding requests per step: ITL observations ÷ steps (not the running gauge, which also
-  counts requests still in prefill: under a burst of a shared prefix it made the fitted unit
-  260 where the pods' truth was 8);
+  counts requests still in prefill: under a burst of a shared prefix that overstated the unit
+  many times over, commit 0a7f46d);
 - the prompt tokens computed per step: Δ(prefix-cache queries − hits), vLLM's counters in
   tokens, ÷ steps.
 
@@ -19,19 +19,22 @@ A weighted least-squares fit over every pod's samples (weighted by the steps eac
 older samples fading with FIT_HALF_LIFE_S) gives `d` and `p`, and their standard errors. The
 ratio is used only once both are known to within MAX_RELATIVE_ERROR: a load whose prompt
 tokens per step barely vary (one system prompt on every request, 128-token questions) cannot
-tell `p` from the fixed part, and the bare fit then gave ratios of 64 where the pods' truth was
-8. Until then the ratio is DEFAULT_TOKENS_PER_RUNNING (or the last one that was known).
+tell `p` from the fixed part well. Until then the ratio is DEFAULT_TOKENS_PER_RUNNING (or the
+last one that was known).
 SGLang pods count prompt tokens only when a request ends, so their samples are not used.
 
 One fit per router process: the decode term compares pods within one pool, where only the
-ratio's size matters (`bench/sim_time.py --workload hot-prefix`: a ratio anywhere from 1 to 8
-gives the same placement on both pod profiles).
+ratio's size matters; `bench/sim_time.py` prints the fitted ratio (`decode`) beside placement.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .endpoint_state import EndpointMetrics
 
 FIT_HALF_LIFE_S = 60.0
 MIN_SAMPLES = 30
@@ -41,20 +44,9 @@ MAX_RELATIVE_ERROR = 0.25  # standard error ÷ estimate, for both d and p
 DEFAULT_TOKENS_PER_RUNNING = 2.0
 # Attention over ~5k tokens of context on an 8B model (simulator/profiles.py: 5,000 × 56 ns /
 # 17 µs): beyond it a fit is likelier wrong than the pods (one prompt on every request, on pods
-# that are mostly idle, fits 41 where the truth is 8: bench/sim_time.py --workload hot-prefix
-# --profile h100-8b).
+# that are mostly idle, reaches this bound where the simulated truth is 8:
+# `bench/sim_time.py --workload hot-prefix --profile h100-8b` prints decode 16.0).
 MAX_TOKENS_PER_RUNNING = 16.0
-
-
-@dataclass(frozen=True, slots=True)
-class StepSample:
-    """One pod's cumulative counters at one scrape (None: the pod does not export them)."""
-
-    at: float
-    itl_sum: float
-    itl_count: float
-    steps: float | None
-    prefill_tokens: float | None
 
 
 @dataclass(slots=True)
@@ -68,7 +60,8 @@ class StepCostFit:
     _last: float | None = None
     _ratio: float = DEFAULT_TOKENS_PER_RUNNING
 
-    def observe(self, before: StepSample, after: StepSample) -> None:
+    def observe(self, before: EndpointMetrics, after: EndpointMetrics) -> None:
+        """One pod's scrape against its previous one (cumulative counters; None: not exported)."""
         if None in (before.prefill_tokens, after.prefill_tokens, before.steps, after.steps):
             return
         n = after.itl_count - before.itl_count
@@ -77,13 +70,13 @@ class StepCostFit:
         if n <= 0.0 or steps <= 0.0 or prefill < 0.0 or after.itl_sum < before.itl_sum:
             return  # nothing decoded, or a restarted pod's counters
         x1, x2, y = n / steps, prefill / steps, (after.itl_sum - before.itl_sum) / n
-        if self._last is not None and after.at > self._last:
-            fade = 0.5 ** ((after.at - self._last) / FIT_HALF_LIFE_S)
+        if self._last is not None and after.updated_at > self._last:
+            fade = 0.5 ** ((after.updated_at - self._last) / FIT_HALF_LIFE_S)
             self._xx = [v * fade for v in self._xx]
             self._xy = [v * fade for v in self._xy]
             self._yy *= fade
             self._n *= fade
-        self._last = after.at if self._last is None else max(self._last, after.at)
+        self._last = after.updated_at if self._last is None else max(self._last, after.updated_at)
         w = steps
         xx, xy = self._xx, self._xy
         xx[0] += w

@@ -22,9 +22,10 @@
   pods that held it, whose batches grew (ITL p50 148 ms against round robin's 80 in the bench's
   hot-prefix cell); with both, in simulated time (`python -P bench/sim_time.py --workload
   hot-prefix`, 3 seeds), TTFT p90 0.21 s on h100-32b (0.35 s before, round robin 0.18 s) and
-  0.04 s on h100-8b (0.13 s before, every request on one pod; round robin 0.04 s). Either term
-  alone does half of it (0.27 s and 0.28 s on h100-32b, with a fixed unit of 3). The
-  shared-prefix cell is unchanged (86.3 % hit, p90 3.04 s).
+  0.04 s on h100-8b (0.13 s before, every request on one pod; round robin 0.04 s). Neither
+  term alone did it (measured during development with a temporary override, not a command
+  kept here: about half the gain each). The shared-prefix cell is unchanged (86.3 % hit,
+  p90 3.04 s).
 - `ahead`: the prefill work in front of this request's first token: the uncached tokens of the
   sends to the pod still before their first token (`pending`: counted from the pod's own TTFT
   histogram `_count`, the first tokens it has produced, so no time window has to be learned),
@@ -95,8 +96,9 @@ STALE = -1.0               # a stale pod's load in costs(): its cost is STALE_AH
 UNFIT = 1e8                # added to a pod that cannot hold the request to its end while another can
 MEAN_DECAY = 0.9           # weight of the history in each pod's mean uncached tokens per request
 # A prefix's recent requests (decaying over this, and counted only as far as it has been seen for
-# this long) stand for its next ones. Not a tuned weight: 1, 5 and 30 s give the same placement
-# on hot prefix and shared prefix (bench/sim_time.py, both pod profiles).
+# this long) stand for its next ones. Not a tuned weight: during development (a temporary
+# override, not a command kept here) 1, 5 and 30 s gave the same placement on hot prefix and
+# shared prefix in bench/sim_time.py, both pod profiles.
 PREFIX_RATE_S = 10.0
 SENT_HORIZON_S = 5.0       # sends older than this are forgotten: surely scraped (0.1 s apart),
                            # and a pod with prefill queued that long shows it as waiting
@@ -277,8 +279,12 @@ class CostScorer:
             q = waiting + count
             queued += q if q > n else n
             ahead = waiting * mean_of(address, mine) + unscraped
-            running = m.running + count  # other routers' requests too
-            aheads.append((prefilling if prefilling > ahead else ahead) + decoding * (running if running > n else n))
+            if prefilling > ahead:
+                ahead = prefilling
+            if decoding:
+                running = m.running + count  # other routers' requests too
+                ahead += decoding * (running if running > n else n)
+            aheads.append(ahead)
             if m.kv_blocks and m.block_size:
                 capacity = float(m.kv_blocks * m.block_size)
                 overflow = mine + out_tokens - (capacity * (1.0 - m.kv_usage) - unscraped)
