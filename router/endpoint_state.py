@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .step_cost import StepCostFit
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class EndpointMetrics:
+    """One scrape of a pod: a value, replaced by the next scrape and never changed (the cost
+    scorer keeps terms computed from it until then)."""
+
     waiting: float = 0.0        # requests queued in the model server
     running: float = 0.0        # requests in its running batch
     kv_usage: float = 0.0       # KV-cache use, 0..1
@@ -33,6 +37,16 @@ class EndpointMetrics:
     itl_count: float = 0.0
     steps: float | None = None
     prefill_tokens: float | None = None
+    # KV capacity and free room in tokens (0 where the size is not reported): computed once per
+    # scrape, not once per pod in every pick
+    kv_capacity: float = field(init=False, default=0.0)
+    kv_free: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        if self.kv_blocks and self.block_size:
+            capacity = float(self.kv_blocks * self.block_size)
+            object.__setattr__(self, "kv_capacity", capacity)  # frozen: set once, here
+            object.__setattr__(self, "kv_free", capacity * (1.0 - self.kv_usage))
 
 
 @dataclass
@@ -53,6 +67,11 @@ class EndpointState:
     down: dict[str, float] = field(default_factory=dict)
     # What one more running request costs a pod's steps, fitted from consecutive scrapes.
     step_cost: StepCostFit = field(default_factory=StepCostFit)
+    # Told of every scrape (address, its metrics, its requests in flight): the cost scorer
+    # computes a pod's terms that no request changes then, not in the next pick
+    # (bench/overhead_scheduling.py: at 1,000 pods, recomputing them all in every pick was most
+    # of its cost).
+    on_update: list[Callable[[str, EndpointMetrics, int], None]] = field(default_factory=list)
 
     def update(self, address: str, metrics: EndpointMetrics) -> None:
         before = self.metrics.get(address)
@@ -61,6 +80,8 @@ class EndpointState:
         self.metrics[address] = metrics
         self.since_scrape.pop(address, None)
         self.down.pop(address, None)
+        for listener in self.on_update:
+            listener(address, metrics, self.in_flight.get(address, 0))
 
     def mark_down(self, address: str, now: float | None = None) -> bool:
         """The endpoint could not be reached: out of rotation until a scrape succeeds.

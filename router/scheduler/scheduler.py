@@ -22,6 +22,11 @@ class Scheduler:
         self.state = state
         self.prefix_index = prefix_index if prefix_index is not None else PrefixIndex()  # an empty index is falsy
         self.profiles = profiles or default_profiles(self.prefix_index)
+        for profile in self.profiles.values():  # scorers that keep per-pod terms hear of each scrape
+            for scorer, _ in profile.scorers:
+                on_update = getattr(scorer, "on_update", None)
+                if on_update is not None:
+                    state.on_update.append(on_update)
         # pool key → (its endpoints, their Candidates, (candidate, address) pairs to refresh)
         self._candidates: dict[str, tuple[tuple[Endpoint, ...], list[Candidate], list[tuple[Candidate, str]]]] = {}
 

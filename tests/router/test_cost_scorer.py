@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from dataclasses import replace
 
 from inference_gateway.router.endpoint_state import EndpointMetrics, EndpointState
 from inference_gateway.router.prefix_index import PrefixIndex
@@ -116,9 +117,61 @@ def test_sends_since_the_scrape_are_forgotten_once_scraped():
     scorer.picked(r, pods[0])
     assert scorer.costs(req("q" * 400), pods)[0] > scorer.costs(req("q" * 400), pods)[1]
     clock.now += 0.1
-    pods[0].metrics.updated_at = clock.now  # the next scrape shows it (in its waiting count)
+    pods[0].metrics = replace(pods[0].metrics, updated_at=clock.now)  # the next scrape shows it (in its waiting count)
     c = scorer.costs(req("q" * 400), pods)
     assert c[0] == c[1]
+
+
+def test_terms_kept_between_scrapes_give_the_costs_a_recount_gives():
+    """A pod's request-independent terms are kept from its scrape (EndpointState.on_update) until
+    its next scrape, send or finished request, or until a send ages out: every pick then costs
+    the pods exactly as recounting every pod's terms would. Random scrapes (some with no KV
+    size), sends, finishes out of order, first tokens, and time passing SENT_HORIZON_S."""
+    rng = random.Random(3)
+    clock = Clock()
+    state = EndpointState(stale_after=1e9)
+    kept_index, recount_index = PrefixIndex(), PrefixIndex()
+    kept = CostScorer(PrefixScorer(kept_index), clock=clock)
+    recount = CostScorer(PrefixScorer(recount_index), clock=clock)
+    state.on_update.append(kept.on_update)
+    counted = Counter()
+    for name, scorer in (("kept", kept), ("recount", recount)):
+        def terms(*args, _name=name, _terms=scorer.terms):
+            counted[_name] += 1
+            _terms(*args)
+        scorer.terms = terms  # type: ignore[method-assign]
+    pods = [Candidate(Endpoint(f"pod-{i}", "default", f"10.2.9.{i}", 8000), None) for i in range(5)]
+    first = {c.endpoint.address: 0.0 for c in pods}
+    in_flight: list[str] = []
+    for step in range(600):
+        for c in pods:
+            a = c.endpoint.address
+            if rng.random() < 0.15:  # a scrape
+                first[a] += rng.randint(0, 2)
+                state.update(a, EndpointMetrics(
+                    waiting=float(rng.randint(0, 4)), running=float(rng.randint(0, 8)), kv_usage=rng.random(),
+                    kv_blocks=None if rng.random() < 0.2 else 500, block_size=16, updated_at=clock.now,
+                    ttft_count=first[a]))
+        while in_flight and rng.random() < 0.4:
+            state.finished(in_flight.pop(rng.randrange(len(in_flight))))
+        for c in pods:
+            a = c.endpoint.address
+            c.metrics, c.in_flight, c.committed = state.metrics.get(a), state.in_flight.get(a, 0), 0.0
+        prompt = f"system {rng.randrange(3)} " * 60 + "question " * rng.randrange(1, 40)
+        for s in recount._sent.values():
+            s.terms_metrics = None  # recount every pod's terms
+        per_running = rng.choice([0.0, 2.0])
+        a_req, b_req = (req(prompt, rng.choice([16, 256]), per_running) for _ in range(2))
+        b_req.body = a_req.body
+        costs = kept.costs(a_req, pods)
+        assert costs == recount.costs(b_req, pods), step
+        chosen = pods[min(range(len(pods)), key=costs.__getitem__)]
+        kept.picked(a_req, chosen)
+        recount.picked(b_req, chosen)
+        state.started(chosen.endpoint.address)
+        in_flight.append(chosen.endpoint.address)
+        clock.now += rng.random() * 0.2  # 600 steps: ~60 s, sends age out of the 5 s horizon
+    assert counted["kept"] < 0.7 * counted["recount"]  # terms were kept, not only recounted
 
 
 def first_tokens(c: Candidate, clock: Clock, n: int) -> None:
@@ -211,7 +264,7 @@ def test_a_pod_that_was_slow_to_first_token_is_not_penalised_beyond_its_work():
         clock.now += 10  # the sends above are long scraped, past their first token, done
         for c in pods:
             c.in_flight = 0
-    pods[0].metrics.waiting, pods[1].metrics.waiting = 6, 4
+    pods[0].metrics, pods[1].metrics = replace(pods[0].metrics, waiting=6), replace(pods[1].metrics, waiting=4)
     assert scorer.score(req("v" * 4000), pods) == [0.0, 1.0]
 
 
@@ -285,6 +338,6 @@ def test_a_prefix_that_keeps_coming_gets_another_home_and_a_burst_does_not():
         index.record(busy.endpoint.address, PrefixScorer(index).hashes(req(SYSTEM + "first question")))
         _prefix_history(scorer, index, busy, clock, 40, gap)
         for pod in (busy, idle):
-            pod.metrics.updated_at = clock.now
+            pod.metrics = replace(pod.metrics, updated_at=clock.now)  # a scrape: a new value
         costs = scorer.costs(req(SYSTEM + "the next question", max_tokens=128, per_running=3.0), [busy, idle])
         assert (costs[0] < costs[1]) is holder_wins, (gap, costs)

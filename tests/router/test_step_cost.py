@@ -4,6 +4,7 @@ consecutive scrapes of the pods' step-time counters through EndpointState."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from inference_gateway.router.endpoint_state import EndpointMetrics, EndpointState
 from inference_gateway.router.step_cost import DEFAULT_TOKENS_PER_RUNNING, MIN_SAMPLES
@@ -70,9 +71,7 @@ def test_pods_that_do_not_count_prompt_tokens_per_step_give_no_sample():
     state = EndpointState()
     pod = FakePod(rng, 0.022, 0.00026, 0.000068)
     for r in range(3 * MIN_SAMPLES):
-        m = pod.scrape(0.1 * r)
-        m.prefill_tokens = None
-        state.update("10.4.1.1:8000", m)
+        state.update("10.4.1.1:8000", replace(pod.scrape(0.1 * r), prefill_tokens=None))
     assert state.step_cost.samples == 0
     state.update("10.4.1.2:8000", pod.scrape(10.0))
     pod.itl_sum = pod.itl_count = pod.prefill = pod.steps = 0.0  # restarted

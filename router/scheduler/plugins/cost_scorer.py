@@ -87,6 +87,7 @@ from itertools import repeat
 from operator import is_
 from typing import Protocol, Sequence
 
+from ...endpoint_state import EndpointMetrics
 from ...prefix_index import CHARS_PER_TOKEN
 from ..types import Candidate, SchedulingRequest
 from .normalize import inverse_minmax
@@ -128,9 +129,10 @@ class _Sends:
     went back restarted. Never more than are in flight: a pod exporting no TTFT histogram counts
     every request in flight as pending."""
 
-    __slots__ = ("times", "ends", "start", "picks", "base_picks", "base_count")
+    __slots__ = ("times", "ends", "start", "picks", "base_picks", "base_count", "mean", "terms",
+                 "terms_metrics", "terms_in_flight", "terms_picks")
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: int) -> None:
         self.times: list[float] = []
         self.ends: list[float] = []   # tokens sent up to and including each send
         self.start = 0.0              # tokens sent before the oldest kept
@@ -138,6 +140,13 @@ class _Sends:
         # (sends, first tokens the pod had counted) when it last had nothing in flight
         self.base_picks = 0
         self.base_count = -1.0        # < 0: no baseline yet
+        self.mean = float(tokens)     # the pod's mean uncached tokens per request (MEAN_DECAY)
+        # CostScorer.terms(): the pod's terms that no request changes, and what they were
+        # computed from (its scrape, its requests in flight, these sends)
+        self.terms = (0.0, 0.0, 0.0, 0.0, 0.0)
+        self.terms_metrics: EndpointMetrics | None = None
+        self.terms_in_flight = -1.0
+        self.terms_picks = -1
 
     def add(self, at: float, tokens: int) -> None:
         self.times.append(at)
@@ -209,13 +218,12 @@ class CostScorer:
         self.clock = clock
         # address → (time, tokens) of the sends within SENT_HORIZON_S
         self._sent: dict[str, _Sends] = {}
-        self._mean: dict[str, float] = {}                     # address → mean uncached tokens per request
         self._homes = _Homes()
 
     def costs(self, request: SchedulingRequest, candidates: list[Candidate]) -> list[float]:
         # One pass per candidate, every per-pod fact looked up once, no call and no dict per pod
-        # unless it has news: at 1,000 pods this loop is the scheduler's cost
-        # (bench/overhead_scheduling.py).
+        # unless it has news (a pod's request-independent terms are kept, see terms()): at 1,000
+        # pods this loop is the scheduler's cost (bench/overhead_scheduling.py).
         total = prompt_tokens(request)
         whole = float(total)  # a pod's own tokens when it holds none of the prompt
         hits, blocks, best = self._prefix(request, candidates)
@@ -229,7 +237,7 @@ class CostScorer:
         fresh = total * (1.0 - best / blocks)  # tokens no pod holds
         own_whole = whole if share == 1.0 else fresh + (whole - fresh) / share  # a pod holding none
         horizon = now - SENT_HORIZON_S
-        sent_of, mean_of = self._sent.get, self._mean.get
+        sent_of, terms = self._sent.get, self.terms
         aheads: list[float] = []  # the work ahead of the request (a stale pod: its whole cost)
         loads: list[float] = []   # its own tokens plus the KV room it lacks (STALE: no metrics)
         queued = 0.0
@@ -249,45 +257,25 @@ class CostScorer:
                 loads.append(STALE)
                 queued += max(0.0, float(c.in_flight))
                 continue
-            sends = sent_of(address)
-            unscraped = prefilling = count = 0.0
-            if sends is not None and sends.times:
-                times, ends = sends.times, sends.ends
-                if times[0] <= horizon:
-                    sends.forget(bisect_right(times, horizon))
-                n_sent = len(times)
-                if n_sent:
-                    last = ends[-1]
-                    if times[-1] > m.updated_at:  # sends since the scrape: the j-th and later
-                        j = bisect_right(times, m.updated_at)
-                        count = float(n_sent - j)
-                        unscraped = last - (ends[j - 1] if j else sends.start)
-                    # the newest sends are the ones still waiting for their first token
-                    # (counted as `_Sends` says; inline, since this loop runs once per pod per pick)
-                    first_tokens, in_flight = m.ttft_count, c.in_flight
-                    if in_flight <= 0 or first_tokens < sends.base_count or sends.base_count < 0.0:
-                        sends.base_picks = sends.picks - (in_flight if in_flight > 0 else 0)
-                        sends.base_count = first_tokens
-                    left = sends.picks - sends.base_picks - int(first_tokens - sends.base_count)
-                    if left > in_flight:
-                        left = in_flight
-                    if left > 0:
-                        k = n_sent - left
-                        prefilling = last - (ends[k - 1] if k > 0 else sends.start)
             n = float(c.in_flight)  # compared as floats (mixed int/float arithmetic is slower)
-            waiting = m.waiting
-            q = waiting + count
-            queued += q if q > n else n
-            ahead = waiting * mean_of(address, mine) + unscraped
-            if prefilling > ahead:
-                ahead = prefilling
+            sends = sent_of(address)
+            if sends is None:  # never sent to: nothing since the scrape, nothing prefilling
+                waiting = m.waiting
+                queued += waiting if waiting > n else n
+                ahead = waiting * mine
+                running = m.running if m.running > n else n
+                free, capacity = m.kv_free, m.kv_capacity
+            else:
+                if (sends.terms_metrics is not m or sends.terms_in_flight != n or sends.terms_picks != sends.picks
+                        or (sends.times and sends.times[0] <= horizon)):
+                    terms(sends, m, n, horizon)
+                qn, ahead, running, free, capacity = sends.terms
+                queued += qn
             if decoding:
-                running = m.running + count  # other routers' requests too
-                ahead += decoding * (running if running > n else n)
+                ahead += decoding * running
             aheads.append(ahead)
-            if m.kv_blocks and m.block_size:
-                capacity = float(m.kv_blocks * m.block_size)
-                overflow = mine + out_tokens - (capacity * (1.0 - m.kv_usage) - unscraped)
+            if capacity:
+                overflow = mine + out_tokens - free
                 loads.append(own + overflow if overflow > 0.0 else own)
                 if c.committed + mine + out_tokens > capacity:
                     unfit.append(len(aheads) - 1)
@@ -304,6 +292,58 @@ class CostScorer:
         if STALE in loads:
             return [a if load == STALE else a + scale * load for a, load in zip(aheads, loads)]
         return [a + scale * load for a, load in zip(aheads, loads)]
+
+    def on_update(self, address: str, metrics: EndpointMetrics, in_flight: int) -> None:
+        """A pod was scraped (EndpointState.on_update): its terms are computed now, in the
+        scraper's turn, rather than in the next pick, where at 1,000 pods a scrape of every pod
+        would make that pick recompute them all."""
+        sends = self._sent.get(address)
+        if sends is not None:
+            self.terms(sends, metrics, float(in_flight), self.clock() - SENT_HORIZON_S)
+
+    @staticmethod
+    def terms(sends: _Sends, m: EndpointMetrics, n: float, horizon: float) -> None:
+        """A pod's terms that depend on no request, kept in `sends.terms` with what they were
+        computed from, until its next scrape, pick or finished request, or until one of its
+        sends ages out: the requests queued there (in flight, or waiting and sent since the
+        scrape if more), the prefill work ahead of a new request (the scraped queue at the pod's
+        mean uncached tokens plus the tokens sent since that scrape, or the sends still before
+        their first token if more), the requests running, its free KV tokens less what was sent
+        since the scrape, and its KV capacity. Recounting on the same inputs gives the same
+        terms (`_Sends`' baseline is rebased to the same values), so keeping them changes no
+        decision (bench/overhead_scheduling_check.py compares pick by pick)."""
+        unscraped = prefilling = count = 0.0
+        times = sends.times
+        if times:
+            ends = sends.ends
+            if times[0] <= horizon:
+                sends.forget(bisect_right(times, horizon))
+            n_sent = len(times)
+            if n_sent:
+                last = ends[-1]
+                if times[-1] > m.updated_at:  # sends since the scrape: the j-th and later
+                    j = bisect_right(times, m.updated_at)
+                    count = float(n_sent - j)
+                    unscraped = last - (ends[j - 1] if j else sends.start)
+                # the newest sends are the ones still waiting for their first token (`_Sends`)
+                first_tokens = m.ttft_count
+                if n <= 0.0 or first_tokens < sends.base_count or sends.base_count < 0.0:
+                    sends.base_picks = sends.picks - (int(n) if n > 0.0 else 0)
+                    sends.base_count = first_tokens
+                left = sends.picks - sends.base_picks - int(first_tokens - sends.base_count)
+                if left > n:
+                    left = int(n)
+                if left > 0:
+                    k = n_sent - left
+                    prefilling = last - (ends[k - 1] if k > 0 else sends.start)
+        waiting = m.waiting
+        q = waiting + count
+        ahead = waiting * sends.mean + unscraped
+        if prefilling > ahead:
+            ahead = prefilling
+        running = m.running + count  # other routers' requests too
+        sends.terms = (q if q > n else n, ahead, running if running > n else n, m.kv_free - unscraped, m.kv_capacity)
+        sends.terms_metrics, sends.terms_in_flight, sends.terms_picks = m, n, sends.picks
 
     def _prefix(self, request: SchedulingRequest, candidates: list[Candidate]):
         """What costs() needs for each candidate's own tokens, total * (1 - share of the prompt
@@ -341,13 +381,13 @@ class CostScorer:
         tokens = self._own_tokens(request, chosen)
         sends = self._sent.get(address)
         if sends is None:
-            sends = self._sent[address] = _Sends()
+            sends = self._sent[address] = _Sends(tokens)
         sends.add(self.clock(), tokens)
         # what the pod promises this request by its end: the director books it with the pick
         # (EndpointState.committed), and releases it when the request ends
         request.extras["kv_tokens"] = float(tokens + request.output_tokens())
         self._homes.seen(request.extras.get("prefix_key"), self.clock())
-        self._mean[address] = MEAN_DECAY * self._mean.get(address, tokens) + (1 - MEAN_DECAY) * tokens
+        sends.mean = MEAN_DECAY * sends.mean + (1 - MEAN_DECAY) * tokens
 
     @staticmethod
     def _own_tokens(request: SchedulingRequest, chosen: Candidate) -> int:
