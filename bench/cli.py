@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import re
 import shlex
 import shutil
 import sys
@@ -23,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from .env import BENCH_VENV, PEERS, REPO, ensure_bench_venv, write_tokenizer
-from .report import add_ratios, matrix_table, plot, read_result, router_row, workload_report
+from .report import add_ratios, cell_dir, matrix_table, plot, read_result, router_row, workload_report
 from .routers import ROUTERS, make_routers
 from .runner import Settings, run_one
 from .workloads import pods_that_prefill, workloads
 
 RESULTS = REPO / "bench" / "results"
 MATRIX_PROFILES = ("h100-32b", "h100-8b")  # KV room ~34k tokens per pod, and ~450k
+_DATED_COMMAND = re.compile(r"\d{4}-\d{2}-\d{2}, command")  # a cell report's first line
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -118,7 +120,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
         for wname in names:
             w = layout_w[wname]
             tag = (f"{profile}-" if len(layouts) > 1 or profile != "a100-8b" else "") + ("pd-" if pd else "")
-            out_dir = args.out / f"{date}-{tag}{wname}{'-quick' if quick else ''}"
+            out_dir = cell_dir(args.out, date, f"{tag}{wname}{'-quick' if quick else ''}", args.rerender)
             # plain Envoy round robin cannot pair a prefill pod with a decode pod
             cell_routers = [r for r in router_names if not (pd and r == "envoy-round-robin")]
             progress[1] -= (len(router_names) - len(cell_routers)) * args.repeats
@@ -127,7 +129,8 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
                 if not rows:
                     say(f"  (no raw results in {out_dir}: cell left out)")
                     continue
-                cell_meta = dict(cell_meta, command=_recorded_command(out_dir, meta["command"]))
+                cell_meta = dict(cell_meta, command=_recorded_command(out_dir, meta["command"]),
+                                 date=out_dir.name[:len(date)])
             else:
                 rows = await run_cell(w, cell_routers, settings, out_dir, args.repeats, slo, progress)
             text = workload_report(w, rows, cell_meta)
@@ -230,7 +233,7 @@ def write_summary(path: Path, meta: dict[str, Any], summaries: list[tuple[Any, P
         for line in text.split("\n")[1:]:
             if line.startswith("Pods:") and one_profile:
                 shared = shared or [line, ""]
-            elif not (line.startswith("**Quick run") or line.startswith(f"{meta['date']}, command")):
+            elif not (line.startswith("**Quick run") or _DATED_COMMAND.match(line)):
                 sections.append(line.replace("](ttft.png)", f"]({rel}/ttft.png)")
                                 .replace("](throughput.png)", f"]({rel}/throughput.png)")
                                 .replace("`raw/<router>/`", f"`{rel}/raw/<router>/`"))

@@ -19,6 +19,20 @@ RR = "envoy-round-robin"
 SGL = "sglang-cache-aware"
 
 
+_DATED = re.compile(r"\d{4}-\d{2}-\d{2}-")  # a cell directory's date
+
+
+def cell_dir(out: Path, date: str, name: str, rerender: bool) -> Path:
+    """Where a cell's results go: `<date>-<name>` under `out`. Rerendering reads the newest run of
+    the cell there, whatever its date: a matrix is assembled from cells run on different days,
+    and each keeps the date it ran."""
+    if rerender:
+        runs = sorted(p for p in out.glob(f"*-{name}") if _DATED.match(p.name) and p.name[len(date) + 1:] == name)
+        if runs:
+            return runs[-1]
+    return out / f"{date}-{name}"
+
+
 # -- reading the client's reports -------------------------------------------------------------
 def _status(error: dict[str, Any] | None) -> str:
     """'ok', an HTTP status like '429', or 'error' for failures without one."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .fmt import _n, _pct, _s
-from .report import read_result, router_row
+from .report import cell_dir, read_result, router_row
 from .routers import make_routers
 from .runner import Settings, run_one
 from .workloads import Workload
@@ -57,7 +57,8 @@ async def run_sweep(ws: list[Workload], router_names: list[str], percents: list[
     slo = meta["ttft_slo"]
     for w in ws:
         _, duration = poisson_rate(w)
-        out_dir = args.out / f"{meta['date']}-{settings.profile}-{w.name}-sweep{'-quick' if meta['quick'] else ''}"
+        out_dir = cell_dir(args.out, meta["date"], f"{settings.profile}-{w.name}-sweep{'-quick' if meta['quick'] else ''}",
+                           args.rerender)
         out_dir.mkdir(parents=True, exist_ok=True)
         extend = args.sweep_extend
         if (args.rerender or extend) and not (out_dir / "summary.json").exists():
@@ -67,6 +68,8 @@ async def run_sweep(ws: list[Workload], router_names: list[str], percents: list[
             capacity = earlier["capacity"]
             recorded = (earlier.get("meta") or {}).get("command", meta["command"])
             meta = dict(meta, command=recorded if args.rerender else f"{recorded}` then `{meta['command']}")
+            if args.rerender:  # the date it ran
+                meta["date"] = out_dir.name[:len(meta["date"])]
         else:
             capacity = await measure_capacity(w, settings, out_dir, say)
         say(f"  capacity {capacity:.2f} req/s")

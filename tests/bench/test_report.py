@@ -230,7 +230,8 @@ def test_top_level_summary_links_each_workload_and_states_shared_facts_once(tmp_
 
 def test_rerender_assembles_a_matrix_from_cells_run_on_their_own(tmp_path, igw_bench):
     """`igw bench --matrix --rerender` builds the matrix from whichever cells and routers were run,
-    each cell's report keeping the command that ran it."""
+    the newest run of each cell whatever day it ran, each cell's report keeping the command and
+    the date that ran it."""
     def result(router: str, label: str, p90: float) -> dict:
         return {"router": router, "label": label, "ok": True, "ttfts": [0.1, p90],
                 "summary": {"requests": 10, "successes": 10, "failures": 0, "ttft_p50": 0.1, "ttft_p90": p90,
@@ -238,14 +239,14 @@ def test_rerender_assembles_a_matrix_from_cells_run_on_their_own(tmp_path, igw_b
                 "pods": [{"prefix_queries": 100.0, "prefix_hits": 0.0, "requests": 5.0}] * 2,
                 "cpu": {"machine_busy_pct": 20.0}, "per_model": {}}
 
-    import datetime as dt
-    cell = tmp_path / f"{dt.date.today().isoformat()}-h100-8b-no-shared-prefix"
-    for router, label, p90 in (("igw-load-aware", "igw default (load-aware)", 0.5),
-                               ("sglang-cache-aware", "sglang-router cache_aware", 1.0)):
-        raw = cell / "raw" / router / "run0"
-        raw.mkdir(parents=True)
-        (raw / "result.json").write_text(json.dumps(result(router, label, p90)))
-    (cell / "summary.json").write_text(json.dumps({"meta": {"command": "igw bench --profile h100-8b ..."}}))
+    older, cell = (tmp_path / f"{day}-h100-8b-no-shared-prefix" for day in ("2020-01-01", "2020-01-02"))
+    for where, ours in ((older, 0.9), (cell, 0.5)):
+        for router, label, p90 in (("igw-load-aware", "igw default (load-aware)", ours),
+                                   ("sglang-cache-aware", "sglang-router cache_aware", 1.0)):
+            raw = where / "raw" / router / "run0"
+            raw.mkdir(parents=True)
+            (raw / "result.json").write_text(json.dumps(result(router, label, p90)))
+        (where / "summary.json").write_text(json.dumps({"meta": {"command": "igw bench --profile h100-8b ..."}}))
     summary = tmp_path / "REPORT.md"
     assert igw_bench(["--matrix", "--rerender", "--out", str(tmp_path), "--summary", str(summary),
                      "--routers", "igw-load-aware,igw-prefix-cache,envoy-round-robin,sglang-cache-aware"]) == 0
@@ -253,7 +254,9 @@ def test_rerender_assembles_a_matrix_from_cells_run_on_their_own(tmp_path, igw_b
     assert "| h100-8b | no-shared-prefix | igw default (load-aware) |" in text
     assert "igw PREFIX_CACHE" not in text and "| h100-32b |" not in text
     assert "0.50×" in text  # TTFT p90 against sglang-router's, in the one cell that was run
-    assert "`igw bench --profile h100-8b ...`" in (cell / "REPORT.md").read_text()
+    assert "0.90×" not in text and not (older / "REPORT.md").exists()  # the newer run of the cell
+    assert (cell / "REPORT.md").read_text().split("\n")[2] == "2020-01-02, command `igw bench --profile h100-8b ...`."
+    assert "2020-01-02, command" not in text  # each cell's own date line stays in its report
 
 
 def test_per_request_facts_per_model():
