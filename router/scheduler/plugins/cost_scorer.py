@@ -96,11 +96,18 @@ STALE_AHEAD = 1e9          # a pod without fresh metrics: assume it is the busie
 STALE = -1.0               # a stale pod's load in costs(): its cost is STALE_AHEAD + its own tokens
 UNFIT = 1e8                # added to a pod that cannot hold the request to its end while another can
 MEAN_DECAY = 0.9           # weight of the history in each pod's mean uncached tokens per request
-# A prefix's recent requests (decaying over this, and counted only as far as it has been seen for
-# this long) stand for its next ones. Not a tuned weight: during development (a temporary
-# override, not a command kept here) 1, 5 and 30 s gave the same placement on hot prefix and
-# shared prefix in bench/sim_time.py, both pod profiles.
+# A prefix's recent requests, decaying over PREFIX_RATE_S, stand for its next ones, but only in
+# proportion to how long it has been seen, up to PREFIX_RAMP_S: a burst's requests arrive within
+# about a second (inference-perf sends the shared-prefix cell's 288 requests over ~1 s, each
+# group's 12 over 0.6-1.0 s), so it predicts at most a third of itself, while a prefix that keeps
+# coming is predicted in full after 3 s. With the ramp as long as the decay (10 s, commit
+# 4e62c79) the first seconds of a hot prefix piled onto its first pods: in the bench, TTFT p50
+# 0.45 s in the first 5 s of a 26 req/s hot prefix, 0.16-0.20 s after; `python -P
+# bench/sim_time.py --workload hot-prefix` gave p90 0.21 s against 0.19 s now (round robin 0.18
+# s). The shared-prefix cell places the same with a 1, 3 or 10 s ramp, its groups' arrivals
+# spread over 0.1 or 1 s.
 PREFIX_RATE_S = 10.0
+PREFIX_RAMP_S = 3.0
 SENT_HORIZON_S = 5.0       # sends older than this are forgotten: surely scraped (0.1 s apart),
                            # and a pod with prefill queued that long shows it as waiting
 
@@ -177,10 +184,10 @@ class _Homes:
     A pod that lacks a prefix another pod holds computes it once, and then serves the prefix's
     next requests from cache too. So the cost of those tokens there is divided by the share of
     the prefix's next requests the pod would get, never by less than 1. The next requests are
-    predicted from the recent ones (decaying over PREFIX_RATE_S), but only as far as the prefix
-    has been seen for that long: a burst predicts nothing about what follows it (it settles on
-    one pod, or a few when its pod is much busier), a prefix that keeps coming gets a home on
-    every pod its load needs. A conversation's history is one request's prefix (the next
+    predicted from the recent ones (decaying over PREFIX_RATE_S), in proportion to how long the
+    prefix has been seen, up to PREFIX_RAMP_S: a burst predicts little about what follows it (it
+    settles on one pod, or a few when its pod is much busier), a prefix that keeps coming gets a
+    home on every pod its load needs. A conversation's history is one request's prefix (the next
     turn's is longer), so it stays whole on its pod."""
 
     __slots__ = ("_seen",)
@@ -195,7 +202,7 @@ class _Homes:
         if got is None or not isinstance(homes, int):
             return 1.0
         count, last, first = got
-        span = (now - first) / PREFIX_RATE_S
+        span = (now - first) / PREFIX_RAMP_S
         expected = count * math.exp((last - now) / PREFIX_RATE_S) * (span if span < 1.0 else 1.0)
         return expected / (homes + 1) if expected > homes + 1 else 1.0
 
