@@ -34,12 +34,12 @@ def block_hashes(text: str, model: str, block_chars: int = BLOCK_CHARS, max_bloc
     return out
 
 
-def capacity_from_cache(kv_blocks: int | None, block_size: int | None) -> int:
-    """A pod's KV capacity (blocks × tokens per block) in our character blocks."""
-    if not kv_blocks or not block_size:
+def capacity_from_cache(tokens: float) -> int:
+    """A pod's KV capacity in tokens (EndpointMetrics.kv_capacity; 0: not reported) in our
+    character blocks."""
+    if not tokens:
         return DEFAULT_CAPACITY
-    tokens = kv_blocks * block_size
-    return max(1, tokens * CHARS_PER_TOKEN // BLOCK_CHARS)
+    return max(1, int(tokens) * CHARS_PER_TOKEN // BLOCK_CHARS)
 
 
 class PrefixIndex(BlockHolders):

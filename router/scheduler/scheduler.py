@@ -97,7 +97,7 @@ class Scheduler:
     def _picked(self, profile: Profile, request: SchedulingRequest, chosen: Candidate) -> None:
         if chosen.metrics is not None:
             self.prefix_index.set_capacity(
-                chosen.endpoint.address, capacity_from_cache(chosen.metrics.kv_blocks, chosen.metrics.block_size))
+                chosen.endpoint.address, capacity_from_cache(chosen.metrics.kv_capacity))
         for scorer, _ in profile.scorers:
             picked = getattr(scorer, "picked", None)
             if picked is not None:

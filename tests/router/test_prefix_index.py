@@ -1,3 +1,4 @@
+from inference_gateway.router.endpoint_state import EndpointMetrics
 from inference_gateway.router.prefix_index import (
     BLOCK_CHARS, PrefixIndex, block_hashes, capacity_from_cache,
 )
@@ -50,8 +51,8 @@ def test_endpoints_that_leave_are_forgotten():
 
 def test_capacity_follows_the_pods_kv_cache():
     # 28125 blocks × 16 tokens ≈ 450k tokens ≈ 1.8M characters = 28125 blocks of 64 characters.
-    assert capacity_from_cache(28125, 16) == 28125
-    assert capacity_from_cache(None, None) > 0
+    assert capacity_from_cache(EndpointMetrics(kv_blocks=28125, block_size=16).kv_capacity) == 28125
+    assert capacity_from_cache(EndpointMetrics().kv_capacity) > 0
 
 
 def test_answers_age_out_the_oldest_prefixes_as_the_pod_would_evict_them():
