@@ -21,8 +21,8 @@
   Without it, and without the amortized `own`, one prefix on every request stayed on the few
   pods that held it, whose batches grew (ITL p50 148 ms against round robin's 80 in the bench's
   hot-prefix cell); with both, in simulated time (`python -P bench/sim_time.py --workload
-  hot-prefix`, 3 seeds), TTFT p90 0.21 s on h100-32b (0.35 s before, round robin 0.18 s) and
-  0.04 s on h100-8b (0.13 s before, every request on one pod; round robin 0.04 s). Neither
+  hot-prefix`, 3 seeds), TTFT p90 0.21 s on h100-32b (0.35 s before, round robin 0.18 s; 0.19 s
+  since PREFIX_RAMP_S below) and 0.04 s on h100-8b (0.13 s before, every request on one pod; round robin 0.04 s). Neither
   term alone did it (measured during development with a temporary override, not a command
   kept here: about half the gain each). The shared-prefix cell is unchanged (86.3 % hit,
   p90 3.04 s).
@@ -98,14 +98,11 @@ UNFIT = 1e8                # added to a pod that cannot hold the request to its 
 MEAN_DECAY = 0.9           # weight of the history in each pod's mean uncached tokens per request
 # A prefix's recent requests, decaying over PREFIX_RATE_S, stand for its next ones, but only in
 # proportion to how long it has been seen, up to PREFIX_RAMP_S: a burst's requests arrive within
-# about a second (inference-perf sends the shared-prefix cell's 288 requests over ~1 s, each
-# group's 12 over 0.6-1.0 s), so it predicts at most a third of itself, while a prefix that keeps
-# coming is predicted in full after 3 s. With the ramp as long as the decay (10 s, commit
-# 4e62c79) the first seconds of a hot prefix piled onto its first pods: in the bench, TTFT p50
-# 0.45 s in the first 5 s of a 26 req/s hot prefix, 0.16-0.20 s after; `python -P
-# bench/sim_time.py --workload hot-prefix` gave p90 0.21 s against 0.19 s now (round robin 0.18
-# s). The shared-prefix cell places the same with a 1, 3 or 10 s ramp, its groups' arrivals
-# spread over 0.1 or 1 s.
+# about a second (inference-perf dispatches the shared-prefix cell's 288 requests so, by their
+# start times in its raw reports), so it predicts at most a third of itself, while a prefix that
+# keeps coming is predicted in full after 3 s. With the ramp as long as the decay (10 s, commit
+# 4e62c79) the first seconds of a hot prefix piled onto its first pods (bench/REPORT.md:
+# TTFT p90 0.34-0.36 s at 26 req/s against 0.23 s with the ramp).
 PREFIX_RATE_S = 10.0
 PREFIX_RAMP_S = 3.0
 SENT_HORIZON_S = 5.0       # sends older than this are forgotten: surely scraped (0.1 s apart),
