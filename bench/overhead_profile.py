@@ -11,6 +11,9 @@ event loop buys: developer aids for issue 15, outside `make bench-overhead`.
         the gateway on asyncio's loop (`IGW_ASYNCIO=1`) and on uvloop (as `igw run` serves,
         cli/event_loop.py), a fresh gateway per run, alternating: req/s and the gateway
         process's CPU per request (idle not subtracted), medians.
+    python -P bench/overhead_profile.py env "NAME=VALUE[;NAME=VALUE…]" … [--rounds 5]
+        the same A/B for environment settings of the gateway process (e.g. gRPC's
+        `GRPC_EXPERIMENTS`), each against the gateway as it is, alternating.
 
 Both use the setups of bench/overhead_setups.py on loopback 127.15.0.x.
 """
@@ -83,12 +86,23 @@ def split(args: argparse.Namespace, work: Path, upstream: tuple[str, int], short
         print(f"{100 * n / total:5.1f}%  {name}")
 
 
-def uvloop_ab(args: argparse.Namespace, work: Path, upstream: tuple[str, int], short: Path) -> None:
-    results: dict[str, list[tuple[float, float]]] = {"asyncio": [], "uvloop": []}
+def _variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """Name → the environment the gateway process gets on top of this one."""
+    if args.what == "uvloop":
+        return {"asyncio": {"IGW_ASYNCIO": "1"}, "uvloop": {"IGW_ASYNCIO": ""}}
+    out: dict[str, dict[str, str]] = {"as is": {}}
+    for spec in args.settings:
+        out[spec] = dict(item.split("=", 1) for item in spec.split(";"))
+    return out
+
+
+def ab(args: argparse.Namespace, work: Path, upstream: tuple[str, int], short: Path) -> None:
+    variants = _variants(args)
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     for _ in range(args.rounds):
         for name in results:
             env = dict(os.environ)
-            os.environ["IGW_ASYNCIO"] = "1" if name == "asyncio" else ""
+            os.environ.update(variants[name])
             try:
                 gw, port, _, _ = start_gateway(work, upstream, 1, "info")
             finally:
@@ -103,15 +117,16 @@ def uvloop_ab(args: argparse.Namespace, work: Path, upstream: tuple[str, int], s
             finally:
                 gw.stop()
             results[name].append((r["rps"], cpu))
-            print(f"{name}: {r['rps']:.0f} req/s, {cpu:.0f} µs/req", flush=True)
+            print(f"{name}: {r['rps']:.0f} req/s, {cpu:.0f} µs/req, {r['errors']} errors", flush=True)
     for name, runs in results.items():
-        print(f"{name:8} median {statistics.median(x[0] for x in runs):.0f} req/s, "
+        print(f"{name:30} median {statistics.median(x[0] for x in runs):.0f} req/s, "
               f"{statistics.median(x[1] for x in runs):.0f} µs/req (runs: {', '.join(f'{x[1]:.0f}' for x in runs)})")
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["split", "uvloop"])
+    p.add_argument("what", choices=["split", "uvloop", "env"])
+    p.add_argument("settings", nargs="*", help="env: one variant per argument, NAME=VALUE[;NAME=VALUE…]")
     p.add_argument("--seconds", type=float, default=None)
     p.add_argument("--rounds", type=int, default=5)
     args = p.parse_args()
@@ -122,7 +137,7 @@ def main() -> int:
     short.write_bytes(chat_body())
     up = Proc([sys.executable, "-P", "-m", "inference_gateway.bench.overhead_upstream", *map(str, upstream)])
     try:
-        (split if args.what == "split" else uvloop_ab)(args, work, upstream, short)
+        (split if args.what == "split" else ab)(args, work, upstream, short)
     finally:
         up.stop()
         shutil.rmtree(work, ignore_errors=True)
