@@ -104,8 +104,7 @@ class Router:
                                   registry=self.telemetry.registry) if settings.peer_listen else None
         self.telemetry.watch_pools(self._pool_gauges, lambda: len(self.prefix_index),
                                    self.state.step_cost.tokens_per_running)
-        self.scraper = MetricsScraper(self.state, interval=settings.scrape_interval,
-                                      on_metrics=self.accounting.on_metrics if self.accounting else None)
+        self.scraper = MetricsScraper(self.state, interval=settings.scrape_interval, reader=self.accounting)
         self._grpc: grpc.aio.Server | None = None
         self._health_server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer() if hasattr(health, "aio") else health.HealthServicer()

@@ -45,6 +45,11 @@ class TokenMetricNames:
     totals: dict[str, str]             # kind → counter (fallback)
     requests: str                      # finished-requests counter (fallback count)
 
+    def samples(self) -> frozenset[str]:
+        """The sample names `parse_token_series` reads (the scraper asks for them too)."""
+        return frozenset({f"{base}_{part}" for base in self.histograms.values() for part in ("bucket", "sum", "count")}
+                         | set(self.totals.values()) | {self.requests})
+
 
 TOKEN_METRICS = {
     Runtime.VLLM: TokenMetricNames(
@@ -190,10 +195,18 @@ class TokenAccounting:
             c.sum += value
             c.updated = now
 
+    # -- the scraper's PageReader (metrics_scraper.py): token series every `interval` ------------
+    def samples(self, runtime: Runtime) -> frozenset[str]:
+        return TOKEN_METRICS[runtime].samples()
+
+    def due(self, address: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        return address not in self._skip and now - self._last.get(address, -1e18) >= self.interval
+
     def on_metrics(self, address: str, runtime: Runtime, text: str) -> None:
         """One scrape of a pod's /metrics (called by the scraper; read at most every `interval`)."""
         now = time.monotonic()
-        if address in self._skip or now - self._last.get(address, -1e18) < self.interval:
+        if not self.due(address, now):
             return
         self._last[address] = now
         for (kind, model), series in parse_token_series(text, TOKEN_METRICS[runtime]).items():

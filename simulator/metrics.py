@@ -8,7 +8,7 @@ a client sees them (already multiplied by the time scale).
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -99,7 +99,9 @@ class SimMetrics:
         self.block_size = block_size
         self.num_gpu_blocks = num_gpu_blocks
         self.engine: Engine | None = None
-        self.registry = CollectorRegistry(auto_describe=False)
+        # The engine gauges come from a collector that names nothing up front; as vLLM's named
+        # Gauges they must still answer a request for them by name (render()).
+        self.registry = CollectorRegistry(auto_describe=False, support_collectors_without_names=True)
         self._recent: deque[tuple[int, int]] = deque(maxlen=64)  # (cached, prompt) per request
         r, lbl = self.registry, ["model_name"]
         p = "sglang:" if runtime == "sglang" else "vllm:"
@@ -144,8 +146,17 @@ class SimMetrics:
         self.engine = engine
         self.registry.register(_EngineGauges(self))
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, names: Iterable[str] = ()) -> bytes:
+        """The exposition page, or what the server answers when asked for `names` only
+        (`/metrics?name[]=…`). vLLM (one API server) serves prometheus_client's registry of
+        named metrics, so it renders just those samples. SGLang serves a multiprocess registry
+        (`MultiProcessCollector`), which names no series, so the answer is an empty page."""
+        names = list(names)
+        if not names:
+            return generate_latest(self.registry)
+        if self.runtime == "sglang":
+            return generate_latest(CollectorRegistry())
+        return generate_latest(self.registry.restricted_registry(names))
 
     def recent_hit_rate(self) -> float:
         prompt = sum(p for _, p in self._recent)

@@ -252,7 +252,9 @@ class OpenAIRoutes:
         return web.Response(status=200)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=self.sim.metrics.render(),
+        # `?name[]=…` restricts the page to those samples, as prometheus_client's exposition
+        # app (vLLM's and SGLang's /metrics) does.
+        return web.Response(body=self.sim.metrics.render(request.query.getall("name[]", ())),
                             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     async def tokenize(self, request: web.Request) -> web.Response:
