@@ -6,9 +6,10 @@ Prometheus parser costs more than the request it informs.
 
 Each scrape asks for those series by name (`/metrics?name[]=…`), which vLLM and SGLang honour:
 both serve `/metrics` with prometheus_client's exposition app, which then collects and renders
-only the named samples. A whole vLLM page is ~200 lines (~17 KB) for the ~15 the router reads;
-rendering it cost a simulated pod ~2.3 ms of CPU per scrape, 0.19 cores for 8 idle pods
-scraped 10 times a second, and the router 0.06 cores to fetch and parse it. A server that
+only the named samples. A whole vLLM page is ~200 lines (~17 KB) for the ~13 samples the
+router reads; 8 idle simulated pods scraped 10 times a second spent 0.48–0.51 cores rendering
+whole pages and 0.18–0.22 answering by name, the router 0.12 and 0.08–0.09 cores
+(`bench/scrape_cost.py`; bench/results/2026-12-01-scrape-cost-before-after.txt). A server that
 ignores the parameter answers with everything, which parses the same.
 """
 
