@@ -59,8 +59,9 @@ async def run_in_cluster(args: argparse.Namespace) -> int:
         await gateway.wait_ready()
         while not stop.is_set() and gateway.kopf_alive:  # until signalled (or Kopf died)
             try:
-                await asyncio.wait_for(stop.wait(), 1.0)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(1.0):  # not wait_for: see operator/kube/leader.py
+                    await stop.wait()
+            except TimeoutError:
                 pass
         if not gateway.kopf_alive and not stop.is_set():
             log.error("kopf stopped; exiting")

@@ -143,8 +143,11 @@ class Admission:
         if queue.dispatcher is None or queue.dispatcher.done():
             queue.dispatcher = asyncio.get_running_loop().create_task(self._dispatch(pool.key, queue, holder or (lambda: pool)))
         try:
-            await asyncio.wait_for(waiter.future, self.settings.max_wait)
-        except asyncio.TimeoutError:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation (the
+            # client gone) that arrives as the waiter is released, and the request would go on.
+            async with asyncio.timeout(self.settings.max_wait):
+                await waiter.future
+        except TimeoutError:
             raise queue_timeout(pool.key, time.monotonic() - started) from None
         finally:
             if not waiter.future.done():

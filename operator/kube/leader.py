@@ -66,7 +66,10 @@ class LeaderElector:
         try:
             while True:
                 try:
-                    ok = await asyncio.wait_for(self._try_acquire_or_renew(), self.settings.retry_period * 2)
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation
+                    # that arrives as the renewal answers, and this loop would then never end.
+                    async with asyncio.timeout(self.settings.retry_period * 2):
+                        ok = await self._try_acquire_or_renew()
                 except (ApiException, asyncio.TimeoutError, OSError, Exception) as err:  # noqa: BLE001
                     ok = None
                     log.warning("lease update failed", lease=self.settings.name, error=repr(err)[:200])

@@ -77,8 +77,9 @@ class Reconciler:
             except Exception as err:  # noqa: BLE001  the next pass retries
                 log.exception("reconcile pass failed", error=repr(err)[:500])
             try:
-                await asyncio.wait_for(self._kicked.wait(), self.interval)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.interval):  # not wait_for: see kube/leader.py
+                    await self._kicked.wait()
+            except TimeoutError:
                 pass
 
     async def reconcile_once(self) -> None:
