@@ -23,16 +23,16 @@ from pathlib import Path
 from inference_gateway.bench.overhead_setups import process_cpu_seconds
 from inference_gateway.bench.routers import IgwGateway, Pods
 from inference_gateway.bench.workloads import MODEL
+from inference_gateway.router.server import RouterSettings
 
 
-def _cores(pids: list[int], before: float, since: float) -> float:
-    return (sum(process_cpu_seconds(p) for p in pids) - before) / (time.monotonic() - since)
-
-
-async def _measure(pids: list[int], seconds: float) -> float:
-    before, since = sum(process_cpu_seconds(p) for p in pids), time.monotonic()
+async def _cores(groups: list[list[int]], seconds: float) -> list[float]:
+    """Cores each group of processes used over the next `seconds`."""
+    before = [sum(process_cpu_seconds(p) for p in g) for g in groups]
+    since = time.monotonic()
     await asyncio.sleep(seconds)
-    return _cores(pids, before, since)
+    elapsed = time.monotonic() - since
+    return [(sum(process_cpu_seconds(p) for p in g) - b) / elapsed for g, b in zip(groups, before)]
 
 
 async def one(args: argparse.Namespace) -> tuple[float, float, float, float]:
@@ -40,14 +40,12 @@ async def one(args: argparse.Namespace) -> tuple[float, float, float, float]:
     await pods.start()
     gateway = IgwGateway("igw-prefix-cache", "PREFIX_CACHE", {MODEL: "Critical"}, Path(tempfile.mkdtemp()))
     try:
-        alone = await _measure(pods.pids(), args.seconds)
+        [alone] = await _cores([pods.pids()], args.seconds)
         await gateway.start(pods.pods)
         await asyncio.sleep(2)  # past the first scrapes and the readiness request
         router, envoy = gateway.pids()[:1], gateway.pids()[1:]
-        p0, r0, e0 = (sum(process_cpu_seconds(p) for p in g) for g in (pods.pids(), router, envoy))
-        since = time.monotonic()
-        await asyncio.sleep(args.seconds)
-        return alone, _cores(pods.pids(), p0, since), _cores(router, r0, since), _cores(envoy, e0, since)
+        pods_cores, router_cores, envoy_cores = await _cores([pods.pids(), router, envoy], args.seconds)
+        return alone, pods_cores, router_cores, envoy_cores
     finally:
         await gateway.stop()
         await pods.stop()
@@ -60,7 +58,7 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"repeat {i + 1}: pods alone {runs[-1][0]:.3f} cores; scraped: pods {runs[-1][1]:.3f}, "
               f"router {runs[-1][2]:.3f}, Envoy {runs[-1][3]:.3f}", flush=True)
     med = [statistics.median(r[k] for r in runs) for k in range(4)]
-    scrapes = args.pods / 0.1
+    scrapes = args.pods / RouterSettings.scrape_interval  # per second: `igw run` scrapes at its default
     print(f"\n{args.pods} idle {args.profile} pods, medians of {args.repeats} ({args.seconds:g} s each):")
     print(f"pods alone             {med[0]:.3f} cores")
     print(f"pods, scraped          {med[1]:.3f} cores  ({(med[1] - med[0]) / scrapes * 1e6:.0f} µs per scrape)")

@@ -3,9 +3,9 @@
 On Python 3.11, `asyncio.wait_for` returns the inner result when a cancellation arrives just as
 the inner awaitable finishes, and the cancellation is lost: a loop around it then runs on, and
 whoever awaits the cancelled task (shutdown, a leadership hand-over) waits forever. `make test`
-once hung in `test_leader_election_hands_over` so. Each test here cancels the loop at every
-point of its first iterations (after 0, 1, 2, … turns of the event loop) while its wait ends
-as often as it can, and requires the task to end.
+once hung in `test_leader_election_hands_over` so. Each test here blocks the loop's wait on a
+gate, opens it, cancels the loop 0, 1, 2, … event-loop turns later, and requires the task to
+end (on the old code, the cancellation was lost at 0 turns for one loop, 1 for the other).
 """
 
 from __future__ import annotations

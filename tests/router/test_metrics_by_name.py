@@ -9,13 +9,13 @@ import random
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 
 from inference_gateway.operator.ports import free_port
 from inference_gateway.router.endpoint_state import EndpointState
 from inference_gateway.router.metrics_scraper import METRIC_NAMES, MetricsScraper, metrics_url, parse_metrics
-from inference_gateway.router.table import Runtime
+from inference_gateway.router.table import Endpoint, Pool, RoutingTable, Runtime
 from inference_gateway.router.telemetry import Telemetry
 from inference_gateway.router.token_usage import TOKEN_METRICS, TokenAccounting, parse_token_series
 from inference_gateway.simulator.metrics import SimMetrics, _EngineGauges
@@ -117,13 +117,17 @@ def exposition():
         thread.join(5)
 
 
-async def _scraped(address: str, reader=None) -> EndpointState:
-    from inference_gateway.router.table import Endpoint, Pool, RoutingTable
-
-    state = EndpointState()
-    scraper = MetricsScraper(state, interval=0.05, reader=reader)
+def _scraping(address: str, reader=None, state: EndpointState | None = None) -> MetricsScraper:
+    """A scraper of the one pod at `address`, started."""
+    scraper = MetricsScraper(state or EndpointState(), interval=0.05, reader=reader)
     host, port = address.split(":")
     scraper.on_table(RoutingTable({"ns/p": Pool("ns", "p", int(port), endpoints=(Endpoint("pod", "ns", host, int(port)),))}))
+    return scraper
+
+
+async def _scraped(address: str, reader=None) -> EndpointState:
+    state = EndpointState()
+    scraper = _scraping(address, reader, state)
     try:
         for _ in range(100):  # bounded: 5 s
             await asyncio.sleep(0.05)
@@ -161,14 +165,8 @@ async def test_token_series_are_asked_for_when_the_accounting_is_due_and_counted
     registry = _named_registry()
     prompt = registry._names_to_collectors["vllm:request_prompt_tokens"]
     address = exposition(registry)
-    from prometheus_client import generate_latest
-
-    from inference_gateway.router.table import Endpoint, Pool, RoutingTable
-
     accounting = TokenAccounting(Telemetry(), interval=0.2)
-    scraper = MetricsScraper(EndpointState(), interval=0.05, reader=accounting)
-    host, port = address.split(":")
-    scraper.on_table(RoutingTable({"ns/p": Pool("ns", "p", int(port), endpoints=(Endpoint("pod", "ns", host, int(port)),))}))
+    scraper = _scraping(address, accounting)
     label = 'inference_model_input_tokens_sum{model_name="m",target_model_name="m"}'
 
     def exported() -> float:
