@@ -36,7 +36,7 @@ def cluster_settings(args: argparse.Namespace) -> ClusterSettings:
         xds_host=args.router_host,
         xds_port=args.xds_port,
         envoy=EnvoySettings(bind_address=args.proxy_bind_address, ext_proc_address=ext_proc, rds=True, not_found_route=True,
-                            edge=edge_args.limits(args)),
+                            edge=edge_args.limits(args), access_log=args.envoy_access_log),
         provisioning=ProvisioningSettings(envoy_image=args.envoy_image, xds_address=xds,
                                           service_type=args.envoy_service_type,
                                           log_level=args.envoy_log_level, defaults=args.proxy_defaults,

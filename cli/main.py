@@ -99,7 +99,7 @@ async def _run(args: argparse.Namespace) -> int:
         xds_port=args.xds_port, admin_port=args.admin_port, envoy_concurrency=args.envoy_concurrency,
         envoy_log_level=args.envoy_log_level, shutdown_grace=args.shutdown_grace, router_only=args.router_only,
         ext_proc_endpoints=endpoints, status_dir=args.status_dir,
-        edge=edge_args.limits(args)))
+        edge=edge_args.limits(args), access_log=args.envoy_access_log))
     try:
         await start_children(router, children)
         await gateway.start()

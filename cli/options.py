@@ -65,6 +65,10 @@ def gateway_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--admin-port", type=int, default=19000, help="Envoy admin port (always on 127.0.0.1)")
     g.add_argument("--envoy-concurrency", type=int, default=2, help="Envoy worker threads")
     g.add_argument("--envoy-log-level", default="warning", help="Envoy's own log level (default warning)")
+    g.add_argument("--envoy-access-log", default=None, metavar="PATH",
+                   help="Envoy's access log: one JSON line per request, with the ext_proc time each "
+                        "message to the router took (operator/translate/access_log.py); a file, or - "
+                        "for Envoy's standard output (a provisioned Envoy's pod log). Default: none")
     g.add_argument("--shutdown-grace", type=float, default=30.0, metavar="SECONDS",
                    help="on SIGTERM, how long requests in flight may take to finish (default 30; keep it "
                         "below the pod's terminationGracePeriodSeconds)")

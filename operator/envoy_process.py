@@ -20,6 +20,7 @@ import aiohttp
 import structlog
 
 from .children import spawn, stop_child
+from .translate.access_log import FLUSH_ARGS
 
 log = structlog.get_logger("envoy")
 
@@ -88,7 +89,7 @@ class EnvoyProcess:
         try:
             self.process = await spawn(
                 envoy_binary(), "-c", str(config), "--disable-hot-restart", "--log-level", self.log_level,
-                "--concurrency", str(self.concurrency),
+                "--concurrency", str(self.concurrency), *FLUSH_ARGS,
                 stdin=asyncio.subprocess.DEVNULL, stdout=logfile, stderr=logfile)
         finally:
             logfile.close()

@@ -33,14 +33,15 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable
     started: list[Standalone] = []
 
     async def start(manifests: Path, listener_port: int, reload_interval: float = 0.2,
-                    **router: object) -> RunningGateway:
-        """`router`: RouterSettings fields to override (e.g. scheduler=SchedulerConfig(...))."""
+                    standalone: dict[str, object] | None = None, **router: object) -> RunningGateway:
+        """`router`: RouterSettings fields to override (e.g. scheduler=SchedulerConfig(...));
+        `standalone`: StandaloneSettings fields (e.g. access_log=...)."""
         gateway = Standalone(StandaloneSettings(
             manifests=[manifests],
             router=RouterSettings(**{"ext_proc_port": free_port(), "health_port": free_port(),
                                      "metrics_port": free_port(), "scrape_interval": 0.05, **router}),
             xds_port=free_port(), admin_port=free_port(), envoy_concurrency=1,
-            reload_interval=reload_interval, workdir=tmp_path / f"envoy{len(started)}"))
+            reload_interval=reload_interval, workdir=tmp_path / f"envoy{len(started)}", **(standalone or {})))
         started.append(gateway)
         await gateway.start()
         return RunningGateway(gateway, manifests, listener_port)

@@ -25,6 +25,7 @@ from typing import Any
 from inference_gateway.router.fallbacks import pool_cluster as pool_cluster_name  # the router names it too
 from inference_gateway.router.table import ROUTER_READS_HEADERS, RoutingTable
 
+from .access_log import access_log
 from .edge_limits import EdgeLimits
 from .features import FEATURES
 from .resilience import retry_policy
@@ -61,6 +62,9 @@ class EnvoySettings:
     # Gateway API asks; without it the router sees a request that carries no pool.
     not_found_route: bool = False
     edge: EdgeLimits = EdgeLimits()  # body, header, connection and heap limits, timeouts (edge.py)
+    # Envoy's access log of every listener (access_log.py): a file, "-" for Envoy's standard
+    # output, None for none.
+    access_log: str | None = None
 
 
 @dataclass
@@ -298,6 +302,8 @@ def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
         # Timeouts, buffer and header limits, local replies: edge.py (a feature, below).
         "http_filters": _http_filters(settings, listener.name),  # the router resolves model-header routes per listener
     }
+    if settings.access_log is not None:
+        hcm["access_log"] = access_log(settings.access_log)
     if settings.rds:
         hcm["rds"] = {"config_source": {"ads": {}, "resource_api_version": "V3"}, "route_config_name": listener.name}
     else:

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..api import Gateway
 from ..api.parameters import GatewayParametersSpec
+from .access_log import FLUSH_ARGS
 from .bootstrap import ads_bootstrap
 from .edge_limits import EdgeLimits
 from .envoy import EnvoySettings
@@ -132,7 +133,7 @@ def proxy_manifests(gateway: Gateway, settings: ProvisioningSettings = Provision
         "image": settings.envoy_image,
         "args": ["-c", f"{BOOTSTRAP_PATH}/{BOOTSTRAP_KEY}", "--service-node", "$(POD_NAME)",
                  "--service-cluster", group_name(gateway), "--log-level", settings.log_level,
-                 "--disable-hot-restart"],
+                 "--disable-hot-restart", *FLUSH_ARGS],
         "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
         "ports": [{"containerPort": port, "protocol": "TCP"} for _, port in ports],
         "volumeMounts": [{"name": "bootstrap", "mountPath": BOOTSTRAP_PATH, "readOnly": True}],

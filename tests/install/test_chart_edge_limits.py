@@ -1,5 +1,5 @@
 """The chart's edgeLimits values reach `igw run` as flags the command accepts, and from there
-the provisioned Envoy (its bootstrap and memory limit)."""
+the provisioned Envoy (its bootstrap and memory limit); so does proxyAccessLog."""
 
 from __future__ import annotations
 
@@ -46,3 +46,16 @@ def test_inconsistent_limits_are_refused_with_a_message():
     args = build_parser().parse_args(["run", "--max-body-bytes", "1000", "--connection-buffer-bytes", "2000"])
     with pytest.raises(SystemExit, match="max_body_bytes must be at least connection_buffer_bytes"):
         edge_args.limits(args)
+
+
+def test_proxy_access_log_flows_from_values_to_the_operators_envoys(render):
+    def args(*values: str) -> list[str]:
+        (deploy,) = [o for o in render(*values) if o["kind"] == "Deployment"]
+        return deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+
+    assert "--envoy-access-log" not in args()
+    on = args("--set", "proxyAccessLog=true")
+    assert on[on.index("--envoy-access-log") + 1] == "-"
+    assert cluster_settings(build_parser().parse_args(on)).envoy.access_log == "-"
+    with pytest.raises(subprocess.CalledProcessError):
+        render("--set-string", "proxyAccessLog=yes")

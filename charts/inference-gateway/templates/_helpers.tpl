@@ -67,6 +67,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - --{{ $flag }}
 - {{ $value | quote }}
 {{- end }}
+{{- if .Values.proxyAccessLog }}
+- --envoy-access-log
+- "-"
+{{- end }}
 {{- with .Values.proxyDefaults }}
 - --proxy-defaults
 - {{ toJson . | quote }}
