@@ -15,7 +15,10 @@ side (each phase measures one right after the other) and measures:
    whose response passes through the router), whose extra CPU per chunk is reported;
 3. prompts of 1k, 32k and 100k tokens (~4.5 bytes each), sent one at a time: the p50 they add
    over plain Envoy, and the router's CPU per request;
-4. scheduling alone (in this process) on a 1,000-endpoint PREFIX_CACHE pool with a filled
+4. where that added latency goes: the 1k-token prompt, one at a time, through a gateway of its
+   own whose Envoy writes its access log (`igw run --envoy-access-log`), which times each
+   ext_proc message to the router from Envoy's side (median per request);
+5. scheduling alone (in this process) on a 1,000-endpoint PREFIX_CACHE pool with a filled
    prefix index: p50/p99 of wall time and of this thread's CPU time (wall time on a shared
    machine also counts waiting for a core).
 Latencies of 2 and 3 are taken in alternating rounds (plain Envoy, gateway, renamed; three
@@ -57,6 +60,7 @@ ROUNDS = 3  # latency is measured in alternating rounds: plain Envoy, gateway, r
 CPU_STREAMS = (16, {10: 480, 100: 160, 1000: 48})
 PROMPT_TOKENS = (1_000, 32_000, 100_000)
 PROMPT_COUNT = {1_000: 42, 32_000: 24, 100_000: 15}  # sequential, after 2 warm-ups, in ROUNDS rounds
+HOP_TOKENS, HOP_COUNT = 1_000, 100  # phase 4: one at a time, after 2 warm-ups
 
 
 def chat_body(model: str = MODEL, prompt: str = "Say ok.", **extra) -> bytes:
@@ -177,6 +181,17 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
                         f"gateway errors x{n}": r["errors"], f"gateway cpu x{n}": cpu})
             gw.stop()
             gw = None
+        # Where the added latency goes: Envoy's own timing of its ext_proc messages to the router.
+        log_path = workdir / f"access-{port}.log"
+        gw, hop_port, _, _ = start_gateway(workdir, upstream, args.envoy_concurrency, args.log_level,
+                                           usage=not args.no_usage, access_log=log_path)
+        hop_url = f"http://127.0.0.1:{hop_port}"
+        client(hop_url, prompts[HOP_TOKENS], 1, count=2)
+        r = client(hop_url, prompts[HOP_TOKENS], 1, count=HOP_COUNT)
+        out["hop errors"] = r["errors"]
+        gw.stop()  # Envoy writes out its access log as it exits
+        gw = None
+        out.update(hop_times(log_path, skip=2))
     finally:
         if gw is not None:
             gw.stop()
@@ -185,6 +200,16 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
     out.update({"sched p50": sched["p50"], "sched p99": sched["p99"], "sched cpu p50": sched["cpu p50"],
                 "sched cpu p99": sched["cpu p99"], "sched blocks": sched["index_blocks"]})
     return out
+
+
+def hop_times(log_path: Path, skip: int) -> dict[str, float]:
+    """Medians over the access log's requests (after `skip` warm-ups) of the time Envoy waited
+    for the router's answer to each request message (operator/translate/access_log.py)."""
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()][skip:]
+    if not lines:
+        raise RuntimeError(f"no access log lines in {log_path}")
+    return {f"hop {key}": statistics.median(float(line[f"ext_proc_request_{key}_us"]) for line in lines)
+            for key in ("headers", "body")}
 
 
 def report(runs: list[dict], args: argparse.Namespace) -> None:
@@ -225,6 +250,11 @@ def report(runs: list[dict], args: argparse.Namespace) -> None:
     for n in PROMPT_TOKENS:
         pe, pg = m(f"plain prompt{n} p50"), m(f"gw prompt{n} p50")
         print(f"{n:<15,}{pe:>11.2f}{pg:>13.2f}{pg - pe:>11.2f}{m(f'gw prompt{n} cpu'):>13.0f} µs")
+    added = m(f"gw prompt{HOP_TOKENS} p50") - m(f"plain prompt{HOP_TOKENS} p50")
+    print(f"\nwhere the added latency goes ({HOP_TOKENS:,}-token prompt, one at a time, {HOP_COUNT} requests; Envoy's "
+          f"access log): of the {added:.2f} ms added at p50 above, Envoy waited {m('hop headers') / 1e3:.2f} ms "
+          f"for the router's answer to the request headers and {m('hop body') / 1e3:.2f} ms to the body (medians); "
+          f"the rest, {added - (m('hop headers') + m('hop body')) / 1e3:.2f} ms, is Envoy's own")
     print(f"\nscheduling, 1,000 endpoints, PREFIX_CACHE, prefix index {int(m('sched blocks')):,} blocks: "
           f"p50 {m('sched p50'):.3f} ms, p99 {m('sched p99'):.3f} ms (wall); CPU p50 {m('sched cpu p50'):.3f} ms, "
           f"p99 {m('sched cpu p99'):.3f} ms")
@@ -248,11 +278,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="also measure sustained load with these numbers of router processes (default 2; '' none)")
     p.add_argument("--serve-gateway", metavar="MANIFESTS", help=argparse.SUPPRESS)
     p.add_argument("--admin-port", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--access-log", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_gateway:
         replicas = args.router_replicas[0] if args.router_replicas else 1
         event_loop.run(serve_gateway(args.serve_gateway, args.envoy_concurrency, args.log_level, not args.no_usage,
-                                  args.admin_port, replicas))
+                                  args.admin_port, replicas, args.access_log))
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="igw-overhead-"))
