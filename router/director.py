@@ -169,10 +169,7 @@ class Director:
         key = (table.version, info.pools, info.listener)
         wants = self._wants_response_cache.get(key)
         if wants is None:
-            keys = [k for k, _ in self._pools(info.pools)]
-            keys += [k for rule in table.model_routes.get(info.listener, ()) for k, _ in rule.pools]
-            wants = any(t.name != rule.model_name for k in keys if k in table.pools
-                        for rule in table.pools[k].models.values() for t in rule.targets)
+            wants = table.renames((k for k, _ in self._pools(info.pools)), info.listener)
             if len(self._wants_response_cache) > 1024:
                 self._wants_response_cache.clear()
             self._wants_response_cache[key] = wants

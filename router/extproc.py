@@ -52,6 +52,7 @@ DESTINATION_HEADER = "x-gateway-destination-endpoint"
 PREFILL_HEADER = "x-gateway-prefill-endpoint"
 POOLS_METADATA_KEY = "x-igw-pools"
 LISTENER_METADATA_KEY = "x-igw-listener"
+EXT_PROC_FILTER = "envoy.filters.http.ext_proc"  # the key of the attributes Envoy sends
 QUEUE_MESSAGE_MARGIN = 5.0  # seconds of Envoy message timeout beyond the longest queue wait
 ROUTE_CACHE_SIZE = 65536  # prebuilt answers per (endpoint, model) and metadata; cleared whole when full
 
@@ -100,7 +101,7 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
         self.director = director
         # Conformance only: honour `test-epp-endpoint-selection` (see picker_protocol.py).
         self.test_selection = test_selection
-        self._metadata_cache: dict[str, struct_pb2.Struct] = {}
+        self._metadata_cache: dict[tuple[str, str | None], struct_pb2.Struct] = {}
         self._route_cache: dict[tuple[str, str | None, bool, str | None, str | None], pb.ProcessingResponse] = {}
 
     @property
@@ -146,7 +147,12 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
                                 answered = True
                                 route = await self._full_duplex(info, b"".join(parts), extend_timeout, write)
                             continue
-                        # BUFFERED mode delivers the whole body in one message.
+                        # BUFFERED mode delivers the whole body in one message. Without a headers
+                        # message before it (a one-message route), the path and the request id
+                        # come with it as attributes.
+                        if route is None and not path and message.attributes:
+                            path, request_id = _attributes(message)
+                            info = RequestInfo(pools, listener, path, request_id)
                         decided = await director.decide(info, message.request_body.body, extend_timeout)
                         route = decided if isinstance(decided, Route) else None
                         await write(self._answer(decided, True))
@@ -248,19 +254,24 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
                 set_headers.append(_header("content-length", str(len(body))))
         common = pb.CommonResponse(header_mutation=pb.HeaderMutation(set_headers=set_headers),
                                    body_mutation=body_mutation, clear_route_cache=True)
-        metadata = self._lb_metadata(address)
+        metadata = self._lb_metadata(address, cluster)
         if has_body:
             return pb.ProcessingResponse(request_body=pb.BodyResponse(response=common), dynamic_metadata=metadata)
         return pb.ProcessingResponse(request_headers=pb.HeadersResponse(response=common), dynamic_metadata=metadata)
 
-    def _lb_metadata(self, address: str) -> struct_pb2.Struct:
-        metadata = self._metadata_cache.get(address)
+    def _lb_metadata(self, address: str, cluster: str | None) -> struct_pb2.Struct:
+        # The pool's cluster is in the metadata too: one-message routes, whose headers ext_proc
+        # cannot change, route by it (operator/translate/one_message.py).
+        metadata = self._metadata_cache.get((address, cluster))
         if metadata is None:
             metadata = struct_pb2.Struct()
-            metadata.update({"envoy.lb": {DESTINATION_HEADER: address}})
+            lb = {DESTINATION_HEADER: address}
+            if cluster is not None:
+                lb[CLUSTER_HEADER] = cluster
+            metadata.update({"envoy.lb": lb})
             if len(self._metadata_cache) > ROUTE_CACHE_SIZE:
                 self._metadata_cache.clear()
-            self._metadata_cache[address] = metadata
+            self._metadata_cache[(address, cluster)] = metadata
         return metadata
 
     # -- response --------------------------------------------------------------------------
@@ -307,6 +318,19 @@ class ExtProcService(pb_grpc.ExternalProcessorServicer):
             self.director.usage(route, p.usage)
             p.usage = None
         return response
+
+
+def _attributes(message: pb.ProcessingRequest) -> tuple[str, str]:
+    """`request.path` and `request.id` as Envoy sends them on one-message routes
+    (operator/translate/one_message.py asks for them)."""
+    attributes = message.attributes.get(EXT_PROC_FILTER)
+    if attributes is None:
+        return "", ""
+    fields = attributes.fields
+    path = fields.get("request.path")
+    request_id = fields.get("request.id")
+    return (path.string_value if path is not None else "",
+            request_id.string_value if request_id is not None else "")
 
 
 def _failed(kind: str | None) -> pb.ProcessingResponse:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 
 def _spelling(text: str) -> str:
@@ -203,6 +203,16 @@ class RoutingTable:
             if rule.matches(path, model):
                 return rule
         return None
+
+    def renames(self, pool_keys: Iterable[str], listener: str) -> bool:
+        """Whether a request on a route to these pools (or to its listener's model-header rules'
+        pools) may name a model that is sent to another target (a canary), whose name must be
+        turned back in the response. Envoy's configuration (one ext_proc message per request
+        only where nothing renames: operator/translate/one_message.py) and the router (response
+        phases) both ask this."""
+        keys = [*pool_keys, *(k for rule in self.model_routes.get(listener, ()) for k, _ in rule.pools)]
+        return any(t.name != rule.model_name for k in keys if k in self.pools
+                   for rule in self.pools[k].models.values() for t in rule.targets)
 
     def endpoints(self) -> list[Endpoint]:
         """Every endpoint of every pool, each once (pools may share pods)."""

@@ -26,6 +26,7 @@ from inference_gateway.router.fallbacks import pool_cluster as pool_cluster_name
 from inference_gateway.router.table import ROUTER_READS_HEADERS, RoutingTable
 
 from .access_log import access_log
+from .one_message import REQUEST_ATTRIBUTES, hold_filter, with_one_message
 from .edge_limits import EdgeLimits
 from .features import FEATURES
 from .resilience import retry_policy
@@ -65,6 +66,9 @@ class EnvoySettings:
     # Envoy's access log of every listener (access_log.py): a file, "-" for Envoy's standard
     # output, None for none.
     access_log: str | None = None
+    # One ext_proc message per request where the rule allows it (one_message.py); False keeps
+    # two everywhere (bench/overhead.py compares both).
+    one_message: bool = True
 
 
 @dataclass
@@ -269,15 +273,19 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             "allow_mode_override": True,
             # Only the headers the router reads: Envoy encodes, and the router decodes, no more.
             "forward_rules": {"allowed_headers": {"patterns": [{"exact": h} for h in ROUTER_READS_HEADERS]}},
+            "request_attributes": list(REQUEST_ATTRIBUTES),  # for one-message routes (one_message.py)
         }},
         picker_filter(settings.ext_proc_message_timeout, settings.ext_proc_max_message_timeout),
         served_to_metadata_filter(),
+        hold_filter(settings.edge.max_body_bytes),  # holds the headers on one-message routes (one_message.py)
         {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER_TYPE}},
     ]
 
 
-def _route_config(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
-    routes = [r for route in listener.routes for r in _routes(route, settings)]
+def _route_config(listener: ListenerIR, settings: EnvoySettings, table: RoutingTable) -> dict[str, Any]:
+    routes = [r for route in listener.routes
+              for r in with_one_message(_routes(route, settings), route, listener.name, table,
+                                        settings.edge.max_body_bytes, settings.one_message)]
     if settings.not_found_route:
         routes.append({
             "name": f"{listener.name}/not-found",
@@ -294,7 +302,7 @@ def _route_config(listener: ListenerIR, settings: EnvoySettings) -> dict[str, An
     return {"name": listener.name, "virtual_hosts": [{"name": listener.name, "domains": domains, "routes": routes}]}
 
 
-def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
+def _listener(listener: ListenerIR, settings: EnvoySettings, table: RoutingTable) -> dict[str, Any]:
     hcm: dict[str, Any] = {
         "@type": HCM_TYPE,
         "stat_prefix": listener.name.replace("/", "_"),
@@ -307,7 +315,7 @@ def _listener(listener: ListenerIR, settings: EnvoySettings) -> dict[str, Any]:
     if settings.rds:
         hcm["rds"] = {"config_source": {"ads": {}, "resource_api_version": "V3"}, "route_config_name": listener.name}
     else:
-        hcm["route_config"] = _route_config(listener, settings)
+        hcm["route_config"] = _route_config(listener, settings, table)
     built = {
         "name": listener.name,
         "address": {"socket_address": {"address": settings.bind_address, "port_value": listener.port}},
@@ -385,9 +393,9 @@ def _ext_proc_target(ir: GatewayIR, settings: EnvoySettings, namespace: str) -> 
 def envoy_resources(ir: GatewayIR, table: RoutingTable, settings: EnvoySettings = EnvoySettings(),
                     namespace: str = "default") -> EnvoyResources:
     res = EnvoyResources()
-    res.listeners = [_listener(listener, settings) for listener in ir.listeners]
+    res.listeners = [_listener(listener, settings, table) for listener in ir.listeners]
     if settings.rds:
-        res.routes = [_route_config(listener, settings) for listener in ir.listeners]
+        res.routes = [_route_config(listener, settings, table) for listener in ir.listeners]
     host, port = _ext_proc_target(ir, settings, namespace)
     res.clusters.append(static_cluster(EXT_PROC_CLUSTER, host, port, settings, http2=True))
     if settings.ext_proc_endpoints:

@@ -24,7 +24,7 @@ def requests(name: str) -> dict:
     return json.loads((EXAMPLES / "requests" / f"{name}.json").read_text())
 
 
-async def seed_gateway(tmp_path, start_gateway, fleet, pool_yaml: str | None = None):
+async def seed_gateway(tmp_path, start_gateway, fleet, pool_yaml: str | None = None, **gateway):
     port = free_port()
     d = tmp_path / "manifests"
     d.mkdir()
@@ -32,7 +32,7 @@ async def seed_gateway(tmp_path, start_gateway, fleet, pool_yaml: str | None = N
                                                                              f"targetPortNumber: {fleet.port}"))
     write_manifests(d, "gateway.yaml", gateway_yaml(port))
     write_manifests(d, "pods.yaml", fleet.pods_yaml())
-    return await start_gateway(d, port)
+    return await start_gateway(d, port, **gateway)
 
 
 async def test_seed_requests_are_served_and_the_conversation_sticks(tmp_path, start_gateway, vllm_fleet):
