@@ -15,9 +15,11 @@ side (each phase measures one right after the other) and measures:
    whose response passes through the router), whose extra CPU per chunk is reported;
 3. prompts of 1k, 32k and 100k tokens (~4.5 bytes each), sent one at a time: the p50 they add
    over plain Envoy, and the router's CPU per request;
-4. where that added latency goes: the 1k-token prompt, one at a time, through a gateway of its
-   own whose Envoy writes its access log (`igw run --envoy-access-log`), which times each
-   ext_proc message to the router from Envoy's side (median per request);
+4. one or two ext_proc messages per request, side by side (operator/translate/one_message.py;
+   `igw run` sends one where the route allows): on a gateway of each whose Envoy writes its
+   access log (`igw run --envoy-access-log`), the sustained load of 1, then the 1k-token prompt
+   one at a time, and where its added latency goes: Envoy's own timing of its wait for the
+   router's answer to each message (median per request);
 5. scheduling alone (in this process) on a 1,000-endpoint PREFIX_CACHE pool with a filled
    prefix index: p50/p99 of wall time and of this thread's CPU time (wall time on a shared
    machine also counts waiting for a core).
@@ -61,6 +63,7 @@ CPU_STREAMS = (16, {10: 480, 100: 160, 1000: 48})
 PROMPT_TOKENS = (1_000, 32_000, 100_000)
 PROMPT_COUNT = {1_000: 42, 32_000: 24, 100_000: 15}  # sequential, after 2 warm-ups, in ROUNDS rounds
 HOP_TOKENS, HOP_COUNT = 1_000, 100  # phase 4: one at a time, after 2 warm-ups
+HOP_VARIANTS = ("one", "two")  # phase 4: ext_proc messages per request (one: as `igw run` serves)
 
 
 def chat_body(model: str = MODEL, prompt: str = "Say ok.", **extra) -> bytes:
@@ -181,18 +184,26 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
                         f"gateway errors x{n}": r["errors"], f"gateway cpu x{n}": cpu})
             gw.stop()
             gw = None
-        # Where the added latency goes: Envoy's own timing of its ext_proc messages to the router.
-        log_path = workdir / f"access-{port}.log"
-        gw, hop_port, _, _ = start_gateway(workdir, upstream, args.envoy_concurrency, args.log_level,
-                                           usage=not args.no_usage, access_log=log_path)
-        hop_url = f"http://127.0.0.1:{hop_port}"
-        client(hop_url, prompts[HOP_TOKENS], 1, count=2)
-        r = client(hop_url, prompts[HOP_TOKENS], 1, count=HOP_COUNT)
-        out["hop errors"] = r["errors"]
-        out["hop p50"] = r["p50"]
-        gw.stop()  # Envoy writes out its access log as it exits
-        gw = None
-        out.update(hop_times(log_path, skip=2))
+        # Where the added latency goes: Envoy's own timing of its ext_proc messages to the router,
+        # on gateways with one message per request (as served) and with two, one after the other.
+        for variant in HOP_VARIANTS:
+            log_path = workdir / f"access-{port}-{variant}.log"
+            gw, hop_port, _, hop_admin = start_gateway(workdir, upstream, args.envoy_concurrency, args.log_level,
+                                                       usage=not args.no_usage, access_log=log_path,
+                                                       two_messages=variant == "two")
+            hop_url = f"http://127.0.0.1:{hop_port}"
+            meter = RouterMeter(gw.pid, hop_admin)
+            client(hop_url, short, 4, count=200)  # warm-up
+            r, cpu = meter.run(lambda: client(hop_url, short, args.connections, duration=args.duration))
+            out.update({f"hop {variant} rps": r["rps"], f"hop {variant} cpu": cpu,
+                        f"hop {variant} messages": meter.messages, f"hop {variant} errors": r["errors"]})
+            client(hop_url, prompts[HOP_TOKENS], 1, count=2)
+            r = client(hop_url, prompts[HOP_TOKENS], 1, count=HOP_COUNT)
+            out[f"hop {variant} prompt errors"] = r["errors"]
+            out[f"hop {variant} p50"] = r["p50"]
+            gw.stop()  # Envoy writes out its access log as it exits
+            gw = None
+            out.update(hop_times(log_path, variant, last=HOP_COUNT))
     finally:
         if gw is not None:
             gw.stop()
@@ -203,13 +214,14 @@ def one_repeat(args: argparse.Namespace, workdir: Path, upstream_url: str, upstr
     return out
 
 
-def hop_times(log_path: Path, skip: int) -> dict[str, float]:
-    """Medians over the access log's requests (after `skip` warm-ups) of the time Envoy waited
-    for the router's answer to each request message (operator/translate/access_log.py)."""
-    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()][skip:]
-    if not lines:
-        raise RuntimeError(f"no access log lines in {log_path}")
-    return {f"hop {key}": statistics.median(float(line[f"ext_proc_request_{key}_us"]) for line in lines)
+def hop_times(log_path: Path, variant: str, last: int) -> dict[str, float]:
+    """Medians over the access log's `last` requests (the prompts sent one at a time, after the
+    sustained load) of the time Envoy waited for the router's answer to each request message
+    (operator/translate/access_log.py); 0 for a message not sent (one-message routes)."""
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()][-last:]
+    if len(lines) < last:
+        raise RuntimeError(f"{len(lines)} access log lines in {log_path}, expected {last}")
+    return {f"hop {variant} {key}": statistics.median(float(line[f"ext_proc_request_{key}_us"] or 0) for line in lines)
             for key in ("headers", "body")}
 
 
@@ -251,16 +263,23 @@ def report(runs: list[dict], args: argparse.Namespace) -> None:
     for n in PROMPT_TOKENS:
         pe, pg = m(f"plain prompt{n} p50"), m(f"gw prompt{n} p50")
         print(f"{n:<15,}{pe:>11.2f}{pg:>13.2f}{pg - pe:>11.2f}{m(f'gw prompt{n} cpu'):>13.0f} µs")
-    added = m("hop p50") - m(f"plain prompt{HOP_TOKENS} p50")
-    waits = (m("hop headers") + m("hop body")) / 1e3
-    print(f"\nwhere the added latency goes ({HOP_TOKENS:,}-token prompt, one at a time, {HOP_COUNT} requests through a "
-          f"gateway whose Envoy keeps an access log; medians, ms)")
-    print(f"{'p50 gateway':>12}{'added':>8}{'Envoy waited for the router: headers':>39}{'body':>7}{'rest':>7}")
-    print(f"{m('hop p50'):>12.2f}{added:>8.2f}{m('hop headers') / 1e3:>39.2f}{m('hop body') / 1e3:>7.2f}"
-          f"{added - waits:>7.2f}")
-    print("(a wait counts the router's work and the message's way both ways through gRPC; the rest is Envoy's work "
-          "beyond plain Envoy's: the body buffered, the ext_proc stream, the route chosen again; added is over "
-          "plain Envoy's p50 in the prompt-size phase)")
+    print(f"\none or two ext_proc messages per request, side by side (gateways of their own whose Envoy keeps an "
+          f"access log): sustained short requests as above, then the {HOP_TOKENS:,}-token prompt one at a time, "
+          f"{HOP_COUNT} requests; ms")
+    print(f"{'messages':<10}{'req/s':>7}{'CPU/req':>10}{'msgs/req':>9} |{'p50':>7}{'added':>7}"
+          f"{'Envoy waited for the router: headers':>38}{'body':>7}{'rest':>7}")
+    plain_p50 = m(f"plain prompt{HOP_TOKENS} p50")
+    for v in HOP_VARIANTS:
+        added = m(f"hop {v} p50") - plain_p50
+        waits = (m(f"hop {v} headers") + m(f"hop {v} body")) / 1e3
+        print(f"{v:<10}{m(f'hop {v} rps'):>7.0f}{m(f'hop {v} cpu'):>7.0f} µs{m(f'hop {v} messages'):>9.1f} |"
+              f"{m(f'hop {v} p50'):>7.2f}{added:>7.2f}{m(f'hop {v} headers') / 1e3:>38.2f}"
+              f"{m(f'hop {v} body') / 1e3:>7.2f}{added - waits:>7.2f}")
+    ratio = statistics.median(run["hop one p50"] / run["hop two p50"] for run in runs)
+    print(f"(one message: {ratio:.2f}× two messages' p50, median of the repeats' ratios. A wait counts the router's "
+          "work and the message's way both ways through gRPC; the rest is the gateway's Envoy doing more than "
+          "plain Envoy: the body buffered, the ext_proc stream, the route chosen again; added is over plain "
+          "Envoy's p50 in the prompt-size phase)")
     print(f"\nscheduling, 1,000 endpoints, PREFIX_CACHE, prefix index {int(m('sched blocks')):,} blocks: "
           f"p50 {m('sched p50'):.3f} ms, p99 {m('sched p99'):.3f} ms (wall); CPU p50 {m('sched cpu p50'):.3f} ms, "
           f"p99 {m('sched cpu p99'):.3f} ms")
@@ -285,11 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--serve-gateway", metavar="MANIFESTS", help=argparse.SUPPRESS)
     p.add_argument("--admin-port", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--access-log", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--two-messages", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_gateway:
         replicas = args.router_replicas[0] if args.router_replicas else 1
         event_loop.run(serve_gateway(args.serve_gateway, args.envoy_concurrency, args.log_level, not args.no_usage,
-                                  args.admin_port, replicas, args.access_log))
+                                  args.admin_port, replicas, args.access_log, not args.two_messages))
         return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="igw-overhead-"))

@@ -189,7 +189,8 @@ spec:
 
 
 async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, usage: bool,
-                        admin_port: int, replicas: int = 1, access_log: str | None = None) -> None:
+                        admin_port: int, replicas: int = 1, access_log: str | None = None,
+                        one_message: bool = True) -> None:
     """The gateway process: the router in-process with the file provider, Envoy as its child,
     and with `replicas` > 1 that many router processes in all behind the one Envoy, sharing the
     prefix index (`igw run --router-replicas N`). SIGTERM stops it cleanly (Envoy and the
@@ -208,7 +209,8 @@ async def serve_gateway(manifests: str, envoy_concurrency: int, log_level: str, 
     gateway = Standalone(StandaloneSettings(
         manifests=[Path(manifests)], envoy_concurrency=envoy_concurrency, router=router,
         ext_proc_endpoints=ext_proc_endpoints(router, children),
-        xds_port=free_port(), admin_port=admin_port, workdir=Path(manifests).parent / "envoy", access_log=access_log))
+        xds_port=free_port(), admin_port=admin_port, workdir=Path(manifests).parent / "envoy", access_log=access_log,
+        one_message=one_message))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
@@ -238,7 +240,7 @@ async def _serve(gateway, stop: asyncio.Event) -> None:
 
 def start_gateway(workdir: Path, upstream: tuple[str, int], envoy_concurrency: int, log_level: str,
                   usage: bool = True, strategy: str = "PREFIX_CACHE", replicas: int = 1,
-                  access_log: Path | None = None) -> tuple[Proc, int, int, int]:
+                  access_log: Path | None = None, two_messages: bool = False) -> tuple[Proc, int, int, int]:
     """The gateway process (with `replicas` router processes; its Envoy writing `access_log`
     if given), its two listeners' ports (plain routes, canary route) and its Envoy's admin port."""
     listen, canary, admin = free_port(), free_port(), free_port()
@@ -252,6 +254,8 @@ def start_gateway(workdir: Path, upstream: tuple[str, int], envoy_concurrency: i
     argv += ["--router-replicas", str(replicas)]
     if access_log is not None:
         argv += ["--access-log", str(access_log)]
+    if two_messages:
+        argv.append("--two-messages")
     proc = Proc(argv)
     wait_port("127.0.0.1", listen)
     wait_port("127.0.0.1", canary)

@@ -48,6 +48,7 @@ class StandaloneSettings:
     ext_proc_endpoints: tuple[tuple[str, int], ...] = ()
     edge: EdgeLimits = field(default_factory=EdgeLimits)  # Envoy's limits at the edge
     access_log: str | None = None  # Envoy's access log (EnvoySettings.access_log)
+    one_message: bool = True  # EnvoySettings.one_message (bench/overhead.py turns it off to compare)
     # SIGTERM: seconds in-flight requests get to finish (the chart's terminationGracePeriodSeconds is longer).
     shutdown_grace: float = 30.0
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
@@ -76,7 +77,8 @@ class Standalone:
         self.envoy_settings = EnvoySettings(
             bind_address=settings.listen_address,
             ext_proc_address=(settings.router.host, settings.router.ext_proc_port),
-            ext_proc_endpoints=settings.ext_proc_endpoints, edge=settings.edge, access_log=settings.access_log)
+            ext_proc_endpoints=settings.ext_proc_endpoints, edge=settings.edge, access_log=settings.access_log,
+            one_message=settings.one_message)
         self.envoy: EnvoyProcess | None = None
         self.translation: Translation | None = None
         self.problems = ProblemLog(log)

@@ -1,7 +1,9 @@
 """The ext_proc gRPC stream Envoy opens for every request: reads its messages, asks the
 director (director.py) for the decision, and answers in Envoy's protocol.
 
-One gRPC stream per HTTP request. Envoy sends the request headers, then the buffered body:
+One gRPC stream per HTTP request. Envoy sends the request headers, then the buffered body (on
+routes where nothing is renamed and the request has a body, only the body, with the path and
+the request id as attributes: operator/translate/one_message.py):
 1. Headers: the router answers CONTINUE. When a model on this route is renamed to another
    target (a canary), whose name must be turned back into the one the client asked for, the
    answer also turns on response-header processing for this request (`mode_override`; Envoy
