@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .envoy_names import T
+from .envoy_names import EXT_PROC_FILTER, T
 
 FILE_LOG_TYPE = T + "envoy.extensions.access_loggers.file.v3.FileAccessLog"
 STDOUT_LOG_TYPE = T + "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"
 STDOUT = "-"  # `--envoy-access-log -`: Envoy's standard output (a provisioned Envoy's pod log)
 # Every Envoy we start writes its access log out within a second, not Envoy's default ten.
 FLUSH_ARGS = ("--file-flush-interval-msec", "1000")
-_EXT_PROC = "envoy.filters.http.ext_proc"  # the filter's name in the chain (envoy.py) keys its state
 
 
 def _ext_proc(field: str) -> str:
-    return f"%FILTER_STATE({_EXT_PROC}:FIELD:{field})%"
+    return f"%FILTER_STATE({EXT_PROC_FILTER}:FIELD:{field})%"
 
 
 # key → Envoy command operator. The keys are part of our interface: add, never rename.

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .edge_limits import EdgeLimits
+from .envoy_names import BUFFER_TYPE
 from .feature import EnvoyFeature
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ T = "type.googleapis.com/"
 CEL_FILTER_TYPE = T + "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter"
 FIXED_HEAP_TYPE = T + "envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig"
 CONNECTIONS_TYPE = T + "envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig"
-BUFFER_TYPE = T + "envoy.extensions.filters.http.buffer.v3.Buffer"
 HEAP = "envoy.resource_monitors.fixed_heap"
 CONNECTIONS = "envoy.resource_monitors.global_downstream_max_connections"
 

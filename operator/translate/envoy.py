@@ -36,7 +36,7 @@ from .gateway import GatewayIR, ListenerIR, PoolBackend, RouteIR
 from .envoy_names import (  # noqa: F401  (re-exported: the names the other modules import from here)
     DESTINATION_HEADER, PREFILL_HEADER, PREFILL_DST_CLUSTER, MODEL_HEADER,
     POOLS_METADATA_KEY, LISTENER_METADATA_KEY, EXT_PROC_CLUSTER, ORIGINAL_DST_CLUSTER,
-    SERVED_HEADER, PICKER_FILTER, XDS_CLUSTER, T,
+    SERVED_HEADER, PICKER_FILTER, XDS_CLUSTER, T, EXT_PROC_FILTER,
     LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE, ROUTE_TYPE,
     HCM_TYPE, EXT_PROC_TYPE, EXT_PROC_PER_ROUTE_TYPE, HEADER_MUTATION_TYPE,
     ROUTER_TYPE, HTTP_OPTIONS_TYPE, HEADER_TO_METADATA_TYPE, STREAM_IDLE_TIMEOUT,
@@ -248,7 +248,7 @@ def _http_filters(settings: EnvoySettings, listener_name: str | None = None) -> 
             "mutations": {"request_mutations": [{"remove": DESTINATION_HEADER}, {"remove": MODEL_HEADER},
                                                 {"remove": PREFILL_HEADER}, {"remove": SERVED_HEADER}]},
         }},
-        {"name": "envoy.filters.http.ext_proc", "typed_config": {
+        {"name": EXT_PROC_FILTER, "typed_config": {
             "@type": EXT_PROC_TYPE,
             "grpc_service": grpc_service,
             "failure_mode_allow": False,

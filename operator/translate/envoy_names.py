@@ -19,6 +19,10 @@ SERVED_HEADER = "x-gateway-destination-endpoint-served"
 # RETAIN), so the pool cluster chosen by backendRef weight stays, and that cluster's
 # override_host balancer follows the picker's answer (resilience.py), fallbacks included.
 PICKER_FILTER = "igw.endpoint-picker"
+# Our ext_proc filter's name in the chain: per-route configs and its filter state (the access
+# log's ext_proc times) are keyed by it.
+EXT_PROC_FILTER = "envoy.filters.http.ext_proc"
+LB_METADATA_NAMESPACE = "envoy.lb"  # the endpoint choice's dynamic metadata (override_host, routing)
 XDS_CLUSTER = "igw-xds"
 
 T = "type.googleapis.com/"
@@ -32,6 +36,8 @@ EXT_PROC_PER_ROUTE_TYPE = T + "envoy.extensions.filters.http.ext_proc.v3.ExtProc
 HEADER_MUTATION_TYPE = T + "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation"
 ROUTER_TYPE = T + "envoy.extensions.filters.http.router.v3.Router"
 HTTP_OPTIONS_TYPE = T + "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+BUFFER_TYPE = T + "envoy.extensions.filters.http.buffer.v3.Buffer"
+BUFFER_PER_ROUTE_TYPE = T + "envoy.extensions.filters.http.buffer.v3.BufferPerRoute"
 HEADER_TO_METADATA_TYPE = T + "envoy.extensions.filters.http.header_to_metadata.v3.Config"
 
 # Generous: a long generation must never be cut by a proxy timeout, only by the client.

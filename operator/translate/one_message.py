@@ -37,24 +37,18 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-# Registered for the ADS server's packing (xds.py), which resolves the "@type" below.
-from envoy.extensions.filters.http.buffer.v3 import buffer_pb2  # noqa: F401
-
 from inference_gateway.router.fallbacks import CLUSTER_HEADER, DESTINATION_HEADER, pool_cluster
 from inference_gateway.router.table import OBJECTIVE_HEADER, TEST_SELECTION_HEADER
+
+from .envoy_names import BUFFER_PER_ROUTE_TYPE, BUFFER_TYPE, EXT_PROC_FILTER, LB_METADATA_NAMESPACE
 
 if TYPE_CHECKING:
     from inference_gateway.router.table import RoutingTable
 
     from .gateway import RouteIR
 
-T = "type.googleapis.com/"
-BUFFER_TYPE = T + "envoy.extensions.filters.http.buffer.v3.Buffer"
-BUFFER_PER_ROUTE_TYPE = T + "envoy.extensions.filters.http.buffer.v3.BufferPerRoute"
 # Named apart from the edge's body-limit buffer (edge.py), which runs before ext_proc.
 HOLD_FILTER = "igw.hold-headers"
-EXT_PROC_FILTER = "envoy.filters.http.ext_proc"
-LB_METADATA_NAMESPACE = "envoy.lb"
 # The ext_proc attributes the router reads from the body message (router/extproc.py); asked
 # for in the filter's config (a per-route override of them was not honoured by Envoy 1.40).
 REQUEST_ATTRIBUTES = ("request.path", "request.id")

@@ -35,6 +35,8 @@ from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2  # 
 
 from inference_gateway.router.fallbacks import CLUSTER_HEADER, DESTINATION_HEADER, FALLBACKS, POOL_CLUSTER_PREFIX
 
+from .envoy_names import LB_METADATA_NAMESPACE
+
 if TYPE_CHECKING:
     from .envoy import EnvoyResources, EnvoySettings
     from .gateway import ListenerIR, RouteIR
@@ -43,7 +45,6 @@ T = "type.googleapis.com/"
 OVERRIDE_HOST_TYPE = T + "envoy.extensions.load_balancing_policies.override_host.v3.OverrideHost"
 ROUND_ROBIN_TYPE = T + "envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin"
 PREVIOUS_HOSTS_TYPE = T + "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
-LB_METADATA_NAMESPACE = "envoy.lb"
 EXT_PROC_FILTER = "envoy.filters.http.ext_proc"
 HEADER_MUTATION_FILTER = "envoy.filters.http.header_mutation"
 
