@@ -20,10 +20,9 @@
   TTFT p90 1.20× sglang-router's.
   Without it, and without the amortized `own`, one prefix on every request stayed on the few
   pods that held it, whose batches grew (ITL p50 148 ms against round robin's 80 in the bench's
-  hot-prefix cell); with both, in simulated time (`python -P bench/sim_time.py --workload
-  hot-prefix`, 3 seeds, on one machine), TTFT p90 0.21 s on h100-32b (0.35 s before, round robin
-  0.18 s) and 0.04 s on h100-8b (0.13 s before, every request on one pod; round robin 0.04 s);
-  on another machine the same command prints 0.18 s before and after (README, Routing). Neither
+  hot-prefix cell); the bench's hot-prefix cells are the evidence for both (bench/REPORT.md);
+  in simulated time (`python -P bench/sim_time.py --workload hot-prefix`) today's machine
+  shows no difference between the routers at all (README, Routing). Neither
   term alone did it (measured during development with a temporary override, not a command
   kept here: about half the gain each). The shared-prefix cell is unchanged (86.3 % hit,
   p90 3.04 s).
