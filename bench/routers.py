@@ -253,7 +253,7 @@ class EnvoyRoundRobin:
 class SglangRouter:
     """`sglang-router launch` (Rust; from the bench venv), bound to 127.0.0.1, one policy."""
 
-    lists_no_models = True  # its /v1/models answers `unknown` (see runner.CLIENT_LAUNCHER)
+    lists_no_models = True  # its /v1/models answers `unknown` (see client_launcher.py)
 
     def __init__(self, policy: str, binary: Path, workdir: Path) -> None:
         self.policy = policy

@@ -23,25 +23,9 @@ from .routers import Pods, Router
 from .workloads import Workload, inference_perf_config
 
 
-# inference-perf, started from the bench venv's Python. One adjustment, only for routers whose
-# /v1/models does not list the pods' models (sglang-router 0.3.2 answers `unknown`): inference-perf
-# refuses a traffic split over model names the server does not list, so that check reads the
-# list from a pod instead (IGW_BENCH_MODELS_URL). Requests still go through the router.
-CLIENT_LAUNCHER = """
-import os, sys
-models_url = os.environ.get("IGW_BENCH_MODELS_URL")
-if models_url:
-    import requests
-    from inference_perf.client.modelserver import openai_client
-
-    def get_supported_models(self):
-        return requests.get(models_url, timeout=10).json()["data"]
-
-    openai_client.openAIModelServerClient.get_supported_models = get_supported_models
-from inference_perf import main_cli
-sys.argv[0] = "inference-perf"
-sys.exit(main_cli())
-"""
+# inference-perf, started from the bench venv's Python through our launcher (its docstring says
+# what it adjusts and why).
+CLIENT_LAUNCHER = Path(__file__).with_name("client_launcher.py")
 
 
 @dataclass
@@ -139,7 +123,7 @@ async def run_inference_perf(w: Workload, url: str, settings: Settings, raw_dir:
     log = open(raw_dir / "inference-perf.log", "wb")
     try:
         proc = await spawn(
-            str(settings.bench_bin / "python"), "-P", "-c", CLIENT_LAUNCHER, "--config_file", str(config_path),
+            str(settings.bench_bin / "python"), "-P", str(CLIENT_LAUNCHER), "--config_file", str(config_path),
             stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(raw_dir),
             env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "NO_COLOR": "1",
                  "COLUMNS": "200", "TOKENIZERS_PARALLELISM": "false",

@@ -18,8 +18,9 @@ MODEL = "/models/Qwen3-32B"          # the seed's model name, served by every si
 CRITICAL_MODEL = "critical-chat"      # burst: InferenceModel with criticality Critical
 SHEDDABLE_MODEL = "sheddable-batch"   # burst: InferenceModel with criticality Sheddable
 BLOCK = 16                            # vLLM prefix-cache block size (tokens)
-# inference-perf seeds its random prompts, lengths, Poisson arrivals and traffic split from
-# load.base_seed (default: the clock). A fixed seed gives every router the very same requests.
+# inference-perf seeds its random prompts and lengths from load.base_seed (default: the clock);
+# our launcher (client_launcher.py) seeds its arrival times and traffic split from it too. A
+# fixed seed gives every router the very same requests at the very same times.
 SEED = 20261125
 
 
