@@ -40,7 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma list (default all): shared-prefix,multi-turn,no-shared-prefix,burst,hot-prefix")
     p.add_argument("--routers", default=None,
                    help=f"comma list (default all: {','.join(ROUTERS)}; --quick leaves out sglang-round-robin, "
-                        "which duplicates Envoy round robin)")
+                        "which duplicates Envoy round robin); igw-<strategy>:scrape=SECONDS runs one of ours with "
+                        "the pods scraped at that interval, beside the default")
     p.add_argument("--pods", type=int, default=None, help="simulated pods (default 8; 4 with --quick); the load scales with it")
     p.add_argument("--profile", default="a100-8b",
                    help="simulator profile, or a comma list run one after another (default a100-8b: the SGLang "

@@ -109,12 +109,15 @@ class IgwGateway:
     peers. Stopped by PID; tied to the bench process (operator/children.py)."""
 
     def __init__(self, name: str, strategy: str | None, models: dict[str, str], workdir: Path,
-                 legacy: bool = False) -> None:
+                 legacy: bool = False, scrape_interval: float | None = None) -> None:
         self.name = name
         self.strategy = strategy
         # legacy: the weighted scorers the cost model replaced (router/scheduler/profiles.py)
         self.legacy = legacy
-        self.label = f"igw {strategy or 'default (load-aware)'}{' legacy weights' if legacy else ''}"
+        # `igw run --scrape-interval` (None: its default), to measure what the scrapes cost
+        self.scrape_interval = scrape_interval
+        self.label = (f"igw {strategy or 'default (load-aware)'}{' legacy weights' if legacy else ''}"
+                      f"{f', scrapes every {scrape_interval:g} s' if scrape_interval else ''}")
         self.models = models
         self.workdir = workdir
         self.port = free_port()
@@ -137,6 +140,8 @@ class IgwGateway:
                 "--envoy-concurrency", "1"]
         for flag, port in ports.items():
             argv += [flag, str(port)]
+        if self.scrape_interval:
+            argv += ["--scrape-interval", f"{self.scrape_interval:g}"]
         return argv + (["--scheduler-config", str(scheduler)] if scheduler else [])
 
     async def start(self, pods: list[SimPod]) -> None:
@@ -320,9 +325,10 @@ def make_routers(names: list[str], models: dict[str, str], workdir: Path, sglang
     out: list[Router] = []
     for name in names:
         d = workdir / name
-        if name.startswith(("igw-load-aware", "igw-prefix-cache")) and name in ROUTERS + EXTRA_ROUTERS:
-            out.append(IgwGateway(name, "PREFIX_CACHE" if name.startswith("igw-prefix-cache") else None, models, d,
-                                  legacy=name.endswith("-legacy")))
+        base, scrape = igw_variant(name)
+        if base.startswith(("igw-load-aware", "igw-prefix-cache")) and base in ROUTERS + EXTRA_ROUTERS:
+            out.append(IgwGateway(name, "PREFIX_CACHE" if base.startswith("igw-prefix-cache") else None, models, d,
+                                  legacy=base.endswith("-legacy"), scrape_interval=scrape))
         elif name == "envoy-round-robin":
             out.append(EnvoyRoundRobin(d))
         elif name in ("sglang-cache-aware", "sglang-round-robin"):
@@ -330,6 +336,23 @@ def make_routers(names: list[str], models: dict[str, str], workdir: Path, sglang
         else:
             raise ValueError(f"unknown router {name!r}; known: {', '.join(ROUTERS + EXTRA_ROUTERS)}")
     return out
+
+
+def igw_variant(name: str) -> tuple[str, float | None]:
+    """`igw-prefix-cache:scrape=0.5` → ("igw-prefix-cache", 0.5): one of our gateways with the
+    pods scraped at another interval, run beside the default in the same cell (bench/README.md)."""
+    base, sep, option = name.partition(":")
+    if not sep:
+        return name, None
+    key, _, value = option.partition("=")
+    try:
+        seconds = float(value) if key == "scrape" else 0.0
+    except ValueError:
+        seconds = 0.0
+    if not base.startswith("igw-") or seconds <= 0:
+        raise ValueError(f"unknown router {name!r}: a variant is igw-<strategy>:scrape=<seconds>, e.g. "
+                         "igw-prefix-cache:scrape=0.5")
+    return base, seconds
 
 
 ROUTERS = ["igw-load-aware", "igw-prefix-cache", "envoy-round-robin", "sglang-cache-aware", "sglang-round-robin"]
