@@ -8,6 +8,7 @@ All of them listen on 127.0.0.1 and are stopped by PID.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 from pathlib import Path
@@ -346,10 +347,10 @@ def igw_variant(name: str) -> tuple[str, float | None]:
         return name, None
     key, _, value = option.partition("=")
     try:
-        seconds = float(value) if key == "scrape" else 0.0
+        seconds = float(value)
     except ValueError:
         seconds = 0.0
-    if not base.startswith("igw-") or seconds <= 0:
+    if key != "scrape" or not 0 < seconds < math.inf:  # an unknown base is make_routers' to refuse
         raise ValueError(f"unknown router {name!r}: a variant is igw-<strategy>:scrape=<seconds>, e.g. "
                          "igw-prefix-cache:scrape=0.5")
     return base, seconds

@@ -26,8 +26,13 @@ def test_scrape_variant_runs_igw_with_that_interval(tmp_path: Path):
 
 
 @pytest.mark.parametrize("name", ["igw-prefix-cache:scrape=0", "igw-prefix-cache:scrape=x",
-                                  "igw-prefix-cache:every=1", "sglang-cache-aware:scrape=1",
-                                  "igw-nonesuch:scrape=1"])
+                                  "igw-prefix-cache:scrape=nan", "igw-prefix-cache:every=1"])
 def test_bad_variants_are_refused_with_the_form(name, tmp_path: Path):
-    with pytest.raises(ValueError, match="igw-<strategy>:scrape=<seconds>|unknown router"):
+    with pytest.raises(ValueError, match="a variant is igw-<strategy>:scrape=<seconds>"):
+        make_routers([name], {"m": "Critical"}, tmp_path, tmp_path / "sglang-router")
+
+
+@pytest.mark.parametrize("name", ["sglang-cache-aware:scrape=1", "igw-nonesuch:scrape=1"])
+def test_a_variant_of_an_unknown_or_foreign_router_is_refused(name, tmp_path: Path):
+    with pytest.raises(ValueError, match="known: igw-load-aware"):
         make_routers([name], {"m": "Critical"}, tmp_path, tmp_path / "sglang-router")
