@@ -95,8 +95,9 @@ async def _in_process(tmp: Path, pods: SimFleet) -> tuple[Standalone, list[tuple
     igw = Igw.write(tmp / "manifests", pods)
     gw = Standalone(StandaloneSettings(
         manifests=[igw.manifests], listen_address="127.5.0.1",
+        # The router's default scrape interval, as `igw run` has it: what users get on a pod fault.
         router=RouterSettings(host="127.5.0.1", ext_proc_port=free_port("127.5.0.1"), health_port=0,
-                              metrics_port=0, scrape_interval=0.05, log_requests=False),
+                              metrics_port=0, log_requests=False),
         xds_port=free_port(), admin_port=free_port(), envoy_concurrency=1, workdir=tmp / "envoy"))
     await gw.start()
     routed: list[tuple[float, str]] = []
