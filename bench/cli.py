@@ -65,7 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=1, help="runs per router and workload; medians are reported")
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory (default bench/results)")
     p.add_argument("--summary", type=Path, default=REPO / "bench" / "REPORT.md",
-                   help="where the top-level summary goes (default bench/REPORT.md)")
+                   help="where the top-level summary goes (default bench/REPORT.md); a --sweep writes none: "
+                        "its report is REPORT.md and sweep.png in its own results directory")
     p.add_argument("--bench-venv", type=Path, default=BENCH_VENV,
                    help="Python 3.12 venv for inference-perf and sglang-router (created if missing)")
 
