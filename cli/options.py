@@ -23,9 +23,12 @@ def router_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--health-port", type=int, default=9003, help="gRPC health port (default 9003; 0 disables)")
     g.add_argument("--metrics-port", type=int, default=9090, help="Prometheus /metrics port (default 9090; 0 disables)")
     g.add_argument("--router-host", default="127.0.0.1", help="address the router's servers bind (default 127.0.0.1)")
-    g.add_argument("--scrape-interval", type=float, default=0.1, help="seconds between pod /metrics scrapes")
-    g.add_argument("--stale-after", type=float, default=1.0,
-                   help="pod metrics older than this many seconds count as unknown (busy)")
+    # Defaults from RouterSettings, so `igw run` and the benchmarks that build the settings
+    # directly (bench/faults.py) scrape alike.
+    g.add_argument("--scrape-interval", type=float, default=RouterSettings.scrape_interval,
+                   help="seconds between pod /metrics scrapes (default %(default)s)")
+    g.add_argument("--stale-after", type=float, default=RouterSettings.stale_after,
+                   help="pod metrics older than this many seconds count as unknown (busy; default %(default)s)")
     g.add_argument("--scheduler-config", type=Path, default=None, metavar="YAML",
                    help="scorer weights per strategy and admission thresholds (see router/scheduler/config.py)")
     g.add_argument("--pd-delivery", choices=["mirror", "router"], default="mirror",
