@@ -133,13 +133,14 @@ class _Sends:
     went back restarted. Never more than are in flight: a pod exporting no TTFT histogram counts
     every request in flight as pending."""
 
-    __slots__ = ("times", "ends", "start", "picks", "base_picks", "base_count", "mean", "terms",
+    __slots__ = ("times", "ends", "start", "oldest", "picks", "base_picks", "base_count", "mean", "terms",
                  "terms_metrics", "terms_in_flight", "terms_picks")
 
     def __init__(self, tokens: int) -> None:
         self.times: list[float] = []
         self.ends: list[float] = []   # tokens sent up to and including each send
         self.start = 0.0              # tokens sent before the oldest kept
+        self.oldest = math.inf        # times[0], or infinity when none is kept: one compare per pick
         self.picks = 0                # sends this router made to the pod
         # (sends, first tokens the pod had counted) when it last had nothing in flight
         self.base_picks = 0
@@ -149,10 +150,12 @@ class _Sends:
         # computed from (its scrape, its requests in flight, these sends)
         self.terms = (0.0, 0.0, 0.0, 0.0, 0.0)
         self.terms_metrics: EndpointMetrics | None = None
-        self.terms_in_flight = -1.0
+        self.terms_in_flight = -1   # the pod's requests in flight, as EndpointState counts them
         self.terms_picks = -1
 
     def add(self, at: float, tokens: int) -> None:
+        if not self.times:
+            self.oldest = at
         self.times.append(at)
         self.ends.append((self.ends[-1] if self.ends else self.start) + tokens)
         self.picks += 1
@@ -163,6 +166,7 @@ class _Sends:
             self.start = self.ends[k - 1]
             del self.times[:k]
             del self.ends[:k]
+            self.oldest = self.times[0] if self.times else math.inf
 
 
 def _name_prefix(request: SchedulingRequest, share: float, homes: int) -> None:
@@ -247,41 +251,43 @@ class CostScorer:
         queued = 0.0
         unfit: list[int] = []  # pods whose promised KV could not also hold this request to its end
         fits = False
+        need_whole = whole + out_tokens  # the KV room a pod holding none of the prompt needs
         for c in candidates:
             address = c.endpoint.address
             held = None if hits is None else hits(address)
             if held is None:
-                mine, own = whole, own_whole
+                mine, own, need = whole, own_whole, need_whole
             else:
                 mine = total * (1.0 - held / blocks)  # as _own_tokens()
                 own = mine if share == 1.0 or mine <= fresh else fresh + (mine - fresh) / share
+                need = mine + out_tokens
             m = c.metrics
             if m is None:
                 aheads.append(STALE_AHEAD + mine)
                 loads.append(STALE)
                 queued += max(0.0, float(c.in_flight))
                 continue
-            n = float(c.in_flight)  # compared as floats (mixed int/float arithmetic is slower)
             sends = sent_of(address)
             if sends is None:  # never sent to: nothing since the scrape, nothing prefilling
+                n = float(c.in_flight)  # compared as floats (mixed int/float arithmetic is slower)
                 waiting = m.waiting
                 queued += waiting if waiting > n else n
                 ahead = waiting * mine
                 running = m.running if m.running > n else n
                 free, capacity = m.kv_free, m.kv_capacity
             else:
-                if (sends.terms_metrics is not m or sends.terms_in_flight != n or sends.terms_picks != sends.picks
-                        or (sends.times and sends.times[0] <= horizon)):
-                    terms(sends, m, n, horizon)
+                if (sends.terms_metrics is not m or sends.terms_in_flight != c.in_flight
+                        or sends.terms_picks != sends.picks or sends.oldest <= horizon):
+                    terms(sends, m, c.in_flight, horizon)
                 qn, ahead, running, free, capacity = sends.terms
                 queued += qn
             if decoding:
                 ahead += decoding * running
             aheads.append(ahead)
             if capacity:
-                overflow = mine + out_tokens - free
+                overflow = need - free
                 loads.append(own + overflow if overflow > 0.0 else own)
-                if c.committed + mine + out_tokens > capacity:
+                if c.committed + need > capacity:
                     unfit.append(len(aheads) - 1)
                 else:
                     fits = True
@@ -303,10 +309,10 @@ class CostScorer:
         would make that pick recompute them all."""
         sends = self._sent.get(address)
         if sends is not None:
-            self.terms(sends, metrics, float(in_flight), self.clock() - SENT_HORIZON_S)
+            self.terms(sends, metrics, in_flight, self.clock() - SENT_HORIZON_S)
 
     @staticmethod
-    def terms(sends: _Sends, m: EndpointMetrics, n: float, horizon: float) -> None:
+    def terms(sends: _Sends, m: EndpointMetrics, in_flight: int, horizon: float) -> None:
         """A pod's terms that depend on no request, kept in `sends.terms` with what they were
         computed from, until its next scrape, pick or finished request, or until one of its
         sends ages out: the requests queued there (in flight, or waiting and sent since the
@@ -316,6 +322,7 @@ class CostScorer:
         since the scrape, and its KV capacity. Recounting on the same inputs gives the same
         terms (`_Sends`' baseline is rebased to the same values), so keeping them changes no
         decision (bench/overhead_scheduling_check.py compares pick by pick)."""
+        n = float(in_flight)  # compared as floats (mixed int/float arithmetic is slower)
         unscraped = prefilling = count = 0.0
         times = sends.times
         if times:
@@ -347,7 +354,7 @@ class CostScorer:
             ahead = prefilling
         running = m.running + count  # other routers' requests too
         sends.terms = (q if q > n else n, ahead, running if running > n else n, m.kv_free - unscraped, m.kv_capacity)
-        sends.terms_metrics, sends.terms_in_flight, sends.terms_picks = m, n, sends.picks
+        sends.terms_metrics, sends.terms_in_flight, sends.terms_picks = m, in_flight, sends.picks
 
     def _prefix(self, request: SchedulingRequest, candidates: list[Candidate]):
         """What costs() needs for each candidate's own tokens, total * (1 - share of the prompt
