@@ -49,9 +49,9 @@ class Proc:
 
     leftovers: list[str] = []  # every process found alive after its setup was stopped
 
-    def __init__(self, argv: list[str], ready: bool = True) -> None:
+    def __init__(self, argv: list[str], ready: bool = True, env: dict[str, str] | None = None) -> None:
         self.argv = argv
-        self.p = subprocess.Popen(tied(argv), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.p = subprocess.Popen(tied(argv), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         if ready:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
