@@ -86,8 +86,9 @@ def start_then_gateway(workdir: Path, pythonpath: Path, upstream: tuple[str, int
     return proc, listen
 
 
-def stop_gateway(proc: Proc) -> None:
-    """Envoy first, by PID: the older gateway exits on SIGTERM without stopping its Envoy."""
+def stop_then_gateway(proc: Proc) -> None:
+    """Envoy first, by PID: the older gateway exits on SIGTERM without stopping its Envoy
+    (today's stops its own, and would restart one that exits first)."""
     envoys = [pid for pid in _descendants(proc.pid) if pid != proc.pid and _comm(pid) == "envoy"]
     for pid in envoys:
         try:
@@ -174,7 +175,10 @@ def one_run(which: str, pinned: bool, workdir: Path, then_path: Path, upstream: 
             pin_gateway(gw.pid)
         return measure(gw.pid, f"http://127.0.0.1:{port}", body, args)
     finally:
-        stop_gateway(gw)
+        if which == "then":
+            stop_then_gateway(gw)
+        else:
+            gw.stop()
         pin(os.getpid(), everything)
 
 
