@@ -21,17 +21,14 @@ import json
 import statistics
 from pathlib import Path
 
-
-def _ttft(entry: dict) -> float | None:
-    chunks = ((entry.get("info") or {}).get("response_metrics") or {}).get("chunk_times") or []
-    return chunks[0] - entry["start_time"] if chunks else None
+from inference_gateway.bench.turns import ttft
 
 
 def run_figures(run: Path, slo: float) -> dict[str, float]:
     entries = json.loads((run / "per_request_lifecycle_metrics.json").read_text())
     start = min(e["start_time"] for e in entries)
     served = [e for e in entries if not e.get("error")]
-    good = [e for e in served if (t := _ttft(e)) is not None and t <= slo]
+    good = [e for e in served if (t := ttft(e)) is not None and t <= slo]
     refused = [e["start_time"] - start for e in entries if e.get("error")]
     ends = [e["end_time"] - start for e in served]
     tokens = sum(((e.get("info") or {}).get("response_metrics") or {}).get("output_tokens") or 0 for e in served)

@@ -76,11 +76,27 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def _machine() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine."""
-    parts = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+def _busy_total(values: list[str]) -> tuple[int, int]:
+    """(busy, total) jiffies from one `cpu` line of /proc/stat (idle and iowait are not busy)."""
+    parts = [int(x) for x in values]
     idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
     return sum(parts) - idle, sum(parts)
+
+
+def _machine() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine."""
+    return _busy_total(open("/proc/stat").readline().split()[1:])
+
+
+def per_cpu() -> dict[int, tuple[int, int]]:
+    """(busy, total) jiffies of each CPU."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *values = line.split()
+            if name.startswith("cpu") and name != "cpu":
+                out[int(name[3:])] = _busy_total(values)
+    return out
 
 
 @dataclass

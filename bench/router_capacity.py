@@ -34,8 +34,10 @@ import time
 from pathlib import Path
 
 from inference_gateway.bench.overhead import chat_body
-from inference_gateway.bench.overhead_setups import Proc, client, router_cpu_seconds, start_gateway, wait_port
-from inference_gateway.bench.probes import _descendants
+from inference_gateway.bench.overhead_setups import (
+    Proc, _alive, client, router_cpu_seconds, start_gateway, wait_port,
+)
+from inference_gateway.bench.probes import _descendants, per_cpu
 from inference_gateway.operator.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,26 +91,24 @@ def start_then_gateway(workdir: Path, pythonpath: Path, upstream: tuple[str, int
 def stop_then_gateway(proc: Proc) -> None:
     """Envoy first, by PID: the older gateway exits on SIGTERM without stopping its Envoy
     (today's stops its own, and would restart one that exits first)."""
-    envoys = [pid for pid in _descendants(proc.pid) if pid != proc.pid and _comm(pid) == "envoy"]
+    envoys = [pid for pid in _descendants(proc.pid) if pid != proc.pid and _is_envoy(pid)]
     for pid in envoys:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + 10
-    while any(_comm(pid) == "envoy" for pid in envoys) and time.monotonic() < deadline:
+    while any(_is_envoy(pid) for pid in envoys) and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.stop()  # the gateway; anything of its tree still alive is killed by PID and reported
 
 
-def _comm(pid: int) -> str:
+def _is_envoy(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() == "envoy" and _alive(pid)
     except OSError:
-        return ""
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return "" if state == "Z" else stat[stat.index("(") + 1:stat.rindex(")")]
+        return False
 
 
 def pin(pid: int, cpus: set[int]) -> None:
@@ -128,20 +128,7 @@ def pin_gateway(gateway_pid: int) -> None:
     """The router (the gateway process and its non-Envoy children) on its own core, Envoy on
     the other."""
     for pid in _descendants(gateway_pid):
-        pin(pid, {OTHERS_CORE} if _comm(pid) == "envoy" else {ROUTER_CORE})
-
-
-def _cores() -> dict[int, tuple[int, int]]:
-    """(busy, total) jiffies per CPU."""
-    out = {}
-    with open("/proc/stat") as f:
-        for line in f:
-            name, *values = line.split()
-            if name.startswith("cpu") and name != "cpu":
-                parts = [int(x) for x in values]
-                idle = parts[3] + parts[4]
-                out[int(name[3:])] = (sum(parts) - idle, sum(parts))
-    return out
+        pin(pid, {OTHERS_CORE} if _is_envoy(pid) else {ROUTER_CORE})
 
 
 def measure(gateway_pid: int, url: str, body: Path, args: argparse.Namespace) -> dict[str, float]:
@@ -151,10 +138,10 @@ def measure(gateway_pid: int, url: str, body: Path, args: argparse.Namespace) ->
     before, t = router_cpu_seconds(gateway_pid), time.monotonic()
     time.sleep(IDLE_SECONDS)
     idle_rate = (router_cpu_seconds(gateway_pid) - before) / (time.monotonic() - t)
-    cores0, before, t = _cores(), router_cpu_seconds(gateway_pid), time.monotonic()
+    cores0, before, t = per_cpu(), router_cpu_seconds(gateway_pid), time.monotonic()
     r = client(url, body, args.connections, duration=args.duration)
     used = router_cpu_seconds(gateway_pid) - before - idle_rate * (time.monotonic() - t)
-    cores1 = _cores()
+    cores1 = per_cpu()
     busy = {cpu: (cores1[cpu][0] - cores0[cpu][0]) / max(1, cores1[cpu][1] - cores0[cpu][1]) for cpu in cores1}
     return {"rps": r["rps"], "cpu": max(0.0, used) / max(1, r["requests"]) * 1e6, "errors": r["errors"],
             "p50": r["p50"], **{f"core{cpu}": share for cpu, share in busy.items()}}

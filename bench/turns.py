@@ -23,18 +23,25 @@ def _q(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))]
 
 
+def ttft(entry: dict) -> float | None:
+    """Seconds from sending a request to its first chunk (inference-perf's lifecycle entry);
+    None when no chunk came."""
+    chunks = ((entry.get("info") or {}).get("response_metrics") or {}).get("chunk_times") or []
+    return chunks[0] - entry["start_time"] if chunks else None
+
+
 def turns(run: Path) -> list[tuple[int, float, int, int]]:
     """(turn, TTFT s, prompt tokens, cached tokens) of each request that got a first token."""
     out = []
     for entry in json.loads((run / "per_request_lifecycle_metrics.json").read_text()):
-        response = (entry.get("info") or {}).get("response_metrics") or {}
-        chunks = response.get("chunk_times") or []
-        if entry.get("error") or not chunks:
+        first = ttft(entry)
+        if entry.get("error") or first is None:
             continue
+        response = (entry.get("info") or {}).get("response_metrics") or {}
         usage = response.get("server_usage") or {}
         cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
         turn = ((entry.get("info") or {}).get("extra_info") or {}).get("chat_round", 0)
-        out.append((int(turn), chunks[0] - entry["start_time"], int(usage.get("prompt_tokens") or 0), int(cached)))
+        out.append((int(turn), first, int(usage.get("prompt_tokens") or 0), int(cached)))
     return out
 
 
